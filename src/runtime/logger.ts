@@ -1,0 +1,95 @@
+/**
+ * Structured reports the runtime emits (crashes, heap-limit overflows, supervisor
+ * events) and the pluggable logger that receives them.
+ */
+import type { Pid } from './pid.js';
+import { formatReason, formatTerm, type ExitReason } from './reasons.js';
+
+/** A process ended because a callback threw or its promise rejected. */
+export interface CrashReport {
+  readonly kind: 'crash';
+  readonly pid: Pid;
+  readonly name: string | undefined;
+  readonly reason: ExitReason;
+  /** The message being handled when it crashed (`undefined` during init). */
+  readonly lastMessage: unknown;
+  readonly stack: string | undefined;
+}
+
+/** A process held more than its `maxHeapSize` allows. */
+export interface HeapReport {
+  readonly kind: 'max_heap_size';
+  readonly pid: Pid;
+  readonly name: string | undefined;
+  /** Bytes held, as `processInfo(pid).heapSize` counts them. */
+  readonly heapSize: number;
+  readonly limit: number;
+  readonly killed: boolean;
+}
+
+/** A supervisor restarted a child, gave up on one, or exceeded its restart intensity. */
+export interface SupervisorReport {
+  readonly kind: 'supervisor';
+  readonly supervisor: Pid;
+  readonly event: 'child_terminated' | 'child_restarted' | 'start_error' | 'shutdown' | 'reached_max_restart_intensity';
+  readonly childId: string | undefined;
+  readonly pid: Pid | undefined;
+  readonly reason: ExitReason | undefined;
+}
+
+/** Everything the runtime reports. */
+export type Report = CrashReport | HeapReport | SupervisorReport;
+
+/** Receives every report. Must not throw; a throwing logger is ignored. */
+export type Logger = (report: Report) => void;
+
+/** Writes one line per report to stderr, with the stack for crashes. */
+export const consoleLogger: Logger = (report) => {
+  process.stderr.write(`${formatReport(report)}\n`);
+};
+
+let current: Logger = consoleLogger;
+
+/**
+ * Replaces the logger; returns the previous one so a test can restore it.
+ *
+ * @example
+ * const reports: Report[] = [];
+ * const previous = setLogger((r) => reports.push(r));
+ * // ... later
+ * setLogger(previous);
+ */
+export function setLogger(logger: Logger): Logger {
+  const previous = current;
+  current = logger;
+  return previous;
+}
+
+/** @internal */
+export function report(r: Report): void {
+  try {
+    current(r);
+  } catch {
+    // A broken logger must not take the runtime down with it.
+  }
+}
+
+/** One readable line (plus a stack for crashes) for a report. */
+export function formatReport(r: Report): string {
+  const who = (pid: Pid, name: string | undefined): string => (name === undefined ? String(pid) : `${String(pid)} (${name})`);
+  switch (r.kind) {
+    case 'crash': {
+      const last = r.lastMessage === undefined ? '' : `\n  last message: ${formatTerm(r.lastMessage)}`;
+      const stack = r.stack === undefined ? '' : `\n  ${r.stack.split('\n').join('\n  ')}`;
+      return `[beamsock] process ${who(r.pid, r.name)} crashed: ${formatReason(r.reason)}${last}${stack}`;
+    }
+    case 'max_heap_size':
+      return `[beamsock] process ${who(r.pid, r.name)} holds ${r.heapSize} bytes, over its maxHeapSize of ${r.limit}${r.killed ? '; killed' : ''}`;
+    case 'supervisor': {
+      const child = r.childId === undefined ? '' : ` child ${r.childId}`;
+      const pid = r.pid === undefined ? '' : ` ${String(r.pid)}`;
+      const reason = r.reason === undefined ? '' : `: ${formatReason(r.reason)}`;
+      return `[beamsock] supervisor ${String(r.supervisor)} ${r.event}${child}${pid}${reason}`;
+    }
+  }
+}

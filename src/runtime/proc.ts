@@ -1,0 +1,92 @@
+/**
+ * The internal record of one process. Not exported from the package: code outside
+ * the runtime holds a `Pid`, never a `Proc`.
+ *
+ * Kept small on purpose (the idle-process heap target is 400 bytes): everything a
+ * process may never use (links, monitors, timers, exit hooks) stays `null` until used.
+ */
+import type { Pid, Ref } from './pid.js';
+import type { ExitReason } from './reasons.js';
+
+/** In the run queue, or running its slice right now. */
+export const SCHEDULED = 1;
+/** Waiting for the promise its last callback returned; its mailbox waits too. */
+export const BUSY = 2;
+/** Exit signals become EXIT messages. */
+export const TRAP_EXIT = 4;
+/** Exited; nothing is delivered any more. */
+export const DEAD = 8;
+/** Released its buffers until the next message. */
+export const HIBERNATED = 16;
+/** Over its maxHeapSize and already reported once. */
+export const HEAP_OVER = 32;
+
+/** What a process runs for each message. */
+export type Receive = (msg: never) => unknown;
+
+/** Called when a monitored process ends, for monitors owned by runtime code rather than a process. */
+export type Watcher = (pid: Pid, reason: ExitReason) => void;
+
+/** Runs while a process is being torn down, before links and monitors are told. */
+export type ExitHook = (reason: ExitReason) => void;
+
+/** Rarely used per-process settings, allocated only when one is set. */
+export interface ProcExtras {
+  name: string | undefined;
+  heapKill: boolean;
+  heapLog: boolean;
+  fullsweepAfter: number | undefined;
+  onHibernate: (() => void) | null;
+  /** Kind-specific details for processInfo and the observer. */
+  describe: (() => Record<string, unknown>) | null;
+  parent: Pid | undefined;
+}
+
+export class Proc {
+  readonly pid: Pid;
+  receive: Receive;
+  /** Mailbox: messages from `mqHead` on are pending. `null` when empty. */
+  mq: unknown[] | null = null;
+  mqHead = 0;
+  flags = 0;
+  /** Bytes held outside the mailbox (a connection: outbound bytes not yet written). */
+  held = 0;
+  /** `maxHeapSize` in bytes; 0 is off. */
+  maxHeap = 0;
+  msgIn = 0;
+  msgOut = 0;
+  lastMessage: unknown = undefined;
+  kind: string;
+  links: Set<Proc> | null = null;
+  /** Monitors this process owns: ref to target. */
+  monitors: Map<Ref, Proc> | null = null;
+  /** Monitors on this process: ref to the owning process or a runtime watcher. */
+  monitoredBy: Map<Ref, Proc | Watcher> | null = null;
+  timers: Set<Ref> | null = null;
+  exitHooks: ExitHook[] | null = null;
+  /** Runs after each slice of messages, and after an async callback settles (connections flush writes). */
+  onSliceEnd: (() => void) | null = null;
+  extras: ProcExtras | null = null;
+
+  constructor(pid: Pid, receive: Receive, kind: string) {
+    this.pid = pid;
+    this.receive = receive;
+    this.kind = kind;
+  }
+
+  get queueLength(): number {
+    return this.mq === null ? 0 : this.mq.length - this.mqHead;
+  }
+
+  ext(): ProcExtras {
+    return (this.extras ??= {
+      name: undefined,
+      heapKill: true,
+      heapLog: true,
+      fullsweepAfter: undefined,
+      onHibernate: null,
+      describe: null,
+      parent: undefined,
+    });
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * The scheduler: a run queue of processes with pending messages, drained in
+ * batches from `setImmediate`.
+ *
+ * Each process runs a slice of at most `SLICE` messages, one at a time; a slice ends
+ * early when a callback returns a promise (the process waits for it, its mailbox
+ * too). The whole drain stops after `BUDGET_MS` and reschedules itself, so the event
+ * loop reaches timers and sockets between batches however much work is queued: the
+ * counterpart of BEAM reductions.
+ *
+ * Draining from `setImmediate` (the check phase, right after I/O polling) means every
+ * socket read of one loop turn is queued before any process runs, so a connection
+ * sees its reads as one batch and can answer them with one write.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { BUSY, DEAD, HEAP_OVER, HIBERNATED, SCHEDULED, type Proc } from './proc.js';
+import { handleThrow, recheckHeap } from './process.js';
+
+/** Messages a process handles before the next process gets its turn. */
+export const SLICE = 2000;
+/** Milliseconds of work before the scheduler yields to the event loop. */
+export const BUDGET_MS = 4;
+
+/** The process whose synchronous code is running now. */
+export let current: Proc | null = null;
+
+/** Carries the current process across `await`s inside callbacks. */
+const context = new AsyncLocalStorage<Proc>();
+
+const runQueue: (Proc | undefined)[] = [];
+let rqHead = 0;
+let drainPending = false;
+
+/** The process running now, also after an `await` in one of its callbacks; null outside. */
+export function currentProc(): Proc | null {
+  return current ?? context.getStore() ?? null;
+}
+
+/** Queues `p` to run. The caller has checked that it is neither queued nor busy. */
+export function schedule(p: Proc): void {
+  p.flags |= SCHEDULED;
+  runQueue.push(p);
+  if (!drainPending) {
+    drainPending = true;
+    setImmediate(drain);
+  }
+}
+
+function drain(): void {
+  drainPending = false;
+  const start = performance.now();
+  let sinceCheck = 0;
+  while (rqHead < runQueue.length) {
+    const p = runQueue[rqHead] as Proc;
+    runQueue[rqHead++] = undefined;
+    if ((p.flags & DEAD) !== 0) continue;
+    sinceCheck += context.run(p, runSlice, p) + 16;
+    if (sinceCheck >= 1024) {
+      sinceCheck = 0;
+      if (performance.now() - start >= BUDGET_MS) break;
+    }
+  }
+  if (rqHead === runQueue.length) {
+    runQueue.length = 0;
+    rqHead = 0;
+  } else {
+    if (rqHead >= 1024) {
+      runQueue.copyWithin(0, rqHead);
+      runQueue.length -= rqHead;
+      rqHead = 0;
+    }
+    drainPending = true;
+    setImmediate(drain);
+  }
+}
+
+function runSlice(p: Proc): number {
+  const previous = current;
+  current = p;
+  p.flags &= ~HIBERNATED;
+  let n = 0;
+  while (n < SLICE && (p.flags & (BUSY | DEAD)) === 0) {
+    const q = p.mq;
+    if (q === null) break;
+    const head = p.mqHead;
+    if (head >= q.length) break;
+    const msg = q[head];
+    q[head] = undefined;
+    p.mqHead = head + 1;
+    n++;
+    p.msgIn++;
+    p.lastMessage = msg;
+    let result: unknown;
+    try {
+      result = (p.receive as (m: unknown) => unknown)(msg);
+    } catch (err) {
+      handleThrow(p, err);
+      break;
+    }
+    if (result !== undefined && result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
+      p.flags |= BUSY;
+      (result as PromiseLike<unknown>).then(
+        () => resume(p),
+        (err: unknown) => {
+          if ((p.flags & DEAD) === 0) context.run(p, handleThrow, p, err);
+        },
+      );
+    }
+  }
+  if ((p.flags & DEAD) === 0) {
+    const q = p.mq;
+    if (q !== null) {
+      if (p.mqHead >= q.length) {
+        p.mq = null;
+        p.mqHead = 0;
+      } else if (p.mqHead >= 4096 && p.mqHead * 2 >= q.length) {
+        q.copyWithin(0, p.mqHead);
+        q.length -= p.mqHead;
+        p.mqHead = 0;
+      }
+    }
+    if (p.onSliceEnd !== null) runHook(p, p.onSliceEnd);
+    if ((p.flags & HEAP_OVER) !== 0) recheckHeap(p);
+    if ((p.flags & (BUSY | DEAD)) === 0 && p.mq !== null) {
+      runQueue.push(p);
+      if (!drainPending) {
+        drainPending = true;
+        setImmediate(drain);
+      }
+    } else {
+      p.flags &= ~SCHEDULED;
+    }
+  }
+  current = previous;
+  return n;
+}
+
+function resume(p: Proc): void {
+  if ((p.flags & DEAD) !== 0) return;
+  p.flags &= ~BUSY;
+  if (p.onSliceEnd !== null) context.run(p, runHook, p, p.onSliceEnd);
+  if ((p.flags & (SCHEDULED | BUSY | DEAD)) === 0 && p.mq !== null) schedule(p);
+}
+
+function runHook(p: Proc, hook: () => void): void {
+  const previous = current;
+  current = p;
+  try {
+    hook();
+  } catch (err) {
+    handleThrow(p, err);
+  } finally {
+    current = previous;
+  }
+}
+
+/** Runs `fn` as process `p` (so `self()` is `p`), e.g. to start it synchronously. */
+export function runAs<A extends unknown[], R>(p: Proc, fn: (...args: A) => R, ...args: A): R {
+  const previous = current;
+  current = p;
+  try {
+    return context.run(p, fn, ...args);
+  } finally {
+    current = previous;
+  }
+}
+
+/** Resolves once the run queue is empty and no process is waiting on a callback it is about to finish: for tests and benchmarks. */
+export function idle(): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (!drainPending && rqHead >= runQueue.length) resolve();
+      else setImmediate(check);
+    };
+    setImmediate(check);
+  });
+}
