@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Tests and examples import 'beamsock' from the sources, not from a build.
+  resolve: { conditions: ['beamsock-source'] },
+  ssr: { resolve: { conditions: ['beamsock-source'] } },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 20_000,

@@ -4,3 +4,4 @@
  * adapters live at `beamsock/ws` (and later `beamsock/bun`).
  */
 export * from './runtime/index.js';
+export * from './websock/index.js';

@@ -1,0 +1,5 @@
+/**
+ * `beamsock/ws`: hosts WebSock handlers on Node's HTTP server through `ws`.
+ */
+export { upgrade } from './upgrade.js';
+export { serve, type ServeOptions, type BeamsockServer } from './server.js';

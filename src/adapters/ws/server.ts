@@ -1,0 +1,144 @@
+/**
+ * `serve`: an HTTP server that upgrades WebSocket requests to a handler, serves
+ * ordinary routes beside them, and shuts down gracefully.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import { exit, isAlive } from '../../runtime/process.js';
+import type { Pid } from '../../runtime/pid.js';
+import type { WebSock } from '../../websock/behaviour.js';
+import type { Connection } from '../../websock/connection.js';
+import type { ConnectionOptions } from '../../websock/options.js';
+import { resolveOptions, upgradeInto, type ConnectionSink } from './upgrade.js';
+
+/** Options of `serve`: where to listen and what to upgrade, plus every connection option. */
+export interface ServeOptions<A> extends ConnectionOptions {
+  /** Port to listen on; 0 picks a free one. Default 4000. */
+  readonly port?: number;
+  /** Address to bind. Default '127.0.0.1'. */
+  readonly host?: string;
+  /** Only requests for this path (query string ignored) are upgraded; others get 404. Default: any path. */
+  readonly path?: string;
+  /** What `init` receives: a value, or a function of the upgrade request. */
+  readonly args?: A | ((req: IncomingMessage) => A);
+  /** Ordinary HTTP requests (not upgrades). Default: 404 for everything. */
+  readonly onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Aborting the signal shuts the server down gracefully. */
+  readonly signal?: AbortSignal;
+}
+
+/** A running server. */
+export interface BeamsockServer {
+  readonly httpServer: Server;
+  readonly port: number;
+  /** `ws://host:port` */
+  readonly url: string;
+  /** Pids of the live connections. */
+  connections(): Pid[];
+  /**
+   * Graceful shutdown: stop accepting, close every connection with 1001 (their
+   * `terminate` sees `'shutdown'`), wait up to `timeoutMs` (default the
+   * `shutdownTimeout` option, 15 000) for them to finish, then cut what is left.
+   */
+  close(timeoutMs?: number): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const SERVE_KEYS = new Set(['port', 'host', 'path', 'args', 'onRequest', 'signal']);
+
+/**
+ * Starts an HTTP server whose WebSocket upgrades run `handler`, each connection in
+ * its own process. Options are checked before anything listens.
+ *
+ * @example
+ * const server = await serve(EchoServer, { port: 4000 });
+ * console.log(`listening on ${server.url}`);
+ * // ... later
+ * await server.close();
+ */
+export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> = {}): Promise<BeamsockServer> {
+  const connectionOpts: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(opts)) if (!SERVE_KEYS.has(k)) connectionOpts[k] = v;
+  const o = resolveOptions(connectionOpts as ConnectionOptions);
+  const port = opts.port ?? 4000;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`option 'port' must be an integer from 0 to 65535, got ${String(port)}`);
+  const host = opts.host ?? '127.0.0.1';
+  if (typeof host !== 'string') throw new TypeError(`option 'host' must be a string, got ${String(host)}`);
+  if (opts.path !== undefined && (typeof opts.path !== 'string' || !opts.path.startsWith('/'))) {
+    throw new TypeError(`option 'path' must be a string starting with '/', got ${String(opts.path)}`);
+  }
+  if (opts.onRequest !== undefined && typeof opts.onRequest !== 'function') throw new TypeError(`option 'onRequest' must be a function`);
+
+  const live = new Map<Pid, { conn: Connection<unknown>; ws: WebSocket }>();
+  const sink: ConnectionSink = {
+    parent: undefined,
+    add(conn, ws) {
+      live.set(conn.pid, { conn, ws });
+      ws.once('close', () => live.delete(conn.pid));
+    },
+  };
+  let closing = false;
+
+  const onRequest =
+    opts.onRequest ??
+    ((_req: IncomingMessage, res: ServerResponse) => {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found');
+    });
+  const httpServer = createServer(onRequest);
+  httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    if (closing) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    if (opts.path !== undefined && (req.url ?? '/').split('?')[0] !== opts.path) {
+      const body = `no WebSocket endpoint at ${req.url ?? '/'}`;
+      socket.end(`HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      return;
+    }
+    const args = typeof opts.args === 'function' ? (opts.args as (req: IncomingMessage) => A)(req) : (opts.args as A);
+    void upgradeInto(sink, req, socket, head, handler, args, o);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(port, host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const actualPort = (httpServer.address() as AddressInfo).port;
+
+  let closed: Promise<void> | undefined;
+  const close = (timeoutMs: number = o.shutdownTimeout): Promise<void> => {
+    closed ??= (async () => {
+      closing = true;
+      const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      httpServer.closeIdleConnections();
+      for (const pid of live.keys()) exit(pid, 'shutdown');
+      const deadline = Date.now() + timeoutMs;
+      while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      for (const { ws } of live.values()) ws.terminate();
+      live.clear();
+      httpServer.closeAllConnections();
+      await stopped;
+    })();
+    return closed;
+  };
+
+  if (opts.signal !== undefined) {
+    if (opts.signal.aborted) await close();
+    else opts.signal.addEventListener('abort', () => void close(), { once: true });
+  }
+
+  return {
+    httpServer,
+    port: actualPort,
+    url: `ws://${host.includes(':') ? `[${host}]` : host}:${actualPort}`,
+    connections: () => [...live.keys()].filter(isAlive),
+    close,
+    [Symbol.asyncDispose]: () => close(),
+  };
+}

@@ -1,0 +1,585 @@
+/**
+ * The connection process: drives one WebSock handler for one socket, whatever the
+ * server. An adapter owns the socket and hands the connection a `Transport`; the
+ * connection owns everything else — the callbacks and their results, the closing
+ * table, the idle timeout, flow control, output batching and telemetry.
+ *
+ * Socket events enter the process's mailbox like any other message, so a frame,
+ * a `send(pid, msg)` and the peer's close are handled strictly in arrival order,
+ * one at a time. Frames pushed during one scheduler slice leave in one write.
+ */
+import { channel } from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
+import type { Pid } from '../runtime/pid.js';
+import { enqueue, exit, onExit, procOf, rootPid, setDescribe, setHeld, setOnHibernate, spawn, type SpawnOptions } from '../runtime/process.js';
+import { isExit, isShutdownReason, type ExitReason } from '../runtime/reasons.js';
+import type { Proc } from '../runtime/proc.js';
+import type { CloseDetail, CloseInfo, CloseReason, Frame, Frames, HandleResult, Payload, WebSock } from './behaviour.js';
+import { validateCloseDetail } from './close-codes.js';
+
+/** What a server adapter provides to a connection. */
+export interface Transport {
+  /** Writes frames in order, in as few socket writes as the server allows. Must not keep the array. */
+  write(frames: readonly Frame[], compress: boolean): void;
+  /** Sends a close frame after everything written so far, and lets the server finish the closing handshake. */
+  close(code: number, reason: string | Uint8Array): void;
+  /** Cuts the TCP connection without a close frame. */
+  abort(): void;
+  /** Stops reading from the socket. */
+  pause(): void;
+  /** Reads from the socket again. */
+  resume(): void;
+  /** Outbound bytes accepted but not yet handed to the network. */
+  bufferedAmount(): number;
+  /** Changes the largest message the peer may send from now on. */
+  setMaxFrameSize(bytes: number): void;
+  /** True when permessage-deflate was negotiated. */
+  readonly compressed: boolean;
+}
+
+/** The per-connection settings a connection enforces itself. */
+export interface ConnectionSettings {
+  /** Idle milliseconds (inbound data alone resets the clock); 0 for none. */
+  readonly timeout: number;
+  /** Largest inbound message in bytes; 0 for unlimited. */
+  readonly maxFrameSize: number;
+  /** Inbound messages queued and not yet handled before the socket stops being read. */
+  readonly activeN: number;
+  readonly maxHeapSize: SpawnOptions['maxHeapSize'];
+  readonly fullsweepAfter: number | undefined;
+}
+
+/** Facts about the connection for telemetry and `processInfo` details. */
+export interface ConnectionMeta {
+  readonly handlerName: string;
+  readonly remoteAddress: string | undefined;
+  readonly path: string | undefined;
+  readonly protocol: string | undefined;
+  readonly server: string;
+}
+
+const upgradeChannel = channel('beamsock:upgrade');
+const startChannel = channel('beamsock:connection:start');
+const stopChannel = channel('beamsock:connection:stop');
+const crashChannel = channel('beamsock:connection:crash');
+
+/** @internal for the adapters: published once per upgrade attempt. */
+export function publishUpgrade(event: { server: string; path: string | undefined; status: number; reason?: string }): void {
+  if (upgradeChannel.hasSubscribers) upgradeChannel.publish(event);
+}
+
+/** Frame counts and bytes per type, received and sent, as `beamsock:connection:stop` reports them. */
+export interface FrameStats {
+  recvTextCount: number;
+  recvTextBytes: number;
+  recvBinaryCount: number;
+  recvBinaryBytes: number;
+  recvPingCount: number;
+  recvPingBytes: number;
+  recvPongCount: number;
+  recvPongBytes: number;
+  recvCloseCount: number;
+  recvCloseBytes: number;
+  sendTextCount: number;
+  sendTextBytes: number;
+  sendBinaryCount: number;
+  sendBinaryBytes: number;
+  sendPingCount: number;
+  sendPingBytes: number;
+  sendPongCount: number;
+  sendPongBytes: number;
+}
+
+const TEXT = 0;
+const BINARY = 1;
+const PING = 2;
+const PONG = 3;
+const CLOSED = 4;
+const PROTOCOL_ERROR = 5;
+const IDLE = 6;
+
+/** A socket event in the connection's mailbox; user code never sees one. */
+class SocketEvent {
+  constructor(
+    readonly kind: number,
+    readonly data: unknown,
+    readonly code: number,
+  ) {}
+
+  /** How a crash report shows the event the connection was handling. */
+  toJSON(): unknown {
+    const name = ['text', 'binary', 'ping', 'pong', 'closed', 'protocol_error', 'idle_timeout'][this.kind];
+    return this.kind <= PONG ? [name, typeof this.data === 'string' ? this.data : `<${(this.data as Buffer).length} bytes>`] : [name, this.code];
+  }
+}
+
+const byPid = new WeakMap<Pid, Connection<unknown>>();
+
+/** @internal the connection run by the calling process, for the connection commands. */
+export function connectionOf(pid: Pid): Connection<unknown> | undefined {
+  return byPid.get(pid);
+}
+
+/**
+ * One connection process. Created by an adapter with `startConnection`; the
+ * adapter then reports socket events through `received`, `control`, `closed`,
+ * `protocolError` and `drained`.
+ */
+export class Connection<S> {
+  readonly pid: Pid;
+  private readonly proc: Proc;
+  private state: S = undefined as S;
+  private out: Frame[] = [];
+  private done = false;
+  private deflate = true;
+  private userPaused = false;
+  private flowPaused = false;
+  private pending = 0;
+  private lastIn = performance.now();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private timeout: number;
+  private shutdownReason: ExitReason | undefined;
+  private readonly startedAt = performance.now();
+  private readonly stats: FrameStats | null;
+
+  constructor(
+    private readonly handler: WebSock<S>,
+    args: unknown,
+    private readonly transport: Transport,
+    private readonly settings: ConnectionSettings,
+    private readonly meta: ConnectionMeta,
+    private readonly parent: Pid | undefined,
+  ) {
+    this.timeout = settings.timeout;
+    this.stats = stopChannel.hasSubscribers ? newStats() : null;
+    const spawnOpts: SpawnOptions = {
+      kind: 'connection',
+      trapExit: true,
+      init: () => this.run('init', () => handler.init(args)),
+      ...(settings.maxHeapSize !== undefined ? { maxHeapSize: settings.maxHeapSize } : {}),
+      ...(settings.fullsweepAfter !== undefined ? { fullsweepAfter: settings.fullsweepAfter } : {}),
+    };
+    this.pid = spawn((msg: unknown) => this.receive(msg), spawnOpts);
+    this.proc = procOf(this.pid) as Proc;
+    this.proc.onSliceEnd = () => this.flush();
+    onExit(this.proc, (reason) => this.onProcessExit(reason));
+    setDescribe(this.proc, () => this.describe());
+    setOnHibernate(this.proc, () => {
+      this.out = [];
+    });
+    byPid.set(this.pid, this as Connection<unknown>);
+    if (startChannel.hasSubscribers) startChannel.publish({ pid: this.pid, ...meta, compress: transport.compressed });
+    this.armIdle(this.timeout);
+  }
+
+  // Adapter-facing events -------------------------------------------------------------
+
+  /** A whole text (`binary` false) or binary message arrived. */
+  received(data: string | Buffer, binary: boolean, bytes: number): void {
+    this.lastIn = performance.now();
+    if (this.stats !== null) {
+      if (binary) {
+        this.stats.recvBinaryCount++;
+        this.stats.recvBinaryBytes += bytes;
+      } else {
+        this.stats.recvTextCount++;
+        this.stats.recvTextBytes += bytes;
+      }
+    }
+    this.deliver(new SocketEvent(binary ? BINARY : TEXT, data, 0));
+  }
+
+  /** A ping (already answered) or a pong arrived. */
+  control(data: Buffer, opcode: 'ping' | 'pong'): void {
+    this.lastIn = performance.now();
+    if (this.stats !== null) {
+      if (opcode === 'ping') {
+        this.stats.recvPingCount++;
+        this.stats.recvPingBytes += data.length;
+        this.stats.sendPongCount++;
+        this.stats.sendPongBytes += data.length;
+      } else {
+        this.stats.recvPongCount++;
+        this.stats.recvPongBytes += data.length;
+      }
+    }
+    this.deliver(new SocketEvent(opcode === 'ping' ? PING : PONG, data, 0));
+  }
+
+  /**
+   * The socket closed: `remote` when the peer sent a close frame (with `code`,
+   * 1005 if it had none, and `reason`), otherwise the TCP connection dropped.
+   */
+  closed(remote: boolean, code: number, reason: string): void {
+    if (this.stats !== null && remote) {
+      this.stats.recvCloseCount++;
+      this.stats.recvCloseBytes += code === 1005 ? 0 : 2 + Buffer.byteLength(reason);
+    }
+    this.deliver(new SocketEvent(CLOSED, remote ? reason : null, remote ? code : 0));
+  }
+
+  /** The server hit a protocol error and is closing with `code` (1002, 1007, 1009...). */
+  protocolError(error: Error, code: number): void {
+    this.deliver(new SocketEvent(PROTOCOL_ERROR, error, code));
+  }
+
+  /** The socket wrote out its buffered bytes. */
+  drained(): void {
+    if (this.proc.maxHeap !== 0 && !this.done) setHeld(this.proc, this.transport.bufferedAmount());
+  }
+
+  /** True once the handler's connection has ended (terminate ran or was skipped). */
+  get ended(): boolean {
+    return this.done;
+  }
+
+  private deliver(ev: SocketEvent): void {
+    if (this.done) return;
+    if (ev.kind <= BINARY && ++this.pending > this.settings.activeN && !this.flowPaused) {
+      this.flowPaused = true;
+      this.transport.pause();
+    }
+    enqueue(this.proc, ev);
+  }
+
+  // Connection commands (Cowboy's, beyond WebSock) --------------------------------------
+
+  /** Pause (false) or resume (true) reading from the socket. */
+  setActive(active: boolean): void {
+    this.userPaused = !active;
+    if (active && !this.flowPaused) this.transport.resume();
+    else if (!active) this.transport.pause();
+  }
+
+  /** Compress (true, the default when negotiated) or not the frames pushed from now on. */
+  setDeflate(on: boolean): void {
+    this.deflate = on;
+  }
+
+  /** Changes the idle timeout (ms, 0 for none) and/or the largest inbound message from now on. */
+  setOptions(opts: { timeout?: number; maxFrameSize?: number }): void {
+    if (opts.timeout !== undefined) {
+      this.timeout = opts.timeout;
+      this.lastIn = performance.now();
+      this.armIdle(this.timeout);
+    }
+    if (opts.maxFrameSize !== undefined) this.transport.setMaxFrameSize(opts.maxFrameSize);
+  }
+
+  /** The process exits with `{ shutdown: reason }` instead of `normal` when the connection closes (not on crash). */
+  setShutdownReason(reason: unknown): void {
+    this.shutdownReason = { shutdown: reason };
+  }
+
+  // The process ----------------------------------------------------------------------
+
+  private receive(msg: unknown): unknown {
+    if (msg instanceof SocketEvent) {
+      switch (msg.kind) {
+        case TEXT:
+        case BINARY:
+          this.unpend();
+          return this.run('handleIn', () => this.handler.handleIn([msg.data, { opcode: msg.kind === TEXT ? 'text' : 'binary' }] as never, this.state));
+        case PING:
+        case PONG: {
+          const handleControl = this.handler.handleControl;
+          if (handleControl === undefined) return undefined;
+          return this.run('handleControl', () => handleControl.call(this.handler, [msg.data as Buffer, { opcode: msg.kind === PING ? 'ping' : 'pong' }], this.state));
+        }
+        case CLOSED:
+          if (msg.code === 0) return this.finish({ error: 'closed' }, info(undefined, undefined, undefined), 'normal');
+          return this.finish('remote', info(msg.code, msg.data as string, msg.code), 'normal');
+        case PROTOCOL_ERROR:
+          return this.finish({ error: msg.data }, info(undefined, undefined, msg.code), { shutdown: { protocolError: (msg.data as Error).message } });
+        case IDLE: {
+          const idleFor = performance.now() - this.lastIn;
+          if (this.timeout === 0) return undefined;
+          if (idleFor < this.timeout) {
+            this.armIdle(this.timeout - idleFor);
+            return undefined;
+          }
+          this.flush();
+          this.transport.close(1000, '');
+          return this.finish('timeout', info(undefined, undefined, 1000), 'normal');
+        }
+      }
+    }
+    if (isExit(msg) && msg.from === (this.parent ?? rootPid()) && msg.reason !== 'normal') {
+      return this.shutdown(msg.reason);
+    }
+    return this.run('handleInfo', () => this.handler.handleInfo(msg as never, this.state));
+  }
+
+  private unpend(): void {
+    this.pending--;
+    if (this.flowPaused && this.pending <= this.settings.activeN >> 1) {
+      this.flowPaused = false;
+      if (!this.userPaused) this.transport.resume();
+    }
+  }
+
+  /** Server shutdown (an exit signal from the parent): close with 1001, terminate('shutdown'). */
+  private shutdown(reason: ExitReason): unknown {
+    this.flush();
+    this.transport.close(1001, '');
+    return this.finish('shutdown', info(undefined, undefined, 1001), reason);
+  }
+
+  /** Runs a callback and applies its result, waiting for it if it returns a promise. */
+  private run(name: string, callback: () => unknown): unknown {
+    const result = callback();
+    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+      return (result as PromiseLike<unknown>).then((r) => this.apply(name, r));
+    }
+    return this.apply(name, result);
+  }
+
+  private apply(name: string, r: unknown): unknown {
+    if (r === null || typeof r !== 'object') throw invalidResult(name, r);
+    const result = r as HandleResult<S>;
+    switch (result.type) {
+      case 'push':
+      case 'reply':
+        this.queue(result.frames);
+        this.state = result.state;
+        return undefined;
+      case 'ok':
+        this.state = result.state;
+        return undefined;
+      case 'stop':
+        return this.stopWith(result.reason, result.closeDetail, result.frames, result.state);
+      default:
+        throw invalidResult(name, r);
+    }
+  }
+
+  private stopWith(reason: ExitReason, detail: CloseDetail | undefined, frames: Frames | undefined, state: S): unknown {
+    let code: number;
+    let terminateReason: CloseReason;
+    if (reason === 'normal') {
+      code = 1000;
+      terminateReason = 'normal';
+    } else if (isShutdownReason(reason) && (reason.shutdown === 'restart' || reason.shutdown === 'disconnected')) {
+      code = reason.shutdown === 'restart' ? 1012 : 1000;
+      terminateReason = 'normal';
+    } else {
+      code = 1011;
+      terminateReason = { error: reason };
+    }
+    let closeReason: Payload = '';
+    if (detail !== undefined) {
+      if (typeof detail === 'number') code = detail;
+      else if (Array.isArray(detail)) {
+        code = detail[0];
+        closeReason = detail[1];
+      } else {
+        throw new TypeError(`stop() close detail must be a code or [code, reason], got ${describeValue(detail)}`);
+      }
+      validateCloseDetail(code, closeReason);
+    }
+    if (frames !== undefined) this.queue(frames);
+    this.state = state;
+    this.flush();
+    this.transport.close(code, closeReason ?? '');
+    return this.finish(terminateReason, info(undefined, undefined, code), reason);
+  }
+
+  private queue(frames: Frames): void {
+    if (frames.length === 0) return;
+    if (typeof frames[0] === 'string') {
+      this.out.push(checkFrame(frames as Frame));
+    } else {
+      for (const f of frames as readonly Frame[]) this.out.push(checkFrame(f));
+    }
+  }
+
+  private flush(): void {
+    const out = this.out;
+    if (out.length !== 0) {
+      if (this.stats !== null) countSent(this.stats, out);
+      this.transport.write(out, this.deflate);
+      out.length = 0;
+    }
+    if (this.proc.maxHeap !== 0) setHeld(this.proc, this.transport.bufferedAmount());
+  }
+
+  /**
+   * Ends the connection in order: terminate once, then the process exits. The close
+   * frame (if any) has been sent by the caller.
+   */
+  private finish(reason: CloseReason, closeInfo: CloseInfo, exitReason: ExitReason): unknown {
+    this.done = true;
+    this.clearIdle();
+    this.publishStop(reason);
+    const finalReason = this.shutdownReason ?? exitReason;
+    const terminate = this.handler.terminate;
+    if (terminate !== undefined) {
+      const t = terminate.call(this.handler, reason, this.state, closeInfo);
+      if (t !== null && typeof t === 'object' && typeof (t as PromiseLike<unknown>).then === 'function') {
+        return (t as PromiseLike<unknown>).then(() => exit(finalReason));
+      }
+    }
+    return exit(finalReason);
+  }
+
+  /** Any exit that did not go through `finish`: a crash, a kill, a linked process's exit signal. */
+  private onProcessExit(reason: ExitReason): void {
+    byPid.delete(this.pid);
+    if (this.done) return;
+    this.done = true;
+    this.clearIdle();
+    let code = 1011;
+    let terminateReason: CloseReason;
+    if (reason === 'shutdown' || isShutdownReason(reason)) {
+      code = 1001;
+      terminateReason = 'shutdown';
+    } else if (typeof reason === 'object' && reason !== null && 'error' in reason) {
+      terminateReason = reason as { error: unknown };
+      if (crashChannel.hasSubscribers) crashChannel.publish({ pid: this.pid, ...this.meta, reason });
+    } else {
+      terminateReason = { error: reason };
+    }
+    const overHeap = this.proc.maxHeap !== 0 && this.proc.held > this.proc.maxHeap;
+    if (overHeap) {
+      // The peer is not reading: a close frame would queue behind what it never read.
+      this.transport.abort();
+    } else {
+      try {
+        this.flush();
+      } catch {
+        // The socket may already be gone; the close below reports nothing either way.
+      }
+      this.transport.close(code, '');
+    }
+    this.publishStop(terminateReason);
+    const terminate = this.handler.terminate;
+    if (terminate !== undefined) {
+      try {
+        const t = terminate.call(this.handler, terminateReason, this.state, info(undefined, undefined, overHeap ? undefined : code));
+        if (t !== null && typeof t === 'object' && typeof (t as PromiseLike<unknown>).then === 'function') {
+          (t as PromiseLike<unknown>).then(undefined, () => undefined);
+        }
+      } catch {
+        // terminate of a process that is already dead: nothing left to tell.
+      }
+    }
+  }
+
+  private publishStop(reason: CloseReason): void {
+    if (!stopChannel.hasSubscribers) return;
+    stopChannel.publish({
+      pid: this.pid,
+      ...this.meta,
+      reason,
+      duration: performance.now() - this.startedAt,
+      ...(this.stats ?? {}),
+    });
+  }
+
+  private armIdle(ms: number): void {
+    this.clearIdle();
+    if (this.timeout === 0 || !Number.isFinite(this.timeout)) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      this.deliver(new SocketEvent(IDLE, null, 0));
+    }, Math.max(1, Math.ceil(ms)));
+    this.idleTimer.unref();
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer !== undefined) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
+  }
+
+  private describe(): Record<string, unknown> {
+    return {
+      handler: this.meta.handlerName,
+      server: this.meta.server,
+      remoteAddress: this.meta.remoteAddress,
+      path: this.meta.path,
+      protocol: this.meta.protocol,
+      compress: this.transport.compressed,
+      bufferedAmount: this.transport.bufferedAmount(),
+      paused: this.userPaused || this.flowPaused,
+      timeout: this.timeout,
+    };
+  }
+}
+
+function info(remoteCode: number | undefined, remoteReason: string | undefined, sentCode: number | undefined): CloseInfo {
+  return { remoteCode, remoteReason, sentCode };
+}
+
+function newStats(): FrameStats {
+  return {
+    recvTextCount: 0,
+    recvTextBytes: 0,
+    recvBinaryCount: 0,
+    recvBinaryBytes: 0,
+    recvPingCount: 0,
+    recvPingBytes: 0,
+    recvPongCount: 0,
+    recvPongBytes: 0,
+    recvCloseCount: 0,
+    recvCloseBytes: 0,
+    sendTextCount: 0,
+    sendTextBytes: 0,
+    sendBinaryCount: 0,
+    sendBinaryBytes: 0,
+    sendPingCount: 0,
+    sendPingBytes: 0,
+    sendPongCount: 0,
+    sendPongBytes: 0,
+  };
+}
+
+function countSent(stats: FrameStats, frames: readonly Frame[]): void {
+  for (const [opcode, data] of frames) {
+    const bytes = data === null ? 0 : typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    switch (opcode) {
+      case 'text':
+        stats.sendTextCount++;
+        stats.sendTextBytes += bytes;
+        break;
+      case 'binary':
+        stats.sendBinaryCount++;
+        stats.sendBinaryBytes += bytes;
+        break;
+      case 'ping':
+        stats.sendPingCount++;
+        stats.sendPingBytes += bytes;
+        break;
+      case 'pong':
+        stats.sendPongCount++;
+        stats.sendPongBytes += bytes;
+        break;
+    }
+  }
+}
+
+function checkFrame(f: Frame): Frame {
+  if (!Array.isArray(f) || f.length !== 2) throw new TypeError(`a frame must be [opcode, data], got ${describeValue(f)}`);
+  const [opcode, data] = f;
+  if (opcode !== 'text' && opcode !== 'binary' && opcode !== 'ping' && opcode !== 'pong') {
+    throw new TypeError(`frame opcode must be 'text', 'binary', 'ping' or 'pong', got ${describeValue(opcode)}`);
+  }
+  if (data !== null && typeof data !== 'string' && !(data instanceof Uint8Array)) {
+    throw new TypeError(`frame payload must be a string, a Uint8Array or null, got ${describeValue(data)}`);
+  }
+  return f;
+}
+
+function invalidResult(callback: string, r: unknown): TypeError {
+  return new TypeError(`${callback} returned ${describeValue(r)}: expected push(), reply(), ok() or stop() from beamsock`);
+}
+
+function describeValue(v: unknown): string {
+  try {
+    return typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
+  } catch {
+    return String(v);
+  }
+}
+
