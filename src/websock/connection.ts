@@ -17,10 +17,19 @@ import type { Proc } from '../runtime/proc.js';
 import type { CloseDetail, CloseInfo, CloseReason, Frame, Frames, HandleResult, Payload, WebSock } from './behaviour.js';
 import { validateCloseDetail } from './close-codes.js';
 
+/**
+ * A frame encoded once and written to many connections (see `fastlane`). The
+ * transport that first writes it keeps its encoding in `encoded` for the others.
+ */
+export class Outbound {
+  encoded: unknown = undefined;
+  constructor(readonly frame: Frame) {}
+}
+
 /** What a server adapter provides to a connection. */
 export interface Transport {
   /** Writes frames in order, in as few socket writes as the server allows. Must not keep the array. */
-  write(frames: readonly Frame[], compress: boolean): void;
+  write(frames: readonly (Frame | Outbound)[], compress: boolean): void;
   /** Sends a close frame after everything written so far, and lets the server finish the closing handshake. */
   close(code: number, reason: string | Uint8Array): void;
   /** Cuts the TCP connection without a close frame. */
@@ -129,7 +138,7 @@ export class Connection<S> {
   readonly pid: Pid;
   private readonly proc: Proc;
   private state: S = undefined as S;
-  private out: Frame[] = [];
+  private out: (Frame | Outbound)[] = [];
   private done = false;
   private deflate = true;
   private userPaused = false;
@@ -274,6 +283,10 @@ export class Connection<S> {
   // The process ----------------------------------------------------------------------
 
   private receive(msg: unknown): unknown {
+    if (msg instanceof Outbound) {
+      this.out.push(msg);
+      return undefined;
+    }
     if (msg instanceof SocketEvent) {
       switch (msg.kind) {
         case TEXT:
@@ -535,8 +548,9 @@ function newStats(): FrameStats {
   };
 }
 
-function countSent(stats: FrameStats, frames: readonly Frame[]): void {
-  for (const [opcode, data] of frames) {
+function countSent(stats: FrameStats, frames: readonly (Frame | Outbound)[]): void {
+  for (const item of frames) {
+    const [opcode, data] = item instanceof Outbound ? item.frame : item;
     const bytes = data === null ? 0 : typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     switch (opcode) {
       case 'text':

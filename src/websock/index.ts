@@ -4,3 +4,8 @@
  */
 export * from './behaviour.js';
 export { setActive, setDeflate, setConnectionOptions, setShutdownReason } from './commands.js';
+export { fastlane, outbound, Outbound } from './fastlane.js';
+export { validateUpgrade, validateUpgradeOrThrow, UpgradeError, acceptKey, fromFetchRequest, renderRefusal, WEBSOCKET_GUID, WEBSOCKET_VERSION, type UpgradeRequest, type UpgradeRefusal, type UpgradeValidation } from './upgrade-validation.js';
+export { checkOrigin, validateCheckOrigin, type CheckOriginOption, type OriginCheck, type OriginRefusal } from './origin.js';
+export { normalizeOptions, selectSubprotocol, DEFAULT_OPTIONS, type ConnectionOptions, type ResolvedOptions, type DeflateOptions, type ResolvedDeflateOptions, type DeflateStrategy, type SubprotocolsOption } from './options.js';
+export { CloseCode, isValidSendCode, validateCloseDetail, closeReplyCode, MAX_CLOSE_REASON_BYTES, type CloseCodeValue } from './close-codes.js';
