@@ -8,7 +8,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { Frame } from '../../websock/behaviour.js';
-import type { Transport } from '../../websock/connection.js';
+import { Outbound, type Transport } from '../../websock/connection.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -27,7 +27,7 @@ export class WsTransport implements Transport {
     this.socket = (ws as unknown as WsInternals)._socket;
   }
 
-  write(frames: readonly Frame[], compress: boolean): void {
+  write(frames: readonly (Frame | Outbound)[], compress: boolean): void {
     const ws = this.ws;
     if (ws.readyState !== 1) return;
     const socket = this.socket;
@@ -35,7 +35,16 @@ export class WsTransport implements Transport {
     if (corked) socket.cork();
     const opts = compress && this.compressed ? COMPRESSED : PLAIN;
     for (let i = 0; i < frames.length; i++) {
-      const [opcode, data] = frames[i] as Frame;
+      const item = frames[i] as Frame | Outbound;
+      if (item instanceof Outbound) {
+        // Without compression ws writes synchronously, so writing shared bytes straight
+        // to the socket keeps frame order; a compressing sender may queue, so it sends.
+        if (!this.compressed && socket !== null) {
+          socket.write((item.encoded ??= encodeFrame(item.frame)) as Buffer);
+          continue;
+        }
+      }
+      const [opcode, data] = item instanceof Outbound ? item.frame : item;
       switch (opcode) {
         case 'text':
           ws.send(data ?? '', opts.text);
@@ -81,6 +90,27 @@ export class WsTransport implements Transport {
     // ws reads its limit from the receiver on every frame; 0 means no limit there too.
     if (receiver !== null) receiver._maxPayload = bytes;
   }
+}
+
+/** One unmasked, unfragmented server frame (RFC 6455 §5.2), header and payload in one buffer. */
+export function encodeFrame([opcode, data]: Frame): Buffer {
+  const payload = data === null ? EMPTY : typeof data === 'string' ? Buffer.from(data) : data;
+  const len = payload.byteLength;
+  const headerLen = len < 126 ? 2 : len < 65536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(headerLen + len);
+  out[0] = 0x80 | (opcode === 'text' ? 1 : opcode === 'binary' ? 2 : opcode === 'ping' ? 9 : 10);
+  if (len < 126) {
+    out[1] = len;
+  } else if (len < 65536) {
+    out[1] = 126;
+    out.writeUInt16BE(len, 2);
+  } else {
+    out[1] = 127;
+    out.writeUInt32BE(Math.floor(len / 2 ** 32), 2);
+    out.writeUInt32BE(len >>> 0, 6);
+  }
+  out.set(payload, headerLen);
+  return out;
 }
 
 const PLAIN = {
