@@ -59,3 +59,19 @@ export {
   type HeapReport,
   type SupervisorReport,
 } from './logger.js';
+export {
+  Registry,
+  type RegistryKeys,
+  type RegistryEntry,
+  type RegistryOptions,
+  type RegisterResult,
+  type RegistryEvent,
+  type UpdatedValue,
+} from './registry.js';
+export {
+  PubSub,
+  defaultDispatcher,
+  type Dispatcher,
+  type PubSubAdapter,
+  type PubSubOptions,
+} from './pubsub.js';
