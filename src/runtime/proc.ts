@@ -20,6 +20,8 @@ export const DEAD = 8;
 export const HIBERNATED = 16;
 /** Over its maxHeapSize and already reported once. */
 export const HEAP_OVER = 32;
+/** Its `init` is the first thing in its mailbox; that marker is not a message. */
+export const STARTING = 64;
 
 /** What a process runs for each message. */
 export type Receive = (msg: never) => unknown;
@@ -75,7 +77,7 @@ export class Proc {
   }
 
   get queueLength(): number {
-    return this.mq === null ? 0 : this.mq.length - this.mqHead;
+    return this.mq === null ? 0 : this.mq.length - this.mqHead - ((this.flags & STARTING) === 0 ? 0 : 1);
   }
 
   ext(): ProcExtras {

@@ -15,12 +15,13 @@ import {
   HIBERNATED,
   Proc,
   SCHEDULED,
+  STARTING,
   TRAP_EXIT,
   type ExitHook,
   type Receive,
   type Watcher,
 } from './proc.js';
-import { current, currentProc, runAs, schedule } from './scheduler.js';
+import { currentProc, runAs, schedule } from './scheduler.js';
 import type { DownMessage, ExitMessage, ExitReason } from './reasons.js';
 
 /** Bytes each queued message counts for in `maxHeapSize` (a fixed, documented measure). */
@@ -176,8 +177,11 @@ function create<M>(receive: (msg: M) => unknown, opts: SpawnOptions | undefined)
       if (msg !== START) throw new Error('internal: first message was not the start marker');
       p.receive = receive as Receive;
       p.lastMessage = undefined;
+      p.flags &= ~STARTING;
+      p.msgIn--;
       return init();
     }) as Receive;
+    p.flags |= STARTING;
     enqueue(p, START);
   }
   return p;
@@ -294,7 +298,8 @@ export function send(dest: Pid | string, msg: unknown): void {
   }
   if ((p.flags & DEAD) !== 0) return;
   enqueue(p, msg);
-  if (current !== null) current.msgOut++;
+  const sender = currentProc();
+  if (sender !== null) sender.msgOut++;
 }
 
 /**

@@ -77,7 +77,6 @@ function drain(): void {
 function runSlice(p: Proc): number {
   const previous = current;
   current = p;
-  p.flags &= ~HIBERNATED;
   let n = 0;
   while (n < SLICE && (p.flags & (BUSY | DEAD)) === 0) {
     const q = p.mq;
@@ -87,6 +86,7 @@ function runSlice(p: Proc): number {
     const msg = q[head];
     q[head] = undefined;
     p.mqHead = head + 1;
+    p.flags &= ~HIBERNATED;
     n++;
     p.msgIn++;
     p.lastMessage = msg;
