@@ -74,4 +74,38 @@ export {
   type Dispatcher,
   type PubSubAdapter,
   type PubSubOptions,
+  type SubscribeMetadata,
 } from './pubsub.js';
+export {
+  // `reply` is GenServer.reply: the root entry point also exports WebSock's `reply` result helper.
+  GenServer,
+  call,
+  cast,
+  CallError,
+  StartError,
+  type From,
+  type GenServerImpl,
+  type GenServerOptions,
+  type AnyGenServerImpl,
+  type Started,
+  type InitArgs,
+  type InitResult,
+  type CallResult,
+  type NoReplyResult,
+} from './gen-server.js';
+export {
+  Supervisor,
+  SupervisorError,
+  FailedToStartChild,
+  type ChildSpec,
+  type StartedChild,
+  type SupervisorOptions,
+  type Strategy,
+  type Restart,
+  type Shutdown,
+  type ChildType,
+  type ChildInfo,
+  type ChildCounts,
+  type SupervisorErrorReason,
+} from './supervisor.js';
+export { DynamicSupervisor, type DynamicSupervisorOptions, type DynamicChildSpec } from './dynamic-supervisor.js';

@@ -258,6 +258,8 @@ export function self(): Pid {
 export function requireSelf(what: string): Proc {
   const p = currentProc();
   if (p === null) throw new Error(`${what}() must be called inside a process (from one of its callbacks)`);
+  // A killed process's callback may still resume after an await; it must not act.
+  if ((p.flags & DEAD) !== 0) throw new ExitSignal('killed');
   return p;
 }
 
@@ -285,6 +287,16 @@ export function enqueue(p: Proc, msg: unknown): void {
  * send('logger', 'hello'); // a registered name
  */
 export function send(dest: Pid | string, msg: unknown): void {
+  const sender = currentProc();
+  if (sender !== null) {
+    // Code of a dead process that resumed after an await: its messages are not sent.
+    if ((sender.flags & DEAD) !== 0) return;
+    sender.msgOut++;
+  }
+  deliver(dest, msg);
+}
+
+function deliver(dest: Pid | string, msg: unknown): void {
   let p: Proc | undefined;
   if (dest instanceof Pid) {
     p = dest._proc as Proc | undefined;
@@ -298,8 +310,6 @@ export function send(dest: Pid | string, msg: unknown): void {
   }
   if ((p.flags & DEAD) !== 0) return;
   enqueue(p, msg);
-  const sender = currentProc();
-  if (sender !== null) sender.msgOut++;
 }
 
 /**
@@ -327,6 +337,7 @@ export function exit(pidOrReason: Pid | ExitReason, maybeReason?: ExitReason): v
   const target = pidOrReason._proc as Proc | undefined;
   const reason = maybeReason as ExitReason;
   const caller = currentProc();
+  if (caller !== null && (caller.flags & DEAD) !== 0) return;
   if (target === undefined) {
     if (remote !== null && pidOrReason.node !== nodeName()) remote.exit(pidOrReason, caller?.pid ?? rootPid(), reason);
     return;
@@ -831,12 +842,15 @@ const timers = new Map<Ref, TimerEntry>();
 export function sendAfter(dest: Pid | string, msg: unknown, ms: number): Ref {
   if (!(Number.isFinite(ms) && ms >= 0)) throw new TypeError(`sendAfter: ms must be a non-negative number, got ${String(ms)}`);
   const ref = makeRef();
+  const caller = currentProc();
+  if (caller !== null && (caller.flags & DEAD) !== 0) return ref;
   const owner = dest instanceof Pid ? ((dest._proc as Proc | undefined) ?? null) : null;
   if (dest instanceof Pid && owner === null && dest.node === nodeName()) return ref;
   const handle = setTimeout(() => {
     timers.delete(ref);
     owner?.timers?.delete(ref);
-    send(dest, msg);
+    // Not send(): the timer runs in its creator's async context, and the creator may be gone.
+    deliver(dest, msg);
   }, ms);
   timers.set(ref, { handle, deadline: performance.now() + ms, owner });
   if (owner !== null) (owner.timers ??= new Set()).add(ref);
