@@ -57,7 +57,7 @@ export interface DynamicSupervisorOptions {
   readonly maxSeconds?: number;
   /** Registers the supervisor under this name. */
   readonly name?: string;
-  /** Passed first to every child's `start`, before nothing else (a child's closure holds its own arguments). */
+  /** Passed to every child's `start` as its arguments; Elixir prepends them to the child's own, which here its closure holds. */
   readonly extraArguments?: readonly unknown[];
 }
 

@@ -279,7 +279,7 @@ class Server {
   }
 
   init(args: unknown): unknown {
-    const result = (this.impl.init as (a: unknown) => unknown)(args);
+    const result: unknown = this.impl.init(args as never);
     return isPromise(result) ? result.then((r) => this.afterInit(r)) : this.afterInit(result);
   }
 

@@ -13,6 +13,12 @@
  * mailbox already runs one request, one EXIT at a time, and waits for each to
  * finish, as the BEAM's supervisor does.
  *
+ * Reports (see `setLogger`), each a `SupervisorReport`: `child_terminated` (a child
+ * exited abnormally), `child_restarted`, `start_error` (a child failed to start or
+ * restart), `reached_max_restart_intensity` (the supervisor gives up), and
+ * `shutdown` (a child being shut down ended with another reason than expected,
+ * such as `'killed'` after its shutdown timeout).
+ *
  * This file also holds what `DynamicSupervisor` shares with it: child spec
  * validation, starting and shutting down a child, the restart rules, the
  * lifecycle machine and the reports.
@@ -660,7 +666,8 @@ function serverOptions(name: string | undefined): { name: string | undefined; tr
  * Resolves to its pid once all have started. If a child fails to start, the
  * started ones are stopped in reverse order and it rejects with `StartError`
  * whose reason is `{ shutdown: FailedToStartChild }`. Throws `TypeError` at once
- * for a bad option or child spec (duplicate ids included).
+ * for a bad option or child spec (duplicate ids included). `exit(sup, 'shutdown')`
+ * from plain code stops it as its parent would: children first.
  *
  * @example
  * const sup = await Supervisor.start(

@@ -185,6 +185,21 @@ describe('GenServer basics', () => {
     expect(info?.details).toEqual({ module: 'Counter', n: 4 });
   });
 
+  it('runs every callback with the impl as this, so a class instance works as an impl', async () => {
+    class Scaled implements GenServerImpl<number, 'get', number, never, unknown, number> {
+      readonly name = 'Scaled';
+      constructor(readonly factor: number) {}
+      init(n: number): { ok: number } {
+        return { ok: n * this.factor };
+      }
+      handleCall(_req: 'get', _from: From, s: number): { reply: number; state: number } {
+        return { reply: s * this.factor, state: s };
+      }
+    }
+    const pid = await GenServer.start(new Scaled(10), 2);
+    expect(await call(pid, 'get')).toBe(200);
+  });
+
   it('hibernates when a result asks for it', async () => {
     const impl = {
       init: () => ({ ok: 0 }),

@@ -373,7 +373,7 @@ describe('Supervisor shutdown', () => {
       { strategy: 'one_for_one' },
     );
     const children = await pids(sup);
-    // What had finished when each exited (a killed process's pending timers still fire later).
+    // What had finished when each exited: the killed one's terminate still resumes after its await, and pushes late.
     const patientExit = exitOf(children.patient as Pid).then((reason) => [reason, done.includes('patient')]);
     const hastyExit = exitOf(children.hasty as Pid).then((reason) => [reason, done.includes('hasty')]);
     await Supervisor.stop(sup);
