@@ -91,7 +91,8 @@ export type CallResult<State, CallReply> =
 /** What `handleCast` and `handleInfo` return. */
 export type NoReplyResult<State> = NoReply<State> | Stop<State>;
 
-type MaybePromise<T> = T | Promise<T>;
+/** A callback's return: the value, or a promise of it. */
+export type MaybePromise<T> = T | PromiseLike<T>;
 
 /**
  * The callbacks of a GenServer. Only `init` is required. A missing `handleInfo`

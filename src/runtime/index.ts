@@ -92,6 +92,14 @@ export {
   type InitResult,
   type CallResult,
   type NoReplyResult,
+  type Reply,
+  type NoReply,
+  type Stop,
+  type StopWithReply,
+  type InitOk,
+  type InitStop,
+  type InitIgnore,
+  type MaybePromise,
 } from './gen-server.js';
 export {
   Supervisor,

@@ -7,6 +7,9 @@
  * result or a promise of it; the connection handles one callback at a time.
  */
 import type { ExitReason } from '../runtime/reasons.js';
+import type { MaybePromise } from '../runtime/gen-server.js';
+
+export type { MaybePromise };
 
 /** Opcodes of the frames a handler pushes. */
 export type FrameOpcode = 'text' | 'binary' | 'ping' | 'pong';
@@ -89,8 +92,6 @@ export interface StopResult<S> {
 /** Everything a callback may return. */
 export type HandleResult<S> = PushResult<S> | ReplyResult<S> | OkResult<S> | StopResult<S>;
 
-/** A callback's return: the result, or a promise of it. */
-export type MaybePromise<T> = T | PromiseLike<T>;
 
 /**
  * A WebSock handler. `S` is its state, `A` what `init` receives (the `args` given
