@@ -2,11 +2,13 @@
  * Cowboy's connection commands, beyond WebSock: called from inside a connection's
  * callbacks, they act on that connection.
  */
-import { self } from '../runtime/process.js';
+import { currentProc } from '../runtime/scheduler.js';
 import { connectionOf, type Connection } from './connection.js';
 
 function current(what: string): Connection<unknown> {
-  const conn = connectionOf(self());
+  // Not self(): outside any process it throws its own message, which names no command.
+  const proc = currentProc();
+  const conn = proc === null ? undefined : connectionOf(proc.pid);
   if (conn === undefined) throw new Error(`${what}() must be called from a WebSock callback (inside a connection process)`);
   return conn;
 }

@@ -174,6 +174,8 @@ export class Connection<S> {
     onExit(this.proc, (reason) => this.onProcessExit(reason));
     setDescribe(this.proc, () => this.describe());
     setOnHibernate(this.proc, () => {
+      // Frames pushed earlier in this slice still go out; only the buffer's capacity is released.
+      this.flush();
       this.out = [];
     });
     byPid.set(this.pid, this as Connection<unknown>);

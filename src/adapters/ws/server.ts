@@ -11,7 +11,7 @@ import type { Pid } from '../../runtime/pid.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import type { Connection } from '../../websock/connection.js';
 import type { ConnectionOptions } from '../../websock/options.js';
-import { resolveOptions, upgradeInto, type ConnectionSink } from './upgrade.js';
+import { failUpgrade, resolveOptions, upgradeInto, type ConnectionSink } from './upgrade.js';
 
 /** Options of `serve`: where to listen and what to upgrade, plus every connection option. */
 export interface ServeOptions<A> extends ConnectionOptions {
@@ -98,8 +98,15 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
       socket.end(`HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
     }
-    const args = typeof opts.args === 'function' ? (opts.args as (req: IncomingMessage) => A)(req) : (opts.args as A);
-    void upgradeInto(sink, req, socket, head, handler, args, o);
+    let args: A;
+    try {
+      args = typeof opts.args === 'function' ? (opts.args as (req: IncomingMessage) => A)(req) : (opts.args as A);
+    } catch (err) {
+      failUpgrade(req, socket, err);
+      logUpgradeFailure(req, err);
+      return;
+    }
+    upgradeInto(sink, req, socket, head, handler, args, o).catch((err: unknown) => logUpgradeFailure(req, err));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -120,7 +127,12 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
       for (const pid of live.keys()) exit(pid, 'shutdown');
       const deadline = Date.now() + timeoutMs;
       while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      for (const { ws } of live.values()) ws.terminate();
+      for (const [pid, { ws }] of live) {
+        // As a supervisor's brutal_kill after its shutdown timeout: a connection stuck in a
+        // callback would otherwise outlive its server, never seeing the shutdown message.
+        exit(pid, 'kill');
+        ws.terminate();
+      }
       live.clear();
       httpServer.closeAllConnections();
       await stopped;
@@ -141,4 +153,9 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
     close,
     [Symbol.asyncDispose]: () => close(),
   };
+}
+
+/** The client got a 500; the server's operator gets the error. */
+function logUpgradeFailure(req: IncomingMessage, err: unknown): void {
+  process.stderr.write(`[beamsock] upgrade of ${req.url ?? '/'} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
 }

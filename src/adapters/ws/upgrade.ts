@@ -7,11 +7,18 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { constants as zlib } from 'node:zlib';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Pid } from '../../runtime/pid.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import { Connection, publishUpgrade } from '../../websock/connection.js';
-import { normalizeOptions, selectSubprotocol, type ConnectionOptions, type ResolvedOptions } from '../../websock/options.js';
+import {
+  normalizeOptions,
+  selectSubprotocol,
+  type ConnectionOptions,
+  type DeflateStrategy,
+  type ResolvedOptions,
+} from '../../websock/options.js';
 import { checkOrigin } from '../../websock/origin.js';
 import { renderRefusal, validateUpgrade } from '../../websock/upgrade-validation.js';
 import { WsTransport } from './transport.js';
@@ -76,6 +83,15 @@ function wsServerFor(o: ResolvedOptions): WebSocketServer {
   return wss;
 }
 
+// zlib takes its strategy as a number; the option names it.
+const ZLIB_STRATEGIES: Readonly<Record<DeflateStrategy, number>> = {
+  default: zlib.Z_DEFAULT_STRATEGY,
+  filtered: zlib.Z_FILTERED,
+  huffmanOnly: zlib.Z_HUFFMAN_ONLY,
+  rle: zlib.Z_RLE,
+  fixed: zlib.Z_FIXED,
+};
+
 function deflateConfig(o: ResolvedOptions): object {
   const d = o.deflateOptions;
   return {
@@ -86,7 +102,7 @@ function deflateConfig(o: ResolvedOptions): object {
     zlibDeflateOptions: {
       ...(d.level !== undefined ? { level: d.level } : {}),
       ...(d.memLevel !== undefined ? { memLevel: d.memLevel } : {}),
-      ...(d.strategy !== undefined ? { strategy: d.strategy } : {}),
+      ...(d.strategy !== undefined ? { strategy: ZLIB_STRATEGIES[d.strategy] } : {}),
     },
     threshold: d.threshold,
   };
@@ -95,6 +111,16 @@ function deflateConfig(o: ResolvedOptions): object {
 function refuse(socket: Duplex, status: number, reason: string, headers: Readonly<Record<string, string>>): void {
   if (socket.writable) socket.end(renderRefusal({ status, reason, headers }));
   else socket.destroy();
+}
+
+/**
+ * @internal an app-supplied function (checkOrigin, subprotocols, args) threw: a
+ * server error for this request alone, never an uncaught exception in the HTTP
+ * server's 'upgrade' event.
+ */
+export function failUpgrade(req: IncomingMessage, socket: Duplex, err: unknown): void {
+  refuse(socket, 500, 'internal server error while upgrading', {});
+  publishUpgrade({ server: 'ws', path: req.url, status: 500, reason: err instanceof Error ? err.message : String(err) });
 }
 
 const kConn = Symbol('beamsock.connection');
@@ -151,14 +177,20 @@ export function upgradeInto<S, A>(
       return Promise.resolve(undefined);
     }
   }
-  const origin = checkOrigin(req, o.checkOrigin);
-  if (!origin.ok) {
-    refuse(socket, origin.status, origin.reason, {});
-    publishUpgrade({ server: 'ws', path: req.url, status: origin.status, reason: origin.reason });
-    return Promise.resolve(undefined);
+  let protocol: string | undefined;
+  try {
+    const origin = checkOrigin(req, o.checkOrigin);
+    if (!origin.ok) {
+      refuse(socket, origin.status, origin.reason, {});
+      publishUpgrade({ server: 'ws', path: req.url, status: origin.status, reason: origin.reason });
+      return Promise.resolve(undefined);
+    }
+    const header = req.headers['sec-websocket-protocol'];
+    protocol = selectSubprotocol(Array.isArray(header) ? header.join(', ') : header, o.subprotocols, req);
+  } catch (err) {
+    failUpgrade(req, socket, err);
+    return Promise.reject(err);
   }
-  const header = req.headers['sec-websocket-protocol'];
-  const protocol = selectSubprotocol(Array.isArray(header) ? header.join(', ') : header, o.subprotocols, req);
   return new Promise((resolve) => {
     pending.set(req, { protocol, headers: o.headers, done: resolve });
     wsServerFor(o).handleUpgrade(req, socket, head, (ws) => {
@@ -210,7 +242,8 @@ function handlerName(handler: object): string {
  * `handler` for the new connection in its own process. A request that fails
  * validation gets HTTP 400 (426 for a wrong version, 403 for a refused origin)
  * with the reason as its body. Resolves with the connection's pid, or undefined
- * when the upgrade was refused. Throws (synchronously) for invalid options.
+ * when the upgrade was refused. Throws (synchronously) for invalid options;
+ * rejects, after answering 500, when a `checkOrigin` or `subprotocols` function throws.
  *
  * @example
  * server.on('upgrade', (req, socket, head) => {

@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setLogger, type Logger, type Report } from '../../src/runtime/logger.js';
+import { hibernate, isAlive, send } from '../../src/runtime/process.js';
+import { idle } from '../../src/runtime/scheduler.js';
+import { push, type Frame } from '../../src/websock/behaviour.js';
+import { setActive, setConnectionOptions, setDeflate, setShutdownReason } from '../../src/websock/commands.js';
+import { Connection, type ConnectionSettings, type Transport } from '../../src/websock/connection.js';
+import { gate, inside, pushMessage, Recorder, runIn, scripted, type Script } from '../conformance/handlers.js';
+
+/** A transport that records what the connection asks of the socket. */
+class FakeTransport implements Transport {
+  readonly writes: Frame[][] = [];
+  readonly closes: [number, string | Uint8Array][] = [];
+  aborts = 0;
+  pauses = 0;
+  resumes = 0;
+  paused = false;
+  buffered = 0;
+  readonly compressed = false;
+
+  write(frames: readonly Frame[]): void {
+    this.writes.push([...frames]);
+  }
+  close(code: number, reason: string | Uint8Array): void {
+    this.closes.push([code, reason]);
+  }
+  abort(): void {
+    this.aborts++;
+  }
+  pause(): void {
+    this.paused = true;
+    this.pauses++;
+  }
+  resume(): void {
+    this.paused = false;
+    this.resumes++;
+  }
+  bufferedAmount(): number {
+    return this.buffered;
+  }
+  setMaxFrameSize(): void {}
+}
+
+const SETTINGS: ConnectionSettings = { timeout: 0, maxFrameSize: 0, activeN: 100, maxHeapSize: undefined, fullsweepAfter: undefined };
+const META = { handlerName: 'Test', remoteAddress: '127.0.0.1', path: '/', protocol: undefined, server: 'fake' };
+
+function start(script: Script = {}, settings: Partial<ConnectionSettings> = {}) {
+  const rec = new Recorder();
+  const transport = new FakeTransport();
+  const conn = new Connection(scripted(rec, script), null, transport, { ...SETTINGS, ...settings }, META, undefined);
+  return { rec, transport, conn };
+}
+
+const reports: Report[] = [];
+let previousLogger: Logger;
+beforeAll(() => {
+  previousLogger = setLogger((r) => reports.push(r));
+});
+afterAll(() => {
+  setLogger(previousLogger);
+});
+
+describe('output batching', () => {
+  it('frames pushed while handling one batch of messages leave in one write', async () => {
+    const { transport, conn } = start();
+    await idle();
+    conn.received('a', false, 1);
+    conn.received(Buffer.from('b'), true, 1);
+    conn.received('c', false, 1);
+    await idle();
+    expect(transport.writes).toEqual([
+      [
+        ['text', 'a'],
+        ['binary', Buffer.from('b')],
+        ['text', 'c'],
+      ],
+    ]);
+  });
+
+  it('hibernate() sends frames pushed earlier in the same batch before releasing the buffer', async () => {
+    const { transport, conn } = start();
+    await idle();
+    send(conn.pid, pushMessage(['text', 'before']));
+    send(
+      conn.pid,
+      inside((state) => {
+        hibernate();
+        return push(['text', 'after'], state);
+      }),
+    );
+    await idle();
+    expect(transport.writes.flat()).toEqual([
+      ['text', 'before'],
+      ['text', 'after'],
+    ]);
+  });
+});
+
+describe('flow control', () => {
+  it('more than activeN waiting messages pause reading; it resumes once half are handled', async () => {
+    const g = gate();
+    const { transport, conn, rec } = start(
+      {
+        handleIn: async ([data], state) => {
+          await g.promise;
+          return push(['text', data as string], state);
+        },
+      },
+      { activeN: 2 },
+    );
+    await idle();
+    for (let i = 0; i < 6; i++) conn.received(`m${i}`, false, 2);
+    expect(transport.paused).toBe(true);
+    g.open();
+    await rec.nth('handleIn', 5);
+    await idle();
+    expect(transport.paused).toBe(false);
+    expect([transport.pauses, transport.resumes]).toEqual([1, 1]);
+    expect(transport.writes.flat().map((f) => f[1])).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
+  });
+
+  it('setActive(false) keeps reading paused even after flow control would resume it', async () => {
+    const { transport, conn } = start({}, { activeN: 1 });
+    await idle();
+    await runIn(conn.pid, () => setActive(false));
+    for (let i = 0; i < 4; i++) conn.received(`m${i}`, false, 2);
+    await idle();
+    expect(transport.writes.flat()).toHaveLength(4);
+    expect(transport.paused).toBe(true);
+    await runIn(conn.pid, () => setActive(true));
+    expect(transport.paused).toBe(false);
+  });
+});
+
+describe('maxHeapSize', () => {
+  it('a connection holding more outbound bytes than allowed is aborted, not sent a close frame', async () => {
+    const { transport, conn, rec } = start({}, { maxHeapSize: { size: 1_000, kill: true, errorLogger: true } });
+    await idle();
+    transport.buffered = 5_000;
+    conn.received('x', false, 1);
+    const t = await rec.terminated();
+    expect(t.reason).toEqual({ error: 'killed' });
+    expect(t.info.sentCode).toBeUndefined();
+    expect(transport.aborts).toBe(1);
+    expect(transport.closes).toEqual([]);
+    expect(isAlive(conn.pid)).toBe(false);
+    expect(reports.filter((r) => r.kind === 'max_heap_size' && r.pid === conn.pid)).toHaveLength(1);
+  });
+});
+
+describe('connection commands', () => {
+  it('refuse to run outside a connection process, naming themselves', () => {
+    expect(() => setActive(true)).toThrow(/setActive\(\) must be called from a WebSock callback/);
+    expect(() => setDeflate(true)).toThrow(/setDeflate\(\)/);
+    expect(() => setConnectionOptions({ timeout: 1 })).toThrow(/setConnectionOptions\(\)/);
+    expect(() => setShutdownReason('x')).toThrow(/setShutdownReason\(\)/);
+  });
+});
