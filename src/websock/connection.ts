@@ -148,6 +148,7 @@ export class Connection<S> {
   private idleTimer: NodeJS.Timeout | undefined;
   private timeout: number;
   private shutdownReason: ExitReason | undefined;
+  private refusal: { code: number; why: string } | undefined;
   private readonly startedAt = performance.now();
   private readonly stats: FrameStats | null;
 
@@ -157,7 +158,7 @@ export class Connection<S> {
     private readonly transport: Transport,
     private readonly settings: ConnectionSettings,
     private readonly meta: ConnectionMeta,
-    private readonly parent: Pid | undefined,
+    private parent: Pid | undefined,
   ) {
     this.timeout = settings.timeout;
     this.stats = stopChannel.hasSubscribers ? newStats() : null;
@@ -237,6 +238,25 @@ export class Connection<S> {
   /** The socket wrote out its buffered bytes. */
   drained(): void {
     if (this.proc.maxHeap !== 0 && !this.done) setHeld(this.proc, this.transport.bufferedAmount());
+  }
+
+  /**
+   * The connection now belongs to `supervisor` (a DynamicSupervisor that linked it):
+   * an exit signal from it is a shutdown (1001).
+   */
+  adopt(supervisor: Pid): void {
+    this.parent = supervisor;
+    const p = procOf(this.pid);
+    if (p !== undefined) p.ext().parent = supervisor;
+  }
+
+  /**
+   * The server will not keep this connection (its supervisor is at `maxChildren`):
+   * close with `code` and end the process; `terminate` sees `{ error: why }`.
+   */
+  refuse(code: number, why: string): void {
+    this.refusal = { code, why };
+    exit(this.pid, 'kill');
   }
 
   /** True once the handler's connection has ended (terminate ran or was skipped). */
@@ -445,7 +465,10 @@ export class Connection<S> {
     this.clearIdle();
     let code = 1011;
     let terminateReason: CloseReason;
-    if (reason === 'shutdown' || isShutdownReason(reason)) {
+    if (this.refusal !== undefined) {
+      code = this.refusal.code;
+      terminateReason = { error: this.refusal.why };
+    } else if (reason === 'shutdown' || isShutdownReason(reason)) {
       code = 1001;
       terminateReason = 'shutdown';
     } else if (typeof reason === 'object' && reason !== null && 'error' in reason) {

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
+import { DynamicSupervisor } from '../../runtime/dynamic-supervisor.js';
 import { exit, isAlive } from '../../runtime/process.js';
 import type { Pid } from '../../runtime/pid.js';
 import type { WebSock } from '../../websock/behaviour.js';
@@ -27,12 +28,16 @@ export interface ServeOptions<A> extends ConnectionOptions {
   readonly onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Aborting the signal shuts the server down gracefully. */
   readonly signal?: AbortSignal;
+  /** Connections allowed at once (the supervisor's `maxChildren`); one more is closed with 1013. Default Infinity. */
+  readonly maxConnections?: number;
 }
 
 /** A running server. */
 export interface BeamsockServer {
   readonly httpServer: Server;
   readonly port: number;
+  /** The DynamicSupervisor every connection of this server is a temporary child of. */
+  readonly supervisor: Pid;
   /** `ws://host:port` */
   readonly url: string;
   /** Pids of the live connections. */
@@ -46,7 +51,7 @@ export interface BeamsockServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const SERVE_KEYS = new Set(['port', 'host', 'path', 'args', 'onRequest', 'signal']);
+const SERVE_KEYS = new Set(['port', 'host', 'path', 'args', 'onRequest', 'signal', 'maxConnections']);
 
 /**
  * Starts an HTTP server whose WebSocket upgrades run `handler`, each connection in
@@ -71,9 +76,15 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   }
   if (opts.onRequest !== undefined && typeof opts.onRequest !== 'function') throw new TypeError(`option 'onRequest' must be a function`);
 
+  const max = opts.maxConnections;
+  if (max !== undefined && !((Number.isInteger(max) && max >= 1) || max === Infinity)) {
+    throw new TypeError(`option 'maxConnections' must be a positive integer or Infinity, got ${String(opts.maxConnections)}`);
+  }
+
+  const supervisor = await DynamicSupervisor.start({ maxChildren: opts.maxConnections ?? Infinity });
   const live = new Map<Pid, { conn: Connection<unknown>; ws: WebSocket }>();
   const sink: ConnectionSink = {
-    parent: undefined,
+    supervisor,
     add(conn, ws) {
       live.set(conn.pid, { conn, ws });
       ws.once('close', () => live.delete(conn.pid));
@@ -109,13 +120,18 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
     upgradeInto(sink, req, socket, head, handler, args, o).catch((err: unknown) => logUpgradeFailure(req, err));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(port, host, () => {
-      httpServer.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(port, host, () => {
+        httpServer.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await DynamicSupervisor.stop(supervisor).catch(() => undefined);
+    throw err;
+  }
   const actualPort = (httpServer.address() as AddressInfo).port;
 
   let closed: Promise<void> | undefined;
@@ -124,8 +140,11 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
       closing = true;
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();
-      for (const pid of live.keys()) exit(pid, 'shutdown');
+      // The supervisor sends every connection 'shutdown' (1001) at once and kills
+      // those still running after their shutdown timeout.
       const deadline = Date.now() + timeoutMs;
+      const stopping = DynamicSupervisor.stop(supervisor, 'shutdown').catch(() => undefined);
+      await Promise.race([stopping, new Promise((r) => setTimeout(r, timeoutMs))]);
       while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       for (const [pid, { ws }] of live) {
         // As a supervisor's brutal_kill after its shutdown timeout: a connection stuck in a
@@ -148,6 +167,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   return {
     httpServer,
     port: actualPort,
+    supervisor,
     url: `ws://${host.includes(':') ? `[${host}]` : host}:${actualPort}`,
     connections: () => [...live.keys()].filter(isAlive),
     close,

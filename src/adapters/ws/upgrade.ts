@@ -12,6 +12,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Pid } from '../../runtime/pid.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import { Connection, publishUpgrade } from '../../websock/connection.js';
+import { superviseConnection } from '../../websock/supervision.js';
 import {
   normalizeOptions,
   selectSubprotocol,
@@ -25,8 +26,8 @@ import { WsTransport } from './transport.js';
 
 /** Where connections go once upgraded: a server tracks its own. */
 export interface ConnectionSink {
-  /** The pid connection processes treat as their parent: its exit signal shuts them down with 1001. */
-  readonly parent: Pid | undefined;
+  /** The DynamicSupervisor connections become children of; its exit signal shuts them down with 1001. */
+  readonly supervisor: Pid | Promise<Pid>;
   add(conn: Connection<unknown>, ws: WebSocket): void;
 }
 
@@ -214,7 +215,7 @@ export function upgradeInto<S, A>(
           protocol: ws.protocol === '' ? undefined : ws.protocol,
           server: 'ws',
         },
-        sink?.parent,
+        undefined,
       );
       const tagged = ws as Tagged;
       tagged[kConn] = conn;
@@ -224,7 +225,8 @@ export function upgradeInto<S, A>(
       ws.on('close', onClose);
       ws.on('error', onError);
       if (o.maxHeapSize.size !== 0) (ws as unknown as { _socket: Duplex })._socket.on('drain', () => conn.drained());
-      sink?.add(conn, ws);
+      superviseConnection(conn as Connection<unknown>, sink?.supervisor, o.shutdownTimeout);
+      sink?.add(conn as Connection<unknown>, ws);
       resolve(conn.pid);
     });
   });

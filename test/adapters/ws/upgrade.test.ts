@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve } from '../../../src/adapters/ws/server.js';
 import { upgrade } from '../../../src/adapters/ws/upgrade.js';
 import type { Pid } from '../../../src/runtime/pid.js';
-import { exit, isAlive } from '../../../src/runtime/process.js';
+import { isAlive, whereis } from '../../../src/runtime/process.js';
+import { DynamicSupervisor } from '../../../src/runtime/dynamic-supervisor.js';
+import { connectionSupervisor } from '../../../src/websock/supervision.js';
 import { setLogger, type Logger } from '../../../src/runtime/logger.js';
 import type { ConnectionOptions } from '../../../src/websock/options.js';
 import { RawWebSocket, rawRequest, TestClient, within } from '../../conformance/client.js';
@@ -105,10 +107,18 @@ describe('upgrade() on a node:http server of your own', () => {
     await ws.closeSeen();
   });
 
-  it('has no server to shut it down: an exit signal from outside any process closes it with 1001', async () => {
+  it('is a temporary child of the default connection supervisor, whose shutdown closes it with 1001', async () => {
     const client = await TestClient.open(url, { path: '/ws' });
     const pid = (await lastUpgrade()) as Pid;
-    exit(pid, 'shutdown');
+    const sup = await connectionSupervisor();
+    await within(
+      (async () => {
+        while (!(await DynamicSupervisor.whichChildren(sup)).some((c) => c.pid === pid)) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      'the connection to join the default supervisor',
+    );
+    expect(whereis('beamsock.connections')).toBe(sup);
+    await DynamicSupervisor.terminateChild(sup, pid);
     expect((await client.closeSeen()).code).toBe(1001);
     expect((await rec.terminated(pid)).reason).toBe('shutdown');
     expect(isAlive(pid)).toBe(false);

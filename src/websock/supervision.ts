@@ -1,0 +1,52 @@
+/**
+ * Every connection is a `temporary` child of a DynamicSupervisor: a server's own
+ * (so stopping the server shuts its connections down), or a default one for
+ * connections upgraded outside a server.
+ *
+ * The connection process is spawned first and adopted by the supervisor after: its
+ * socket's first frames are already queued in its mailbox, never lost while the
+ * supervisor answers.
+ */
+import { DynamicSupervisor } from '../runtime/dynamic-supervisor.js';
+import type { Pid } from '../runtime/pid.js';
+import { link } from '../runtime/process.js';
+import type { Connection } from './connection.js';
+
+let fallback: Promise<Pid> | undefined;
+
+/**
+ * The DynamicSupervisor of connections upgraded without a server of their own
+ * (registered as `beamsock.connections`), started on first use.
+ *
+ * @example
+ * await DynamicSupervisor.countChildren(await connectionSupervisor());
+ */
+export function connectionSupervisor(): Promise<Pid> {
+  fallback ??= DynamicSupervisor.start({ name: 'beamsock.connections' }).then((pid) => pid);
+  return fallback;
+}
+
+/**
+ * Puts `conn` under `supervisor` (default: `connectionSupervisor()`). If the
+ * supervisor is full (`maxChildren`), the connection is closed with 1013 (Try
+ * Again Later) and `terminate` sees `{ error: 'max_children' }`.
+ */
+export function superviseConnection(conn: Connection<unknown>, supervisor: Pid | Promise<Pid> | undefined, shutdown: number): void {
+  const sup = supervisor ?? connectionSupervisor();
+  void Promise.resolve(sup)
+    .then((pid) =>
+      DynamicSupervisor.startChild(pid, {
+        start: () => {
+          link(conn.pid);
+          return conn.pid;
+        },
+        restart: 'temporary',
+        shutdown: shutdown === Infinity ? 'infinity' : shutdown,
+      }).then(() => conn.adopt(pid)),
+    )
+    .catch((err: unknown) => {
+      if (supervisor === undefined) fallback = undefined;
+      const full = typeof err === 'object' && err !== null && (err as { reason?: unknown }).reason === 'max_children';
+      conn.refuse(full ? 1013 : 1011, full ? 'max_children' : `no supervisor: ${err instanceof Error ? err.message : String(err)}`);
+    });
+}

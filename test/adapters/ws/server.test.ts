@@ -1,0 +1,70 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { serve, type BeamsockServer } from '../../../src/adapters/ws/server.js';
+import { DynamicSupervisor } from '../../../src/runtime/dynamic-supervisor.js';
+import { isAlive, processInfo } from '../../../src/runtime/process.js';
+import { TestClient, within } from '../../conformance/client.js';
+import { Recorder, scripted } from '../../conformance/handlers.js';
+
+let server: BeamsockServer | undefined;
+afterEach(async () => {
+  await server?.close(1_000);
+  server = undefined;
+});
+
+async function childOf(sup: BeamsockServer['supervisor'], rec: Recorder, n = 0): Promise<ReturnType<Recorder['pid']>> {
+  const pid = await rec.pid(n);
+  await within(
+    (async () => {
+      while (!(await DynamicSupervisor.whichChildren(sup)).some((c) => c.pid === pid)) await new Promise((r) => setTimeout(r, 5));
+    })(),
+    'the connection to join its server supervisor',
+  );
+  return pid;
+}
+
+describe('serve: every connection a supervised process', () => {
+  it('makes each connection a temporary child of the server DynamicSupervisor, its parent', async () => {
+    const rec = new Recorder();
+    server = await serve(scripted(rec), { port: 0 });
+    const client = await TestClient.open(server.url);
+    const pid = await childOf(server.supervisor, rec);
+    expect(processInfo(pid)?.parent).toBe(server.supervisor);
+    expect(processInfo(server.supervisor)?.kind).toBe('supervisor');
+    const [child] = await DynamicSupervisor.whichChildren(server.supervisor);
+    expect(child?.restart).toBe('temporary');
+    client.ws.close(1000);
+    await client.closeSeen();
+  });
+
+  it('shuts its connections down through the supervisor on close: 1001, terminate shutdown, supervisor gone', async () => {
+    const rec = new Recorder();
+    server = await serve(scripted(rec), { port: 0 });
+    const clients = await Promise.all([TestClient.open(server.url), TestClient.open(server.url)]);
+    await childOf(server.supervisor, rec, 1);
+    const sup = server.supervisor;
+    await server.close(2_000);
+    server = undefined;
+    for (const c of clients) expect((await c.closeSeen()).code).toBe(1001);
+    expect(rec.of('terminate').map((c) => c.input)).toEqual(['shutdown', 'shutdown']);
+    expect(isAlive(sup)).toBe(false);
+  });
+
+  it('closes a connection over maxConnections with 1013 and terminate { error: max_children }', async () => {
+    const rec = new Recorder();
+    server = await serve(scripted(rec), { port: 0, maxConnections: 1 });
+    const first = await TestClient.open(server.url);
+    await childOf(server.supervisor, rec);
+    const second = await TestClient.open(server.url);
+    expect((await second.closeSeen()).code).toBe(1013);
+    const pid2 = await rec.pid(1);
+    expect((await rec.terminated(pid2)).reason).toEqual({ error: 'max_children' });
+    first.ws.close(1000);
+    await first.closeSeen();
+  });
+
+  it('rejects an invalid maxConnections at start-up, naming it', async () => {
+    await expect(serve(scripted(new Recorder()), { port: 0, maxConnections: 0 })).rejects.toThrow(
+      "option 'maxConnections' must be a positive integer or Infinity, got 0",
+    );
+  });
+});
