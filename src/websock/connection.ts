@@ -16,6 +16,7 @@ import { isExit, isShutdownReason, type ExitReason } from '../runtime/reasons.js
 import type { Proc } from '../runtime/proc.js';
 import type { CloseDetail, CloseInfo, CloseReason, Frame, Frames, HandleResult, Payload, WebSock } from './behaviour.js';
 import { validateCloseDetail } from './close-codes.js';
+import type { ResolvedOptions } from './options.js';
 
 /**
  * A frame encoded once and written to many connections (see `fastlane`). The
@@ -56,6 +57,20 @@ export interface ConnectionSettings {
   readonly activeN: number;
   readonly maxHeapSize: SpawnOptions['maxHeapSize'];
   readonly fullsweepAfter: number | undefined;
+}
+
+/**
+ * The settings a connection enforces itself, from resolved upgrade options: what
+ * every adapter (and the test kit) hands `Connection`.
+ */
+export function connectionSettings(o: ResolvedOptions): ConnectionSettings {
+  return {
+    timeout: o.timeout === Infinity ? 0 : o.timeout,
+    maxFrameSize: o.maxFrameSize,
+    activeN: o.activeN,
+    maxHeapSize: o.maxHeapSize.size === 0 ? undefined : o.maxHeapSize,
+    fullsweepAfter: o.fullsweepAfter,
+  };
 }
 
 /** Facts about the connection for telemetry and `processInfo` details. */

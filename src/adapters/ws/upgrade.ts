@@ -11,7 +11,7 @@ import { constants as zlib } from 'node:zlib';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Pid } from '../../runtime/pid.js';
 import type { WebSock } from '../../websock/behaviour.js';
-import { Connection, publishUpgrade } from '../../websock/connection.js';
+import { Connection, connectionSettings, publishUpgrade } from '../../websock/connection.js';
 import { superviseConnection } from '../../websock/supervision.js';
 import {
   normalizeOptions,
@@ -201,13 +201,7 @@ export function upgradeInto<S, A>(
         handler as WebSock<unknown>,
         args,
         new WsTransport(ws),
-        {
-          timeout: o.timeout === Infinity ? 0 : o.timeout,
-          maxFrameSize: o.maxFrameSize,
-          activeN: o.activeN,
-          maxHeapSize: o.maxHeapSize.size === 0 ? undefined : o.maxHeapSize,
-          fullsweepAfter: o.fullsweepAfter,
-        },
+        connectionSettings(o),
         {
           handlerName: handlerName(handler),
           remoteAddress: req.socket.remoteAddress,
