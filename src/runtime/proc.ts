@@ -22,6 +22,8 @@ export const HIBERNATED = 16;
 export const HEAP_OVER = 32;
 /** Its `init` is the first thing in its mailbox; that marker is not a message. */
 export const STARTING = 64;
+/** Dead, and running its exit hooks (a connection's terminate): it may still send. */
+export const EXITING = 128;
 
 /** What a process runs for each message. */
 export type Receive = (msg: never) => unknown;

@@ -11,6 +11,7 @@ import { report } from './logger.js';
 import {
   BUSY,
   DEAD,
+  EXITING,
   HEAP_OVER,
   HIBERNATED,
   Proc,
@@ -259,7 +260,7 @@ export function requireSelf(what: string): Proc {
   const p = currentProc();
   if (p === null) throw new Error(`${what}() must be called inside a process (from one of its callbacks)`);
   // A killed process's callback may still resume after an await; it must not act.
-  if ((p.flags & DEAD) !== 0) throw new ExitSignal('killed');
+  if ((p.flags & (DEAD | EXITING)) === DEAD) throw new ExitSignal('killed');
   return p;
 }
 
@@ -290,7 +291,7 @@ export function send(dest: Pid | string, msg: unknown): void {
   const sender = currentProc();
   if (sender !== null) {
     // Code of a dead process that resumed after an await: its messages are not sent.
-    if ((sender.flags & DEAD) !== 0) return;
+    if ((sender.flags & (DEAD | EXITING)) === DEAD) return;
     sender.msgOut++;
   }
   deliver(dest, msg);
@@ -337,7 +338,7 @@ export function exit(pidOrReason: Pid | ExitReason, maybeReason?: ExitReason): v
   const target = pidOrReason._proc as Proc | undefined;
   const reason = maybeReason as ExitReason;
   const caller = currentProc();
-  if (caller !== null && (caller.flags & DEAD) !== 0) return;
+  if (caller !== null && (caller.flags & (DEAD | EXITING)) === DEAD) return;
   if (target === undefined) {
     if (remote !== null && pidOrReason.node !== nodeName()) remote.exit(pidOrReason, caller?.pid ?? rootPid(), reason);
     return;
@@ -422,6 +423,8 @@ function die(p: Proc, reason: ExitReason): void {
   if (p.exitHooks !== null) {
     const hooks = p.exitHooks;
     p.exitHooks = null;
+    // Hooks (a connection's terminate) may still send, as a BEAM process's terminate can.
+    p.flags |= EXITING;
     for (const hook of hooks) {
       try {
         runAs(p, hook, reason);
@@ -429,6 +432,7 @@ function die(p: Proc, reason: ExitReason): void {
         // A failing cleanup hook must not stop the others or the exit itself.
       }
     }
+    p.flags &= ~EXITING;
   }
   if (p.monitors !== null) {
     for (const [ref, target] of p.monitors) target.monitoredBy?.delete(ref);

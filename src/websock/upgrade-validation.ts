@@ -187,7 +187,9 @@ export function acceptKey(key: string): string {
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
   403: 'Forbidden',
+  404: 'Not Found',
   426: 'Upgrade Required',
   500: 'Internal Server Error',
   503: 'Service Unavailable',

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { ChatServer, Rooms, type ChatArgs, type ChatInfo, type ChatState } from '../../examples/chat/chat-server.js';
+import { exit } from '../../src/runtime/process.js';
 import { startHandler, startServer, type TestConnection, type WireFrame } from '../../src/testing/index.js';
 
 let room = 0;
@@ -52,6 +53,12 @@ describe('ChatServer', () => {
     await ann.assertPush(json(message));
     await bob.assertPush(json(message));
     await ann.refutePush();
+  });
+
+  it('a connection killed from outside still tells its room it left (terminate may send while its process exits)', async () => {
+    const { ann, bob } = await annThenBob();
+    exit(bob.pid, 'kill');
+    await ann.assertPush(json({ type: 'leave', from: 'bob' }));
   });
 
   it('rooms are separate', async () => {

@@ -2,4 +2,4 @@
  * `beamsock/ws`: hosts WebSock handlers on Node's HTTP server through `ws`.
  */
 export { upgrade } from './upgrade.js';
-export { serve, type ServeOptions, type BeamsockServer } from './server.js';
+export { serve, type ServeOptions, type BeamsockServer, type ServeMount } from './server.js';

@@ -14,6 +14,19 @@ import type { Connection } from '../../websock/connection.js';
 import type { ConnectionOptions } from '../../websock/options.js';
 import { failUpgrade, resolveOptions, upgradeInto, type ConnectionSink } from './upgrade.js';
 
+/**
+ * Something mounted beside the handler on a `serve` server, such as the observer
+ * (`mountObserver()` returns one): it sees each request and upgrade first, and is
+ * closed with the server.
+ */
+export interface ServeMount {
+  /** True if it answered the request. */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
+  /** True if it took the upgrade. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  close(timeoutMs?: number): Promise<void>;
+}
+
 /** Options of `serve`: where to listen and what to upgrade, plus every connection option. */
 export interface ServeOptions<A> extends ConnectionOptions {
   /** Port to listen on; 0 picks a free one. Default 4000. */
@@ -30,6 +43,8 @@ export interface ServeOptions<A> extends ConnectionOptions {
   readonly signal?: AbortSignal;
   /** Connections allowed at once (the supervisor's `maxChildren`); one more is closed with 1013. Default Infinity. */
   readonly maxConnections?: number;
+  /** Mounted beside the handler, asked first: `mounts: [mountObserver({ auth: { token } })]`. */
+  readonly mounts?: readonly ServeMount[];
 }
 
 /** A running server. */
@@ -51,7 +66,7 @@ export interface BeamsockServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const SERVE_KEYS = new Set(['port', 'host', 'path', 'args', 'onRequest', 'signal', 'maxConnections']);
+const SERVE_KEYS = new Set(['port', 'host', 'path', 'args', 'onRequest', 'signal', 'maxConnections', 'mounts']);
 
 /**
  * Starts an HTTP server whose WebSocket upgrades run `handler`, each connection in
@@ -75,6 +90,12 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
     throw new TypeError(`option 'path' must be a string starting with '/', got ${String(opts.path)}`);
   }
   if (opts.onRequest !== undefined && typeof opts.onRequest !== 'function') throw new TypeError(`option 'onRequest' must be a function`);
+  if (
+    opts.mounts !== undefined &&
+    !(Array.isArray(opts.mounts) && opts.mounts.every((m: Partial<ServeMount>) => typeof m?.handleRequest === 'function' && typeof m.handleUpgrade === 'function' && typeof m.close === 'function'))
+  ) {
+    throw new TypeError(`option 'mounts' must be a list of { handleRequest, handleUpgrade, close } (such as mountObserver())`);
+  }
 
   const max = opts.maxConnections;
   if (max !== undefined && !((Number.isInteger(max) && max >= 1) || max === Infinity)) {
@@ -97,13 +118,18 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
     ((_req: IncomingMessage, res: ServerResponse) => {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found');
     });
-  const httpServer = createServer(onRequest);
+  const mounts = opts.mounts ?? [];
+  const httpServer = createServer((req, res) => {
+    for (const m of mounts) if (m.handleRequest(req, res)) return;
+    onRequest(req, res);
+  });
   httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     if (closing) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
+    for (const m of mounts) if (m.handleUpgrade(req, socket, head)) return;
     if (opts.path !== undefined && (req.url ?? '/').split('?')[0] !== opts.path) {
       const body = `no WebSocket endpoint at ${req.url ?? '/'}`;
       socket.end(`HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
@@ -138,6 +164,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   const close = (timeoutMs: number = o.shutdownTimeout): Promise<void> => {
     closed ??= (async () => {
       closing = true;
+      await Promise.all(mounts.map((m) => m.close(timeoutMs)));
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();
       // The supervisor sends every connection 'shutdown' (1001) at once and kills

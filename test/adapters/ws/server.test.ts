@@ -68,3 +68,38 @@ describe('serve: every connection a supervised process', () => {
     );
   });
 });
+
+describe('serve: mounts', () => {
+  it('asks each mount first for requests and upgrades, and closes it with the server', async () => {
+    const seen: string[] = [];
+    const mount = {
+      handleRequest(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) {
+        if (req.url !== '/mounted') return false;
+        res.end('from the mount');
+        return true;
+      },
+      handleUpgrade(req: import('node:http').IncomingMessage, socket: import('node:stream').Duplex) {
+        if (req.url !== '/mounted-ws') return false;
+        seen.push('upgrade');
+        socket.destroy();
+        return true;
+      },
+      async close() {
+        seen.push('closed');
+      },
+    };
+    server = await serve(scripted(new Recorder()), { port: 0, mounts: [mount] });
+    const base = `http://127.0.0.1:${server.port}`;
+    expect(await (await fetch(`${base}/mounted`)).text()).toBe('from the mount');
+    expect((await fetch(`${base}/elsewhere`)).status).toBe(404);
+    await TestClient.open(server.url, { path: '/mounted-ws' }).catch(() => undefined);
+    expect(seen).toEqual(['upgrade']);
+    await server.close(1_000);
+    server = undefined;
+    expect(seen).toEqual(['upgrade', 'closed']);
+  });
+
+  it('rejects mounts that lack the mount methods, naming the option', async () => {
+    await expect(serve(scripted(new Recorder()), { port: 0, mounts: [{} as never] })).rejects.toThrow("option 'mounts' must be a list of");
+  });
+});

@@ -1,0 +1,213 @@
+/**
+ * `mountObserver`: puts the observer on a `node:http` server, served over
+ * beamsock itself: the page at `path`, its WebSocket at `path + '/ws'` hosted by
+ * `ObserverSocket` through the `ws` adapter's `upgrade`. Nothing is mounted
+ * unless you call it.
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { upgrade } from '../adapters/ws/upgrade.js';
+import { exit, isAlive, send, type Pid } from '../runtime/index.js';
+import { renderRefusal } from '../websock/upgrade-validation.js';
+import { authorize, validateAuth, type ObserverAuth } from './auth.js';
+import { observerPage } from './page.js';
+import { Sampler } from './sampler.js';
+import { CLOSE_PAGE, ObserverSocket, type ObserverArgs } from './socket.js';
+
+/** Options of `mountObserver`. */
+export interface ObserverOptions {
+  /** Where the page is served; its WebSocket is at `path + '/ws'`. Default `'/observer'`. */
+  readonly path?: string;
+  /**
+   * Who may open it: `{ token }` (browsers pass `?token=`, other clients may send
+   * `Authorization: Bearer`) or a predicate on the request. Default: loopback
+   * clients only, since the observer can kill any process.
+   */
+  readonly auth?: ObserverAuth;
+  /** Milliseconds between snapshots, at least 10. Default 1000. */
+  readonly intervalMs?: number;
+}
+
+/** A mounted observer: hand it the requests and upgrades of your server. */
+export interface Observer {
+  /** Where the page is served. */
+  readonly path: string;
+  /** Where its WebSocket is upgraded. */
+  readonly socketPath: string;
+  /**
+   * Serves the page if `req` is for it (or refuses it: 401/403, 405 for a method
+   * other than GET or HEAD, 426 for a plain request to the socket path). Returns
+   * false, having written nothing, for any other path.
+   */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * Upgrades `req` to an observer connection if it is for the socket path (or
+   * refuses it on the socket: 401/403, 503 once closed). Returns false, having
+   * touched nothing, for any other path.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /**
+   * Puts the observer in front of `server`'s current `request` and `upgrade`
+   * listeners: its paths go to the observer, all others to them as before.
+   * Attach after the server's own listeners are in place. Returns a function that
+   * puts the listeners back.
+   */
+  attach(server: Server): () => void;
+  /** Pids of the open observer connections. */
+  connections(): Pid[];
+  /**
+   * Closes every observer connection with 1001 (one that does not end within
+   * `timeoutMs`, default 5000, is killed) and refuses new ones. Call it before closing
+   * the HTTP server: an upgraded socket keeps `server.close()` waiting.
+   */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+const PATH = /^\/[^\s?#]*$/;
+
+function checkOptions(opts: ObserverOptions): { base: string; intervalMs: number } {
+  const known = ['path', 'auth', 'intervalMs'];
+  for (const key of Object.keys(opts)) if (!known.includes(key)) throw new TypeError(`unknown observer option '${key}' (expected one of ${known.join(', ')})`);
+  const path = opts.path ?? '/observer';
+  if (typeof path !== 'string' || !PATH.test(path)) throw new TypeError(`observer option 'path' must start with '/' and hold no spaces, '?' or '#', got ${JSON.stringify(path)}`);
+  validateAuth(opts.auth);
+  const intervalMs = opts.intervalMs ?? 1000;
+  if (!(Number.isInteger(intervalMs) && intervalMs >= 10)) throw new TypeError(`observer option 'intervalMs' must be an integer of at least 10, got ${String(intervalMs)}`);
+  return { base: path.replace(/\/+$/, ''), intervalMs };
+}
+
+function pathnameOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+function refuseRequest(res: ServerResponse, status: number, reason: string, headers: Readonly<Record<string, string>> = {}): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(reason);
+}
+
+function refuseUpgrade(socket: Duplex, refusal: { readonly status: number; readonly reason: string; readonly headers: Readonly<Record<string, string>> }): void {
+  if (socket.writable) socket.end(renderRefusal(refusal));
+  else socket.destroy();
+}
+
+// The page runs inline script and style and talks only to its own origin; no one may frame it (it has a kill button).
+const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+/**
+ * Creates an observer: a live view of this node's processes (supervision tree,
+ * process table, charts, details, exit signals) served at `opts.path` over a
+ * beamsock WebSocket. Mount it with `attach(server)`, or call `handleRequest` and
+ * `handleUpgrade` from your own listeners. Throws TypeError for a bad option.
+ *
+ * @example
+ * const observer = mountObserver({ auth: { token: process.env.OBSERVER_TOKEN! } });
+ * observer.attach(server.httpServer);
+ * // open http://localhost:4000/observer?token=...
+ * // at shutdown: await observer.close(); await server.close();
+ */
+export function mountObserver(opts: ObserverOptions = {}): Observer {
+  const { base, intervalMs } = checkOptions(opts);
+  const auth = opts.auth;
+  const path = base === '' ? '/' : base;
+  const socketPath = `${base}/ws`;
+  const page = observerPage(socketPath);
+  const args: ObserverArgs = { sampler: new Sampler(), intervalMs };
+  const live = new Set<Pid>();
+  let closing = false;
+
+  const connections = (): Pid[] => {
+    for (const pid of live) if (!isAlive(pid)) live.delete(pid);
+    return [...live];
+  };
+
+  const observer: Observer = {
+    path,
+    socketPath,
+
+    handleRequest(req, res) {
+      const pathname = pathnameOf(req);
+      if (pathname === socketPath) {
+        refuseRequest(res, 426, `${socketPath} is the observer's WebSocket; open ${path} in a browser`, { upgrade: 'websocket', connection: 'Upgrade' });
+        return true;
+      }
+      if (pathname !== path && pathname !== `${base}/`) return false;
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        refuseRequest(res, 405, `the observer page answers GET and HEAD, not ${String(req.method)}`, { allow: 'GET, HEAD' });
+        return true;
+      }
+      const verdict = authorize(req, auth);
+      if (!verdict.ok) refuseRequest(res, verdict.status, verdict.reason, verdict.headers);
+      else res.writeHead(200, PAGE_HEADERS).end(req.method === 'HEAD' ? undefined : page);
+      return true;
+    },
+
+    handleUpgrade(req, socket, head) {
+      if (pathnameOf(req) !== socketPath) return false;
+      socket.on('error', () => socket.destroy());
+      if (closing) {
+        refuseUpgrade(socket, { status: 503, reason: 'the observer is shutting down', headers: {} });
+        return true;
+      }
+      const verdict = authorize(req, auth);
+      if (!verdict.ok) {
+        refuseUpgrade(socket, verdict);
+        return true;
+      }
+      // The query may hold the token; what the connection records (and the observer shows) should not.
+      req.url = socketPath;
+      upgrade(req, socket, head, ObserverSocket, args, { timeout: Infinity, maxFrameSize: 64 * 1024 }).then(
+        (pid) => {
+          if (pid === undefined) return;
+          // close() may have run while this upgrade was under way.
+          if (closing) send(pid, CLOSE_PAGE);
+          else live.add(pid);
+        },
+        (err: unknown) => process.stderr.write(`[beamsock] observer upgrade failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`),
+      );
+      return true;
+    },
+
+    attach(server) {
+      const requestListeners = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+      const upgradeListeners = server.listeners('upgrade') as ((req: IncomingMessage, socket: Duplex, head: Buffer) => void)[];
+      const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+        if (observer.handleRequest(req, res)) return;
+        if (requestListeners.length === 0) refuseRequest(res, 404, 'not found');
+        for (const l of requestListeners) l.call(server, req, res);
+      };
+      const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+        if (observer.handleUpgrade(req, socket, head)) return;
+        // Node destroys an upgrade nobody listens to; with this listener in place, that is our job.
+        if (upgradeListeners.length === 0) socket.destroy();
+        for (const l of upgradeListeners) l.call(server, req, socket, head);
+      };
+      server.removeAllListeners('request').on('request', onRequest);
+      server.removeAllListeners('upgrade').on('upgrade', onUpgrade);
+      return () => {
+        server.off('request', onRequest).off('upgrade', onUpgrade);
+        for (const l of requestListeners) server.on('request', l);
+        for (const l of upgradeListeners) server.on('upgrade', l);
+      };
+    },
+
+    connections,
+
+    async close(timeoutMs = 5000) {
+      closing = true;
+      const open = connections();
+      for (const pid of open) send(pid, CLOSE_PAGE);
+      const deadline = Date.now() + timeoutMs;
+      while (open.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      for (const pid of open) if (isAlive(pid)) exit(pid, 'kill');
+      live.clear();
+    },
+  };
+  return observer;
+}
