@@ -1,6 +1,4 @@
-/**
- * The README's quickstart: `node --conditions=beamsock-source --import tsx examples/quickstart.ts`.
- */
+// examples/quickstart.ts — run: node --conditions=beamsock-source --import tsx examples/quickstart.ts
 import { ok, push, send, type WebSock } from 'beamsock';
 import { serve } from 'beamsock/ws';
 

@@ -1,0 +1,10 @@
+// examples/readme/observer.ts
+import { serve } from 'beamsock/ws';
+import { mountObserver } from 'beamsock/observer';
+import { Echo } from '../echo/echo-server.js';
+
+const server = await serve(Echo, { port: 0, mounts: [mountObserver({ auth: { token: 'let-me-in' } })] });
+const page = `http://127.0.0.1:${server.port}/observer`;
+console.log((await fetch(page)).status); // 401: no token
+console.log((await fetch(`${page}?token=let-me-in`)).status); // 200: the observer page
+await server.close();
