@@ -1,0 +1,107 @@
+/**
+ * The control side of a bench server child: the parent (`bench/ws.ts`) drives it
+ * over the IPC channel. Every request carries an `id` the reply repeats.
+ *
+ * - `{cmd:'mem'}`: `{heapUsed, rss}` in bytes after two full GCs, once pending work settled.
+ * - `{cmd:'cpu'}`: `{cpuMs}`, the process's user + system CPU time so far.
+ * - `{cmd:'count'}`: `{count}`, connections the server holds (subscribers, for a broadcast server).
+ * - `{cmd:'broadcast'}`: runs one broadcast and replies `{cpuMs, wallMs}` once the server
+ *   has written it to every socket (the CPU and wall-clock time that took).
+ * - `{cmd:'exit'}`: exits, so `--cpu-prof` can write its profile.
+ *
+ * Without a parent (the channel closes) the child exits too.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** What a server program plugs into the control channel. */
+export interface ServerHooks {
+  /** Connections (or subscribers) held now. */
+  count(): number;
+  /** Resolves when work already started (connection setup, closes) has finished; `mem` and `count` wait for it. */
+  settle?(): Promise<void>;
+  /** One broadcast of `message`; resolves when every socket has been written to. */
+  broadcast?(message: string): void | Promise<void>;
+}
+
+/** A control request from the parent. */
+export interface ControlRequest {
+  readonly id: number;
+  readonly cmd: 'mem' | 'cpu' | 'count' | 'broadcast' | 'exit';
+  /** The text to broadcast, for `broadcast`. */
+  readonly message?: string;
+}
+
+/** Every reply field any command may set, besides the request's id. */
+export interface ControlReply {
+  readonly id: number;
+  readonly heapUsed?: number;
+  readonly rss?: number;
+  readonly cpuMs?: number;
+  /** For `broadcast`: ms from receiving the request until every socket was written to. */
+  readonly wallMs?: number;
+  readonly count?: number;
+  readonly error?: string;
+}
+
+/** The first message a child sends: where it listens. */
+export interface ListeningMessage {
+  readonly port: number;
+}
+
+function cpuMs(since?: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1000;
+}
+
+function gc(): void {
+  if (globalThis.gc === undefined) throw new Error('bench servers run with node --expose-gc (bench/ws.ts passes it)');
+  globalThis.gc();
+  globalThis.gc();
+}
+
+async function answer(req: ControlRequest, hooks: ServerHooks): Promise<Omit<ControlReply, 'id'>> {
+  switch (req.cmd) {
+    case 'mem': {
+      await hooks.settle?.();
+      gc();
+      const m = process.memoryUsage();
+      return { heapUsed: m.heapUsed, rss: m.rss };
+    }
+    case 'cpu':
+      return { cpuMs: cpuMs() };
+    case 'count':
+      await hooks.settle?.();
+      return { count: hooks.count() };
+    case 'broadcast': {
+      if (hooks.broadcast === undefined) throw new Error('this server has no broadcast');
+      const before = process.cpuUsage();
+      const start = performance.now();
+      await hooks.broadcast(req.message ?? '');
+      return { cpuMs: cpuMs(before), wallMs: performance.now() - start };
+    }
+    case 'exit':
+      setImmediate(() => process.exit(0));
+      return {};
+  }
+}
+
+/**
+ * Tells the parent the port `server` listens on and answers its requests with `hooks`.
+ * Throws when the process was not started with an IPC channel.
+ *
+ * @example
+ * http.listen(0, '127.0.0.1', () => startControl(http, { count: () => wss.clients.size }));
+ */
+export function startControl(server: Server, hooks: ServerHooks): void {
+  const send = process.send?.bind(process);
+  if (send === undefined) throw new Error('a bench server must be started by bench/ws.ts (it needs the IPC channel)');
+  process.on('disconnect', () => process.exit(0));
+  process.on('message', (req: ControlRequest) => {
+    answer(req, hooks).then(
+      (reply) => send({ id: req.id, ...reply }),
+      (err: unknown) => send({ id: req.id, error: err instanceof Error ? err.message : String(err) }),
+    );
+  });
+  send({ port: (server.address() as AddressInfo).port } satisfies ListeningMessage);
+}

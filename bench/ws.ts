@@ -1,0 +1,305 @@
+/**
+ * `ws` adapter benchmarks: beamsock's `serve()` against bare `ws` 8 on the same
+ * Node, each server in its own child process (`bench/servers/*.ts`) driven over
+ * IPC, the load from `bench/load-client.ts` in this process, all on 127.0.0.1.
+ *
+ * - echo round trips/s: 64 connections x 16 frames in flight, 32-byte text;
+ *   bare `ws`, `ws` corking each read until the next tick, beamsock.
+ * - upgrades/s: connect, upgrade, close handshake, 16 at a time.
+ * - idle connection: heap and RSS per connection over 5,000 idle connections.
+ * - broadcast of 64 bytes to 5,000 connections: bare `ws`'s `for (c of clients) c.send(m)`
+ *   against PubSub with the fastlane dispatcher.
+ *
+ * Set `BEAMSOCK_BENCH_CPU_PROF` to a directory to run the server children with
+ * `--cpu-prof`: each child writes into its own subdirectory there (the largest
+ * file is the main thread's).
+ */
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { BroadcastTimer, echoLoad, upgradeLoad, withClients, type BroadcastFigure, type LoadFigure } from './load-client.js';
+import type { BenchResult } from './report.js';
+import { ServerChild, budgetLabel, connectionBudget } from './servers/server-child.js';
+
+const ECHO_CONNECTIONS = 64;
+const IN_FLIGHT = 16;
+const ECHO_PAYLOAD = 32;
+const ECHO_WARMUP_MS = 1000;
+const ECHO_MEASURE_MS = 4000;
+const UPGRADE_CONCURRENCY = 16;
+const UPGRADE_WARMUP_MS = 500;
+const UPGRADE_MEASURE_MS = 3000;
+const IDLE_CONNECTIONS = 5000;
+const BROADCAST_CONNECTIONS = 5000;
+const BROADCAST_BYTES = 64;
+const BROADCAST_WARMUP = 3;
+const BROADCASTS = 20;
+/** Quiet time after each broadcast, so the next starts from an idle server. */
+const BROADCAST_PAUSE_MS = 20;
+/** Runs of each echo and upgrade variant; the best is reported. */
+const ROUNDS = 2;
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+type Variant = 'bare-ws' | 'corked-ws' | 'beamsock';
+
+/** Starts `bench/servers/<variant>.ts` under Node and tsx. */
+function startServer(variant: Variant, args: readonly string[] = []): Promise<ServerChild> {
+  const profDir = process.env['BEAMSOCK_BENCH_CPU_PROF'];
+  // One directory per child: the tsx loader thread writes a profile of its own beside the main thread's.
+  const prof = profDir === undefined || profDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, `${variant}-${Date.now()}`)}`];
+  return ServerChild.start(
+    [variant, ...args].join(' '),
+    process.execPath,
+    ['--expose-gc', '--conditions=beamsock-source', ...prof, '--import', 'tsx', path.join('bench', 'servers', `${variant}.ts`), ...args],
+    ROOT,
+  );
+}
+
+/** Runs `fn` against a fresh server child, which is stopped afterwards even on error. */
+async function withServer<T>(variant: Variant, args: readonly string[], fn: (server: ServerChild) => Promise<T>): Promise<T> {
+  const server = await startServer(variant, args);
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+function pct(n: number): string {
+  return `${n.toFixed(0)}%`;
+}
+
+// Echo and upgrades ---------------------------------------------------------------------
+
+/** A load figure with the server's CPU over the same window. */
+interface ServedFigure extends LoadFigure {
+  /** Server CPU over the window, % of one core. */
+  readonly serverCpu: number;
+  /** Server CPU microseconds per operation (round trip, upgrade). */
+  readonly serverUsPerOp: number;
+}
+
+/** Runs `load`, reading `server`'s CPU time at the edges of its measurement window. */
+async function withServerCpu(server: ServerChild, load: (onWindow: (edge: 'start' | 'end') => void) => Promise<LoadFigure>): Promise<ServedFigure> {
+  let cpuStart: Promise<number> | undefined;
+  let cpuEnd: Promise<number> | undefined;
+  const f = await load((edge) => {
+    if (edge === 'start') cpuStart = server.cpuMs();
+    else cpuEnd = server.cpuMs();
+  });
+  const serverMs = (await (cpuEnd as Promise<number>)) - (await (cpuStart as Promise<number>));
+  const ops = f.perSecond * (f.ms / 1000);
+  return { ...f, serverCpu: (serverMs / f.ms) * 100, serverUsPerOp: ops === 0 ? NaN : (serverMs * 1000) / ops };
+}
+
+function echo(variant: Variant): Promise<ServedFigure> {
+  return withServer(variant, [], (server) =>
+    withClients(server.port, ECHO_CONNECTIONS, (clients) =>
+      withServerCpu(server, (onWindow) =>
+        echoLoad(clients, { inFlight: IN_FLIGHT, payloadBytes: ECHO_PAYLOAD, warmupMs: ECHO_WARMUP_MS, measureMs: ECHO_MEASURE_MS, onWindow }),
+      ),
+    ),
+  );
+}
+
+function upgrades(variant: Variant): Promise<ServedFigure> {
+  return withServer(variant, [], (server) =>
+    withServerCpu(server, (onWindow) =>
+      upgradeLoad(server.port, { concurrency: UPGRADE_CONCURRENCY, warmupMs: UPGRADE_WARMUP_MS, measureMs: UPGRADE_MEASURE_MS, onWindow }),
+    ),
+  );
+}
+
+/**
+ * Measures every variant `ROUNDS` times, the variants taking turns so that load
+ * from elsewhere on the machine falls on all of them alike, and keeps each
+ * variant's best run (the highest rate).
+ */
+async function bestOf<V extends Variant>(variants: readonly V[], measureOne: (v: V) => Promise<ServedFigure>): Promise<Record<V, ServedFigure>> {
+  const best = {} as Record<V, ServedFigure>;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const v of variants) {
+      const f = await measureOne(v);
+      const previous = best[v] as ServedFigure | undefined;
+      if (previous === undefined || f.perSecond > previous.perSecond) best[v] = f;
+    }
+  }
+  return best;
+}
+
+// Idle memory -----------------------------------------------------------------------------
+
+interface IdleFigure {
+  readonly heap: number;
+  readonly rss: number;
+}
+
+function idleMemory(variant: Variant, count: number): Promise<IdleFigure> {
+  return withServer(variant, [], async (server) => {
+    // One connection opened and closed first, so lazily built server parts are not counted.
+    await withClients(server.port, 1, async () => server.awaitCount(1));
+    await server.awaitCount(0);
+    const before = await server.mem();
+    return withClients(server.port, count, async () => {
+      await server.awaitCount(count);
+      const after = await server.mem();
+      return { heap: (after.heapUsed - before.heapUsed) / count, rss: (after.rss - before.rss) / count };
+    });
+  });
+}
+
+// Broadcast -------------------------------------------------------------------------------
+
+/**
+ * Bare `ws`'s naive loop and beamsock's fastlane, each server with `count`
+ * connections, broadcasting in turns so that both see the same machine.
+ */
+function broadcasts(count: number): Promise<{ naive: BroadcastFigure; fastlane: BroadcastFigure }> {
+  const message = 'b'.repeat(BROADCAST_BYTES);
+  return withServer('bare-ws', [], (bare) =>
+    withServer('beamsock', ['pubsub'], (beam) =>
+      withClients(bare.port, count, (bareClients) =>
+        withClients(beam.port, count, async (beamClients) => {
+          await bare.awaitCount(count);
+          await beam.awaitCount(count);
+          const naive = new BroadcastTimer(bare.name, bareClients, () => bare.request('broadcast', message));
+          const fastlane = new BroadcastTimer(beam.name, beamClients, () => beam.request('broadcast', message));
+          for (let i = 0; i < BROADCAST_WARMUP + BROADCASTS; i++) {
+            const timed = i >= BROADCAST_WARMUP;
+            // Alternate which goes first, so neither always follows the other's aftermath.
+            const [first, second] = i % 2 === 0 ? [naive, fastlane] : [fastlane, naive];
+            await first.once(timed);
+            await sleep(BROADCAST_PAUSE_MS);
+            await second.once(timed);
+            await sleep(BROADCAST_PAUSE_MS);
+          }
+          return { naive: naive.figure(), fastlane: fastlane.figure() };
+        }),
+      ),
+    ),
+  );
+}
+
+// The table -------------------------------------------------------------------------------
+
+/**
+ * Runs every `ws` adapter benchmark and returns one row per figure, beamsock's
+ * beside bare `ws` measured in the same run. Throws if a server fails to start or a
+ * load step stalls; every server child is stopped either way.
+ *
+ * @example
+ * console.log(formatTable(await run()));
+ */
+export async function run(): Promise<BenchResult[]> {
+  try {
+    return await measure();
+  } finally {
+    ServerChild.killAll();
+  }
+}
+
+async function measure(): Promise<BenchResult[]> {
+  const echoes = await bestOf(['bare-ws', 'corked-ws', 'beamsock'], echo);
+  const ups = await bestOf(['bare-ws', 'beamsock'], upgrades);
+  const idleN = connectionBudget(IDLE_CONNECTIONS, 1);
+  const bareIdle = await idleMemory('bare-ws', idleN);
+  const beamIdle = await idleMemory('beamsock', idleN);
+  const castN = connectionBudget(BROADCAST_CONNECTIONS, 2);
+  const cast = await broadcasts(castN);
+
+  const bare = 'bare ws';
+  const bareEcho = echoes['bare-ws'];
+  const bareUp = ups['bare-ws'];
+  const served = (f: ServedFigure, b: ServedFigure): string =>
+    `load client CPU ${pct(f.clientCpu)} of a core, server ${pct(f.serverCpu)} (bare ws run: client ${pct(b.clientCpu)}, server ${pct(b.serverCpu)})`;
+  const echoHow =
+    `${ECHO_CONNECTIONS} connections x ${IN_FLIGHT} in flight, ${ECHO_PAYLOAD}-byte text; best of ${ROUNDS} runs per server, taking turns, ` +
+    `each ${ECHO_MEASURE_MS / 1000} s after ${ECHO_WARMUP_MS / 1000} s warm-up`;
+  const upHow =
+    `${UPGRADE_CONCURRENCY} at a time: connect, upgrade, masked close frame, wait for the server to close TCP; ` +
+    `best of ${ROUNDS} runs per server, taking turns, each ${UPGRADE_MEASURE_MS / 1000} s`;
+  const idleHow = `${budgetLabel(idleN, IDLE_CONNECTIONS)} idle upgraded connections; server after gc minus before, / N; beamsock with a 1 h idle timeout (a timer each)`;
+  const castHow =
+    `${budgetLabel(castN, BROADCAST_CONNECTIONS)} connections per server, ${BROADCAST_BYTES}-byte text; median of ${BROADCASTS} per server (after ${BROADCAST_WARMUP} warm-up), ` +
+    `the two servers taking turns; from sending the IPC trigger until every client has the frame`;
+  return [
+    {
+      name: 'echo round trips, ws corked per read',
+      value: echoes['corked-ws'].perSecond,
+      unit: 'round trips/s',
+      baseline: { label: bare, value: bareEcho.perSecond },
+      note: `${echoHow}; socket corked on 'message', uncorked on the next tick; ${served(echoes['corked-ws'], bareEcho)}`,
+    },
+    {
+      name: 'echo round trips, beamsock (batched writes)',
+      value: echoes.beamsock.perSecond,
+      unit: 'round trips/s',
+      baseline: { label: bare, value: bareEcho.perSecond },
+      target: { ratioAtLeast: 2 },
+      note: `${echoHow}; beamsock / corked ws = ${(echoes.beamsock.perSecond / echoes['corked-ws'].perSecond).toFixed(2)}x; ${served(echoes.beamsock, bareEcho)}`,
+    },
+    {
+      name: 'server CPU per echo round trip, ws corked per read',
+      value: echoes['corked-ws'].serverUsPerOp,
+      unit: 'us',
+      baseline: { label: bare, value: bareEcho.serverUsPerOp },
+    },
+    {
+      name: 'server CPU per echo round trip, beamsock',
+      value: echoes.beamsock.serverUsPerOp,
+      unit: 'us',
+      baseline: { label: bare, value: bareEcho.serverUsPerOp },
+      note: 'server process.cpuUsage over the measured window of the best run / round trips in it: steadier than the rate on a busy machine',
+    },
+    {
+      name: 'upgrades (connect, upgrade, close), beamsock',
+      value: ups.beamsock.perSecond,
+      unit: 'upgrades/s',
+      baseline: { label: bare, value: bareUp.perSecond },
+      target: { ratioAtLeast: 0.9 },
+      note: `${upHow}; ${served(ups.beamsock, bareUp)}`,
+    },
+    {
+      name: 'server CPU per upgrade, beamsock',
+      value: ups.beamsock.serverUsPerOp,
+      unit: 'us',
+      baseline: { label: bare, value: bareUp.serverUsPerOp },
+    },
+    {
+      name: 'idle connection heap, beamsock',
+      value: beamIdle.heap,
+      unit: 'bytes/conn',
+      baseline: { label: bare, value: bareIdle.heap },
+      target: { atMost: bareIdle.heap + 1024 },
+      note: `${idleHow}; heap target: bare ws + 1 KiB`,
+    },
+    {
+      name: 'idle connection RSS, beamsock',
+      value: beamIdle.rss,
+      unit: 'bytes/conn',
+      baseline: { label: bare, value: bareIdle.rss },
+      target: { atMost: 8192 },
+      note: `${idleHow}; RSS target: 8 KiB`,
+    },
+    {
+      name: `broadcast ${BROADCAST_BYTES} B to ${castN.toLocaleString('en-US')} conns, beamsock PubSub fastlane`,
+      value: cast.fastlane.ms,
+      unit: 'ms',
+      baseline: { label: 'ws naive loop', value: cast.naive.ms },
+      target: { ratioAtMost: 0.8 },
+      note:
+        `${castHow}; naive / fastlane = ${(cast.naive.ms / cast.fastlane.ms).toFixed(2)}x (target: 1.25x faster, i.e. ratio <= 0.8); ` +
+        `load client CPU ${pct(cast.fastlane.clientCpu)} of a core (naive: ${pct(cast.naive.clientCpu)})`,
+    },
+    {
+      name: 'server CPU per broadcast, beamsock PubSub fastlane',
+      value: cast.fastlane.serverCpuMs,
+      unit: 'ms',
+      baseline: { label: 'ws naive loop', value: cast.naive.serverCpuMs },
+      note:
+        `median server process.cpuUsage from receiving the trigger until every socket was written (beamsock: until the scheduler is idle); ` +
+        `server wall-clock for the same: fastlane ${cast.fastlane.serverWallMs.toFixed(1)} ms, naive ${cast.naive.serverWallMs.toFixed(1)} ms`,
+    },
+  ];
+}
