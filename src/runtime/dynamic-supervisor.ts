@@ -10,7 +10,7 @@
  * Child start, shutdown, restart rules and intensity are shared with `Supervisor`.
  */
 import { Pid } from './pid.js';
-import { self, send } from './process.js';
+import { link, self, send } from './process.js';
 import { formatTerm, isExit, isQuietReason, type ExitReason } from './reasons.js';
 import {
   StartError,
@@ -80,7 +80,12 @@ export interface DynamicChildSpec<P extends StartedChild = StartedChild> {
   readonly type?: ChildType;
 }
 
-type Request = typeof WHICH | typeof COUNT | { readonly op: 'start'; readonly spec: NormalizedSpec } | { readonly op: 'terminate'; readonly pid: Pid };
+type Request =
+  | typeof WHICH
+  | typeof COUNT
+  | { readonly op: 'start'; readonly spec: NormalizedSpec }
+  | { readonly op: 'adopt'; readonly pid: Pid; readonly spec: NormalizedSpec }
+  | { readonly op: 'terminate'; readonly pid: Pid };
 
 interface InitArgs {
   readonly maxChildren: number;
@@ -114,6 +119,19 @@ function startNewChild(state: State, spec: NormalizedSpec): CallResult<State, un
   }
   const result = runStart(spec, state.args.extraArguments);
   return isPromise(result) ? result.then((r) => started(state, spec, r)) : started(state, spec, result);
+}
+
+function adoptChildNow(state: State, pid: Pid, spec: NormalizedSpec): CallResult<State, unknown> {
+  const { maxChildren } = state.args;
+  if (state.children.size + state.restarting.size >= maxChildren) {
+    const refused = new StartError(`DynamicSupervisor ${String(self())} already has its maxChildren (${maxChildren}) children; adoption refused`, 'max_children');
+    return { reply: refused, state };
+  }
+  // Linking from inside the supervisor makes it the child's parent; a child already
+  // dead arrives as an EXIT (noproc) and leaves the table as any child does.
+  link(pid);
+  state.children.set(pid, spec);
+  return { reply: pid, state };
 }
 
 function terminateByPid(state: State, pid: Pid): CallResult<State, unknown> | Promise<CallResult<State, unknown>> {
@@ -161,6 +179,8 @@ const dynamicSupervisorImpl = {
     switch (req.op) {
       case 'start':
         return startNewChild(state, req.spec);
+      case 'adopt':
+        return adoptChildNow(state, req.pid, req.spec);
       case 'terminate':
         return terminateByPid(state, req.pid);
       case 'which': {
@@ -269,6 +289,23 @@ export function startLink(opts?: DynamicSupervisorOptions): Promise<Pid> {
  */
 export function startChild<P extends StartedChild>(sup: Pid | string, spec: DynamicChildSpec<P>): Promise<P> {
   return request<P>(sup, { op: 'start', spec: normalizeSpec(spec, 'DynamicSupervisor.startChild', false) });
+}
+
+/**
+ * @internal validates a child spec once, for `adoptChild` calls that share it.
+ */
+export function prepareChildSpec(spec: DynamicChildSpec): NormalizedSpec {
+  return normalizeSpec(spec, 'DynamicSupervisor.adoptChild', false);
+}
+
+/**
+ * @internal makes a process that is already running a child of the supervisor (it
+ * links it from inside), as if `startChild` had started it; `spec` should say
+ * `restart: 'temporary'`, since its `start` is never called. Rejects with reason
+ * `'max_children'` when full. One spec may serve every adopted child.
+ */
+export function adoptChild(sup: Pid | string, pid: Pid, spec: NormalizedSpec): Promise<Pid> {
+  return request<Pid>(sup, { op: 'adopt', pid, spec });
 }
 
 /**

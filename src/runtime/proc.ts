@@ -34,6 +34,23 @@ export type Watcher = (pid: Pid, reason: ExitReason) => void;
 /** Runs while a process is being torn down, before links and monitors are told. */
 export type ExitHook = (reason: ExitReason) => void;
 
+/**
+ * An object that runs a process and hears of its life, instead of closures: a
+ * connection is one, so that each costs no per-process functions.
+ */
+export interface ProcOwner {
+  /** Handles one message, as a `receive` function does. */
+  receive(msg: unknown): unknown;
+  /** After each slice of messages, and after an async callback settles (connections flush writes). */
+  sliceEnd(): void;
+  /** While the process is torn down, before its exit hooks, links and monitors; it may still send. */
+  exited(reason: ExitReason): void;
+  /** `hibernate()` was called. */
+  hibernated(): void;
+  /** Kind-specific details for processInfo. */
+  describe(): Record<string, unknown>;
+}
+
 /** Rarely used per-process settings, allocated only when one is set. */
 export interface ProcExtras {
   name: string | undefined;
@@ -61,15 +78,15 @@ export class Proc {
   msgOut = 0;
   lastMessage: unknown = undefined;
   kind: string;
-  links: Set<Proc> | null = null;
+  /** One linked process, or a set of them: most processes link to just their supervisor. */
+  links: Proc | Set<Proc> | null = null;
   /** Monitors this process owns: ref to target. */
   monitors: Map<Ref, Proc> | null = null;
   /** Monitors on this process: ref to the owning process or a runtime watcher. */
   monitoredBy: Map<Ref, Proc | Watcher> | null = null;
   timers: Set<Ref> | null = null;
   exitHooks: ExitHook[] | null = null;
-  /** Runs after each slice of messages, and after an async callback settles (connections flush writes). */
-  onSliceEnd: (() => void) | null = null;
+  owner: ProcOwner | null = null;
   extras: ProcExtras | null = null;
 
   constructor(pid: Pid, receive: Receive, kind: string) {

@@ -19,10 +19,11 @@ import {
   STARTING,
   TRAP_EXIT,
   type ExitHook,
+  type ProcOwner,
   type Receive,
   type Watcher,
 } from './proc.js';
-import { currentProc, runAs, schedule } from './scheduler.js';
+import { currentProc, ownerReceive, runAs, schedule } from './scheduler.js';
 import type { DownMessage, ExitMessage, ExitReason } from './reasons.js';
 
 /** Bytes each queued message counts for in `maxHeapSize` (a fixed, documented measure). */
@@ -195,6 +196,16 @@ function setMaxHeap(p: Proc, value: number | MaxHeapSize): void {
   e.heapKill = m.kill;
   e.heapLog = m.errorLogger;
   p.flags &= ~HEAP_OVER;
+}
+
+/**
+ * @internal starts a process run by `owner` (see `ProcOwner`) instead of a receive
+ * function and closures.
+ */
+export function spawnOwned(owner: ProcOwner, opts?: SpawnOptions): Pid {
+  const p = create(ownerReceive, opts);
+  p.owner = owner;
+  return p.pid;
 }
 
 /**
@@ -420,11 +431,20 @@ function die(p: Proc, reason: ExitReason): void {
     for (const ref of p.timers) cancelTimerInternal(ref);
     p.timers = null;
   }
+  // The owner and the hooks (a connection's terminate) may still send, as a BEAM
+  // process's terminate can.
+  p.flags |= EXITING;
+  const owner = p.owner;
+  if (owner !== null) {
+    try {
+      runAs(p, exitOwner, owner, reason);
+    } catch {
+      // A failing owner must not stop the hooks or the exit itself.
+    }
+  }
   if (p.exitHooks !== null) {
     const hooks = p.exitHooks;
     p.exitHooks = null;
-    // Hooks (a connection's terminate) may still send, as a BEAM process's terminate can.
-    p.flags |= EXITING;
     for (const hook of hooks) {
       try {
         runAs(p, hook, reason);
@@ -432,8 +452,8 @@ function die(p: Proc, reason: ExitReason): void {
         // A failing cleanup hook must not stop the others or the exit itself.
       }
     }
-    p.flags &= ~EXITING;
   }
+  p.flags &= ~EXITING;
   if (p.monitors !== null) {
     for (const [ref, target] of p.monitors) target.monitoredBy?.delete(ref);
     p.monitors = null;
@@ -442,9 +462,14 @@ function die(p: Proc, reason: ExitReason): void {
   if (p.links !== null) {
     const links = p.links;
     p.links = null;
-    for (const l of links) {
-      l.links?.delete(p);
-      exitSignal(l, p.pid, linkReason);
+    if (links instanceof Proc) {
+      removeLink(links, p);
+      exitSignal(links, p.pid, linkReason);
+    } else {
+      for (const l of links) {
+        removeLink(l, p);
+        exitSignal(l, p.pid, linkReason);
+      }
     }
   }
   if (p.monitoredBy !== null) {
@@ -464,7 +489,11 @@ function die(p: Proc, reason: ExitReason): void {
       }
     }
   }
-  p.onSliceEnd = null;
+  p.owner = null;
+}
+
+function exitOwner(owner: ProcOwner, reason: ExitReason): void {
+  owner.exited(reason);
 }
 
 /** @internal called by the scheduler when a callback throws or rejects. */
@@ -488,8 +517,27 @@ export function handleThrow(p: Proc, err: unknown): void {
 
 function addLink(a: Proc, b: Proc): void {
   if (a === b) return;
-  (a.links ??= new Set()).add(b);
-  (b.links ??= new Set()).add(a);
+  addLinkTo(a, b);
+  addLinkTo(b, a);
+}
+
+function addLinkTo(a: Proc, b: Proc): void {
+  const l = a.links;
+  if (l === null) a.links = b;
+  else if (l instanceof Proc) {
+    if (l !== b) a.links = new Set([l, b]);
+  } else l.add(b);
+}
+
+function removeLink(a: Proc, b: Proc): void {
+  const l = a.links;
+  if (l === b) a.links = null;
+  else if (l instanceof Set) l.delete(b);
+}
+
+function linksOf(p: Proc): Proc[] {
+  const l = p.links;
+  return l === null ? [] : l instanceof Proc ? [l] : [...l];
 }
 
 function addMonitor(owner: Proc, target: Proc, ref: Ref): void {
@@ -528,8 +576,10 @@ export function link(pid: Pid): void {
 export function unlink(pid: Pid): void {
   const me = requireSelf('unlink');
   const target = pid._proc as Proc | undefined;
-  me.links?.delete(target as Proc);
-  target?.links?.delete(me);
+  if (target !== undefined) {
+    removeLink(me, target);
+    removeLink(target, me);
+  }
 }
 
 /**
@@ -709,6 +759,7 @@ export function hibernate(): void {
     me.mqHead = 0;
   }
   me.flags |= HIBERNATED;
+  if (me.owner !== null) me.owner.hibernated();
   const hook = me.extras?.onHibernate;
   if (hook) hook();
 }
@@ -800,13 +851,11 @@ export function processInfo(pid: Pid): ProcessInfo | undefined {
   const monitoredBy: Pid[] = [];
   if (p.monitoredBy !== null) for (const w of p.monitoredBy.values()) if (typeof w !== 'function') monitoredBy.push(w.pid);
   let details: Record<string, unknown> = {};
-  const describe = p.extras?.describe;
-  if (describe) {
-    try {
-      details = describe();
-    } catch {
-      details = {};
-    }
+  try {
+    if (p.owner !== null) details = p.owner.describe();
+    else if (p.extras?.describe) details = p.extras.describe();
+  } catch {
+    details = {};
   }
   return {
     pid: p.pid,
@@ -814,7 +863,7 @@ export function processInfo(pid: Pid): ProcessInfo | undefined {
     kind: p.kind,
     registeredName: p.extras?.name,
     messageQueueLen: p.queueLength,
-    links: p.links === null ? [] : [...p.links].map((l) => l.pid),
+    links: linksOf(p).map((l) => l.pid),
     monitors: p.monitors === null ? [] : [...p.monitors.values()].map((t) => t.pid),
     monitoredBy,
     trapExit: (p.flags & TRAP_EXIT) !== 0,

@@ -13,7 +13,7 @@
  * sees its reads as one batch and can answer them with one write.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { BUSY, DEAD, HEAP_OVER, HIBERNATED, SCHEDULED, type Proc } from './proc.js';
+import { BUSY, DEAD, HEAP_OVER, HIBERNATED, SCHEDULED, type Proc, type ProcOwner } from './proc.js';
 import { handleThrow, recheckHeap } from './process.js';
 
 /** Messages a process handles before the next process gets its turn. */
@@ -119,7 +119,7 @@ function runSlice(p: Proc): number {
         p.mqHead = 0;
       }
     }
-    if (p.onSliceEnd !== null) runHook(p, p.onSliceEnd);
+    if (p.owner !== null) runHook(p, p.owner);
     if ((p.flags & HEAP_OVER) !== 0) recheckHeap(p);
     if ((p.flags & (BUSY | DEAD)) === 0 && p.mq !== null) {
       runQueue.push(p);
@@ -138,20 +138,25 @@ function runSlice(p: Proc): number {
 function resume(p: Proc): void {
   if ((p.flags & DEAD) !== 0) return;
   p.flags &= ~BUSY;
-  if (p.onSliceEnd !== null) context.run(p, runHook, p, p.onSliceEnd);
+  if (p.owner !== null) context.run(p, runHook, p, p.owner);
   if ((p.flags & (SCHEDULED | BUSY | DEAD)) === 0 && p.mq !== null) schedule(p);
 }
 
-function runHook(p: Proc, hook: () => void): void {
+function runHook(p: Proc, owner: ProcOwner): void {
   const previous = current;
   current = p;
   try {
-    hook();
+    owner.sliceEnd();
   } catch (err) {
     handleThrow(p, err);
   } finally {
     current = previous;
   }
+}
+
+/** The receive function of every owned process: the owner of the process running now handles the message. */
+export function ownerReceive(msg: unknown): unknown {
+  return ((current as Proc).owner as ProcOwner).receive(msg);
 }
 
 /** Runs `fn` as process `p` (so `self()` is `p`), e.g. to start it synchronously. */

@@ -3,14 +3,30 @@
  * (so stopping the server shuts its connections down), or a default one for
  * connections upgraded outside a server.
  *
- * The connection process is spawned first and adopted by the supervisor after: its
- * socket's first frames are already queued in its mailbox, never lost while the
- * supervisor answers.
+ * The connection process is spawned first and adopted by the supervisor after (it
+ * links it and records it under one shared child spec): its socket's first frames
+ * are already queued in its mailbox, never lost while the supervisor answers.
  */
-import { DynamicSupervisor } from '../runtime/dynamic-supervisor.js';
+import { DynamicSupervisor, adoptChild, prepareChildSpec } from '../runtime/dynamic-supervisor.js';
 import type { Pid } from '../runtime/pid.js';
-import { link } from '../runtime/process.js';
 import type { Connection } from './connection.js';
+
+/** One child spec per shutdown timeout, shared by every connection: their `start` is never called. */
+const specs = new Map<number, ReturnType<typeof prepareChildSpec>>();
+
+function specFor(shutdown: number): ReturnType<typeof prepareChildSpec> {
+  let spec = specs.get(shutdown);
+  if (spec === undefined) {
+    spec = prepareChildSpec({
+      id: 'connection',
+      start: () => undefined,
+      restart: 'temporary',
+      shutdown: shutdown === Infinity ? 'infinity' : shutdown,
+    });
+    specs.set(shutdown, spec);
+  }
+  return spec;
+}
 
 let fallback: Promise<Pid> | undefined;
 
@@ -34,16 +50,7 @@ export function connectionSupervisor(): Promise<Pid> {
 export function superviseConnection(conn: Connection<unknown>, supervisor: Pid | Promise<Pid> | undefined, shutdown: number): void {
   const sup = supervisor ?? connectionSupervisor();
   void Promise.resolve(sup)
-    .then((pid) =>
-      DynamicSupervisor.startChild(pid, {
-        start: () => {
-          link(conn.pid);
-          return conn.pid;
-        },
-        restart: 'temporary',
-        shutdown: shutdown === Infinity ? 'infinity' : shutdown,
-      }).then(() => conn.adopt(pid)),
-    )
+    .then((pid) => adoptChild(pid, conn.pid, specFor(shutdown)).then(() => conn.adopt(pid)))
     .catch((err: unknown) => {
       if (supervisor === undefined) fallback = undefined;
       const full = typeof err === 'object' && err !== null && (err as { reason?: unknown }).reason === 'max_children';

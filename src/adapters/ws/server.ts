@@ -108,7 +108,9 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
     supervisor,
     add(conn, ws) {
       live.set(conn.pid, { conn, ws });
-      ws.once('close', () => live.delete(conn.pid));
+      (ws as Tracked)[kLive] = live;
+      (ws as Tracked)[kPid] = conn.pid;
+      ws.on('close', untrack);
     },
   };
   let closing = false;
@@ -124,7 +126,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
     onRequest(req, res);
   });
   httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     if (closing) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
@@ -143,7 +145,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
       logUpgradeFailure(req, err);
       return;
     }
-    upgradeInto(sink, req, socket, head, handler, args, o).catch((err: unknown) => logUpgradeFailure(req, err));
+    logFailure(req, upgradeInto(sink, req, socket, head, handler, args, o));
   });
 
   try {
@@ -200,6 +202,24 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
     close,
     [Symbol.asyncDispose]: () => close(),
   };
+}
+
+// Listeners that live as long as a socket are module functions: a closure made in the
+// 'upgrade' listener would keep that request (about 1 KiB) alive with the connection.
+const kLive = Symbol('beamsock.live');
+const kPid = Symbol('beamsock.pid');
+type Tracked = WebSocket & { [kLive]: Map<Pid, unknown>; [kPid]: Pid };
+
+function untrack(this: WebSocket): void {
+  (this as Tracked)[kLive].delete((this as Tracked)[kPid]);
+}
+
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+function logFailure(req: IncomingMessage, upgrading: Promise<unknown>): void {
+  upgrading.catch((err: unknown) => logUpgradeFailure(req, err));
 }
 
 /** The client got a 500; the server's operator gets the error. */

@@ -11,7 +11,7 @@ import { constants as zlib } from 'node:zlib';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Pid } from '../../runtime/pid.js';
 import type { WebSock } from '../../websock/behaviour.js';
-import { Connection, connectionSettings, publishUpgrade } from '../../websock/connection.js';
+import { Connection, connectionSettings, publishUpgrade, type ConnectionMeta, type ConnectionSettings } from '../../websock/connection.js';
 import { superviseConnection } from '../../websock/supervision.js';
 import {
   normalizeOptions,
@@ -55,7 +55,28 @@ const pending = new WeakMap<IncomingMessage, Pending>();
 // One ws server per distinct protocol configuration: ws reads these at handshake time.
 const servers = new Map<string, WebSocketServer>();
 
+const serverOf = new WeakMap<ResolvedOptions, WebSocketServer>();
+const settingsOf = new WeakMap<ResolvedOptions, ConnectionSettings>();
+
 function wsServerFor(o: ResolvedOptions): WebSocketServer {
+  let cached = serverOf.get(o);
+  if (cached === undefined) {
+    cached = wsServerForConfig(o);
+    serverOf.set(o, cached);
+  }
+  return cached;
+}
+
+function settingsFor(o: ResolvedOptions): ConnectionSettings {
+  let cached = settingsOf.get(o);
+  if (cached === undefined) {
+    cached = connectionSettings(o);
+    settingsOf.set(o, cached);
+  }
+  return cached;
+}
+
+function wsServerForConfig(o: ResolvedOptions): WebSocketServer {
   const perMessageDeflate = o.compress ? deflateConfig(o) : false;
   const key = JSON.stringify([o.maxFrameSize, o.validateUtf8, perMessageDeflate]);
   let wss = servers.get(key);
@@ -201,14 +222,8 @@ export function upgradeInto<S, A>(
         handler as WebSock<unknown>,
         args,
         new WsTransport(ws),
-        connectionSettings(o),
-        {
-          handlerName: handlerName(handler),
-          remoteAddress: req.socket.remoteAddress,
-          path: req.url,
-          protocol: ws.protocol === '' ? undefined : ws.protocol,
-          server: 'ws',
-        },
+        settingsFor(o),
+        metaFor(handlerName(handler), ws, req.url),
         undefined,
       );
       const tagged = ws as Tagged;
@@ -224,6 +239,23 @@ export function upgradeInto<S, A>(
       resolve(conn.pid);
     });
   });
+}
+
+/**
+ * The connection's meta, built outside `upgradeInto` so that nothing it keeps holds
+ * the request; the peer address is read only when asked (it costs a syscall).
+ */
+function metaFor(handlerName: string, ws: WebSocket, path: string | undefined): ConnectionMeta {
+  const socket = (ws as unknown as { _socket: { remoteAddress?: string } })._socket;
+  return {
+    handlerName,
+    path,
+    protocol: ws.protocol === '' ? undefined : ws.protocol,
+    server: 'ws',
+    get remoteAddress() {
+      return socket.remoteAddress;
+    },
+  };
 }
 
 function handlerName(handler: object): string {
