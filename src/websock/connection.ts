@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import type { Pid } from '../runtime/pid.js';
 import { enqueue, exit, procOf, rootPid, setHeld, spawnOwned, type SpawnOptions } from '../runtime/process.js';
 import { isExit, isShutdownReason, type ExitReason } from '../runtime/reasons.js';
-import type { Proc, ProcOwner } from '../runtime/proc.js';
+import { BUSY, DEAD, SCHEDULED, type Proc, type ProcOwner } from '../runtime/proc.js';
 import type { CloseDetail, CloseInfo, CloseReason, Frame, Frames, HandleResult, Payload, WebSock } from './behaviour.js';
 import { validateCloseDetail } from './close-codes.js';
 import type { ResolvedOptions } from './options.js';
@@ -264,6 +264,21 @@ export class Connection<S> implements ProcOwner {
   refuse(code: number, why: string): void {
     this.refusal = { code, why };
     exit(this.pid, 'kill');
+  }
+
+  /**
+   * @internal the fastlane: writes `item` at once if nothing of this connection's
+   * could come before it (its process idle, its mailbox and output empty); otherwise
+   * returns false and the caller queues it in the mailbox.
+   */
+  writeNow(item: Outbound): boolean {
+    const p = this.proc;
+    if (this.done || this.out.length !== 0 || p.mq !== null || (p.flags & (SCHEDULED | BUSY | DEAD)) !== 0) return false;
+    ONE[0] = item;
+    if (this.stats !== null) countSent(this.stats, ONE);
+    this.transport.write(ONE, this.deflate);
+    ONE[0] = undefined as unknown as Outbound;
+    return true;
   }
 
   /** True once the handler's connection has ended (terminate ran or was skipped). */
@@ -567,6 +582,8 @@ export class Connection<S> implements ProcOwner {
     };
   }
 }
+
+const ONE: Outbound[] = [undefined as unknown as Outbound];
 
 /**
  * One timer for every connection with the same idle timeout, instead of one per

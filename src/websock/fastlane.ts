@@ -8,8 +8,10 @@
  * encoded once for all of them. Subscribers that are not connections receive the
  * `Outbound` message itself.
  */
+import type { Pid } from '../runtime/pid.js';
 import type { Dispatcher } from '../runtime/pubsub.js';
 import { procOf, enqueue, send } from '../runtime/process.js';
+import type { Proc } from '../runtime/proc.js';
 import type { Frame } from './behaviour.js';
 import { Outbound, connectionOf } from './connection.js';
 
@@ -37,12 +39,13 @@ export function outbound(frame: Frame): Outbound {
 export const fastlane: Dispatcher<unknown> = (entries, from, message) => {
   const frame = message instanceof Outbound;
   for (let i = 0; i < entries.length; i++) {
-    const pid = (entries[i] as readonly [import('../runtime/pid.js').Pid, unknown])[0];
+    const pid = (entries[i] as readonly [Pid, unknown])[0];
     if (pid === from) continue;
     if (frame) {
-      const p = procOf(pid);
-      if (p !== undefined && connectionOf(pid) !== undefined) {
-        enqueue(p, message);
+      const conn = connectionOf(pid);
+      if (conn !== undefined) {
+        // Straight to the socket when nothing of that connection is pending, else in its place in the mailbox.
+        if (!conn.writeNow(message)) enqueue(procOf(pid) as Proc, message);
         continue;
       }
     }
