@@ -153,7 +153,7 @@ export class Connection<S> implements ProcOwner {
   readonly pid: Pid;
   private readonly proc: Proc;
   private state: S = undefined as S;
-  private out: (Frame | Outbound)[] = [];
+  private out: (Frame | Outbound)[] | null = null;
   private done = false;
   private deflate = true;
   private userPaused = false;
@@ -273,12 +273,17 @@ export class Connection<S> implements ProcOwner {
    */
   writeNow(item: Outbound): boolean {
     const p = this.proc;
-    if (this.done || this.out.length !== 0 || p.mq !== null || (p.flags & (SCHEDULED | BUSY | DEAD)) !== 0) return false;
+    if (this.done || (this.out !== null && this.out.length !== 0) || p.mq !== null || (p.flags & (SCHEDULED | BUSY | DEAD)) !== 0) return false;
     ONE[0] = item;
     if (this.stats !== null) countSent(this.stats, ONE);
     this.transport.write(ONE, this.deflate);
     ONE[0] = undefined as unknown as Outbound;
     return true;
+  }
+
+  /** Cuts the socket without a close frame (a server giving up on a connection stuck past its shutdown timeout). */
+  abortSocket(): void {
+    this.transport.abort();
   }
 
   /** True once the handler's connection has ended (terminate ran or was skipped). */
@@ -329,7 +334,7 @@ export class Connection<S> implements ProcOwner {
   /** @internal ProcOwner: one message of the connection's mailbox. */
   receive(msg: unknown): unknown {
     if (msg instanceof Outbound) {
-      this.out.push(msg);
+      (this.out ??= []).push(msg);
       return undefined;
     }
     if (msg instanceof SocketEvent) {
@@ -442,15 +447,16 @@ export class Connection<S> implements ProcOwner {
   private queue(frames: Frames): void {
     if (frames.length === 0) return;
     if (typeof frames[0] === 'string') {
-      this.out.push(checkFrame(frames as Frame));
+      (this.out ??= []).push(checkFrame(frames as Frame));
     } else {
-      for (const f of frames as readonly Frame[]) this.out.push(checkFrame(f));
+      const out = (this.out ??= []);
+      for (const f of frames as readonly Frame[]) out.push(checkFrame(f));
     }
   }
 
   private flush(): void {
     const out = this.out;
-    if (out.length !== 0) {
+    if (out !== null && out.length !== 0) {
       if (this.stats !== null) countSent(this.stats, out);
       this.transport.write(out, this.deflate);
       out.length = 0;
@@ -542,7 +548,7 @@ export class Connection<S> implements ProcOwner {
   /** @internal ProcOwner: frames pushed earlier in this slice still go out; only the buffer's capacity is released. */
   hibernated(): void {
     this.flush();
-    this.out = [];
+    this.out = null;
   }
 
   /** @internal the idle wheel found no inbound data for `timeout`: check in order, in the mailbox. */

@@ -5,7 +5,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
 import { DynamicSupervisor } from '../../runtime/dynamic-supervisor.js';
 import { exit, isAlive } from '../../runtime/process.js';
 import type { Pid } from '../../runtime/pid.js';
@@ -103,14 +102,14 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   }
 
   const supervisor = await DynamicSupervisor.start({ maxChildren: opts.maxConnections ?? Infinity });
-  const live = new Map<Pid, { conn: Connection<unknown>; ws: WebSocket }>();
+  const live = new Set<Connection<unknown>>();
   const sink: ConnectionSink = {
     supervisor,
-    add(conn, ws) {
-      live.set(conn.pid, { conn, ws });
-      (ws as Tracked)[kLive] = live;
-      (ws as Tracked)[kPid] = conn.pid;
-      ws.on('close', untrack);
+    add(conn) {
+      live.add(conn);
+    },
+    remove(conn) {
+      live.delete(conn);
     },
   };
   let closing = false;
@@ -175,11 +174,11 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
       const stopping = DynamicSupervisor.stop(supervisor, 'shutdown').catch(() => undefined);
       await Promise.race([stopping, new Promise((r) => setTimeout(r, timeoutMs))]);
       while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      for (const [pid, { ws }] of live) {
+      for (const conn of live) {
         // As a supervisor's brutal_kill after its shutdown timeout: a connection stuck in a
         // callback would otherwise outlive its server, never seeing the shutdown message.
-        exit(pid, 'kill');
-        ws.terminate();
+        exit(conn.pid, 'kill');
+        conn.abortSocket();
       }
       live.clear();
       httpServer.closeAllConnections();
@@ -198,7 +197,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
     port: actualPort,
     supervisor,
     url: `ws://${host.includes(':') ? `[${host}]` : host}:${actualPort}`,
-    connections: () => [...live.keys()].filter(isAlive),
+    connections: () => [...live].map((c) => c.pid).filter(isAlive),
     close,
     [Symbol.asyncDispose]: () => close(),
   };
@@ -206,14 +205,6 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
 
 // Listeners that live as long as a socket are module functions: a closure made in the
 // 'upgrade' listener would keep that request (about 1 KiB) alive with the connection.
-const kLive = Symbol('beamsock.live');
-const kPid = Symbol('beamsock.pid');
-type Tracked = WebSocket & { [kLive]: Map<Pid, unknown>; [kPid]: Pid };
-
-function untrack(this: WebSocket): void {
-  (this as Tracked)[kLive].delete((this as Tracked)[kPid]);
-}
-
 function destroyOnError(this: Duplex): void {
   this.destroy();
 }

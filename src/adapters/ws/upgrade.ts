@@ -28,7 +28,9 @@ import { WsTransport } from './transport.js';
 export interface ConnectionSink {
   /** The DynamicSupervisor connections become children of; its exit signal shuts them down with 1001. */
   readonly supervisor: Pid | Promise<Pid>;
-  add(conn: Connection<unknown>, ws: WebSocket): void;
+  add(conn: Connection<unknown>): void;
+  /** The connection's socket closed. */
+  remove(conn: Connection<unknown>): void;
 }
 
 const resolvedCache = new WeakMap<object, ResolvedOptions>();
@@ -146,7 +148,8 @@ export function failUpgrade(req: IncomingMessage, socket: Duplex, err: unknown):
 }
 
 const kConn = Symbol('beamsock.connection');
-type Tagged = WebSocket & { [kConn]: Connection<unknown> };
+const kSink = Symbol('beamsock.sink');
+type Tagged = WebSocket & { [kConn]: Connection<unknown>; [kSink]: ConnectionSink | undefined };
 
 // Shared listeners (ws calls them with `this` = the socket) so a connection costs no closures.
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
@@ -160,7 +163,9 @@ function onPong(this: WebSocket, data: Buffer): void {
 }
 function onClose(this: WebSocket, code: number, reason: Buffer): void {
   // ws reports 1006 when no close frame arrived: the TCP connection dropped.
-  (this as Tagged)[kConn].closed(code !== 1006, code, reason.toString());
+  const conn = (this as Tagged)[kConn];
+  conn.closed(code !== 1006, code, reason.toString());
+  (this as Tagged)[kSink]?.remove(conn);
 }
 function onError(this: WebSocket, err: Error & { code?: string }): void {
   (this as Tagged)[kConn].protocolError(err, closeCodeFor(err.code));
@@ -228,6 +233,7 @@ export function upgradeInto<S, A>(
       );
       const tagged = ws as Tagged;
       tagged[kConn] = conn;
+      tagged[kSink] = sink;
       ws.on('message', onMessage);
       ws.on('ping', onPing);
       ws.on('pong', onPong);
@@ -235,7 +241,7 @@ export function upgradeInto<S, A>(
       ws.on('error', onError);
       if (o.maxHeapSize.size !== 0) (ws as unknown as { _socket: Duplex })._socket.on('drain', () => conn.drained());
       superviseConnection(conn as Connection<unknown>, sink?.supervisor, o.shutdownTimeout);
-      sink?.add(conn as Connection<unknown>, ws);
+      sink?.add(conn as Connection<unknown>);
       resolve(conn.pid);
     });
   });

@@ -1,0 +1,10 @@
+/**
+ * `beamsock/bun`: hosts WebSock handlers on Bun's native WebSocket server
+ * (`Bun.serve`), each connection a process, with the behaviour handlers see on
+ * `beamsock/ws`. Runs on Bun only.
+ */
+export { createBunHandler, type BunHandler, type BunHandlerOptions } from './handler.js';
+export { serve, type ServeOptions, type BeamsockServer, type BunServeMount } from './server.js';
+export { BunProtocolError } from './protocol-errors.js';
+export type { BunServer, BunSocket, BunUpgrader, BunWebSocketHandler, BunCompressor } from './native.js';
+export type { BunTransport } from './transport.js';

@@ -1,0 +1,84 @@
+/**
+ * The parts of Bun's server API the adapter uses, typed structurally so that
+ * beamsock needs neither `bun-types` nor the `Bun` global to compile. Bun's own
+ * `Server` and `ServerWebSocket` satisfy these interfaces.
+ */
+
+/** Bun's `ServerWebSocket` (Bun 1.4): one upgraded connection. `data` is what `server.upgrade` was given. */
+export interface BunSocket<D> {
+  readonly data: D;
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  readonly remoteAddress: string;
+  /** -1: queued behind backpressure, 0: dropped or empty, >0: bytes written. */
+  sendText(data: string, compress?: boolean): number;
+  sendBinary(data: Uint8Array, compress?: boolean): number;
+  ping(data?: string | Uint8Array): number;
+  pong(data?: string | Uint8Array): number;
+  /** Sends a close frame; Bun calls the `close` handler at once, with this code and reason. */
+  close(code?: number, reason?: string): void;
+  /** Cuts the TCP connection without a close frame. */
+  terminate(): void;
+  /** Runs `callback` with writes gathered into one syscall. */
+  cork<T>(callback: (ws: BunSocket<D>) => T): T;
+  getBufferedAmount(): number;
+  pause(): void;
+  resume(): void;
+}
+
+/** What `Bun.serve` hands `fetch` as its second argument, as far as upgrading goes. */
+export interface BunUpgrader {
+  upgrade(req: Request, options?: { headers?: Record<string, string>; data?: unknown }): boolean;
+}
+
+/** Bun's `perMessageDeflate` compressor and decompressor settings. */
+export type BunCompressor = 'shared' | 'dedicated' | '3KB' | '4KB' | '8KB' | '16KB' | '32KB' | '64KB' | '128KB' | '256KB';
+
+/** Bun's `websocket` option of `Bun.serve`: the handlers and the per-server limits. */
+export interface BunWebSocketHandler<D> {
+  open(ws: BunSocket<D>): void;
+  message(ws: BunSocket<D>, message: string | Buffer): void;
+  close(ws: BunSocket<D>, code: number, reason: string): void;
+  drain(ws: BunSocket<D>): void;
+  ping(ws: BunSocket<D>, data: Buffer): void;
+  pong(ws: BunSocket<D>, data: Buffer): void;
+  readonly maxPayloadLength: number;
+  readonly backpressureLimit: number;
+  readonly closeOnBackpressureLimit: boolean;
+  readonly idleTimeout: number;
+  readonly sendPings: boolean;
+  readonly publishToSelf: boolean;
+  readonly perMessageDeflate: false | { readonly compress: BunCompressor; readonly decompress: BunCompressor };
+}
+
+/** The server `Bun.serve` returns, as far as `serve` uses it. */
+export interface BunServer extends BunUpgrader {
+  readonly port: number;
+  readonly hostname: string;
+  stop(closeActiveConnections?: boolean): Promise<void> | void;
+}
+
+/** `Bun.serve`'s options, as far as `serve` uses them. */
+export interface BunServeOptions<D> {
+  readonly port: number;
+  readonly hostname: string;
+  fetch(req: Request, server: BunServer): Response | Promise<Response> | undefined;
+  readonly websocket: BunWebSocketHandler<D>;
+}
+
+/** The `Bun` global, as far as the adapter uses it. */
+export interface BunGlobal {
+  serve<D>(options: BunServeOptions<D>): BunServer;
+}
+
+/**
+ * The `Bun` global, or a TypeError telling a Node user where to go instead.
+ * @internal
+ */
+export function bunRuntime(what: string): BunGlobal {
+  const bun = (globalThis as { Bun?: BunGlobal }).Bun;
+  if (bun === undefined) {
+    throw new TypeError(`${what} needs the Bun runtime (globalThis.Bun is undefined); on Node, use serve() from 'beamsock/ws'`);
+  }
+  return bun;
+}

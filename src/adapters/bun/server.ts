@@ -1,0 +1,156 @@
+/**
+ * `serve` on Bun: `Bun.serve` with WebSocket upgrades run by a handler, ordinary
+ * routes beside them, and a graceful shutdown — the same shape as `beamsock/ws`'s
+ * `serve`, so a program switches server by switching import.
+ */
+import type { Pid } from '../../runtime/pid.js';
+import type { WebSock } from '../../websock/behaviour.js';
+import type { ConnectionOptions } from '../../websock/options.js';
+import { bunHandler, pathOf, textResponse, type BunHandlerOptions } from './handler.js';
+import { bunRuntime, type BunServer } from './native.js';
+
+/**
+ * Something mounted beside the handler on a `serve` server (the Bun twin of
+ * `beamsock/ws`'s `ServeMount`): it sees each request first, and is closed with
+ * the server. Its own WebSocket upgrades may use any `createBunHandler`: the
+ * server's `websocket` handlers serve every beamsock connection.
+ */
+export interface BunServeMount {
+  /** Its answer (undefined once it upgraded the request), or false when the request is not its own. */
+  handleFetch(req: Request, server: BunServer): Response | Promise<Response> | undefined | false;
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** Options of `serve`: where to listen and what to upgrade, plus every connection option. */
+export interface ServeOptions<A> extends ConnectionOptions {
+  /** Port to listen on; 0 picks a free one. Default 4000. */
+  readonly port?: number;
+  /** Address to bind. Default '127.0.0.1'. */
+  readonly host?: string;
+  /** Only requests for this path (query string ignored) are upgraded; others get 404. Default: any path. */
+  readonly path?: string;
+  /** What `init` receives: a value, or a function of the upgrade request. */
+  readonly args?: A | ((req: Request) => A);
+  /** Ordinary HTTP requests (not upgrades), as a Bun `fetch` handler. Default: 404 for everything. */
+  readonly onRequest?: (req: Request, server: BunServer) => Response | Promise<Response>;
+  /** Aborting the signal shuts the server down gracefully. */
+  readonly signal?: AbortSignal;
+  /** Connections allowed at once (the supervisor's `maxChildren`); one more is closed with 1013. Default Infinity. */
+  readonly maxConnections?: number;
+  /** Mounted beside the handler, asked first. */
+  readonly mounts?: readonly BunServeMount[];
+}
+
+/** A running server. */
+export interface BeamsockServer {
+  /** The server `Bun.serve` returned. */
+  readonly bunServer: BunServer;
+  readonly port: number;
+  /** The DynamicSupervisor every connection of this server is a temporary child of. */
+  readonly supervisor: Pid;
+  /** `ws://host:port` */
+  readonly url: string;
+  /** Pids of the live connections. */
+  connections(): Pid[];
+  /**
+   * Graceful shutdown: stop accepting, close every connection with 1001 (their
+   * `terminate` sees `'shutdown'`), wait up to `timeoutMs` (default the
+   * `shutdownTimeout` option, 15 000) for them to finish, then cut what is left.
+   */
+  close(timeoutMs?: number): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const SERVE_KEYS = new Set(['port', 'host', 'path', 'onRequest', 'signal', 'mounts']);
+
+/**
+ * Starts `Bun.serve` with WebSocket upgrades run by `handler`, each connection
+ * in its own process. Options are checked before anything listens. A request
+ * with an `Upgrade` header is an upgrade attempt (refused with 400, 403 or 426
+ * and the reason when invalid); any other goes to `onRequest`.
+ *
+ * @throws TypeError (as a rejection) for an invalid option, or when not running on Bun.
+ * @example
+ * const server = await serve(EchoServer, { port: 4000 });
+ * console.log(`listening on ${server.url}`);
+ * // ... later
+ * await server.close();
+ */
+export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> = {}): Promise<BeamsockServer> {
+  const bun = bunRuntime('serve() from beamsock/bun');
+  const handlerOpts: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(opts)) if (!SERVE_KEYS.has(k)) handlerOpts[k] = v;
+  const port = opts.port ?? 4000;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`option 'port' must be an integer from 0 to 65535, got ${String(port)}`);
+  const host = opts.host ?? '127.0.0.1';
+  if (typeof host !== 'string') throw new TypeError(`option 'host' must be a string, got ${String(host)}`);
+  const path = opts.path;
+  if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) {
+    throw new TypeError(`option 'path' must be a string starting with '/', got ${String(path)}`);
+  }
+  if (opts.onRequest !== undefined && typeof opts.onRequest !== 'function') throw new TypeError(`option 'onRequest' must be a function`);
+  if (opts.mounts !== undefined && !(Array.isArray(opts.mounts) && opts.mounts.every((m: Partial<BunServeMount>) => typeof m?.handleFetch === 'function' && typeof m.close === 'function'))) {
+    throw new TypeError(`option 'mounts' must be a list of { handleFetch, close }`);
+  }
+  const mounts = opts.mounts ?? [];
+  const onRequest = opts.onRequest ?? (() => textResponse(404, 'not found'));
+
+  const beam = bunHandler(handler, handlerOpts as BunHandlerOptions<A>, 'server options');
+  const supervisor = await beam.supervisor;
+  let closing = false;
+  let bunServer: BunServer;
+  try {
+    bunServer = bun.serve({
+      port,
+      hostname: host,
+      fetch(req, server) {
+        const upgrading = req.headers.has('upgrade');
+        if (upgrading && closing) return textResponse(503, 'the server is shutting down');
+        for (const m of mounts) {
+          const answer = m.handleFetch(req, server);
+          if (answer !== false) return answer;
+        }
+        if (!upgrading) return onRequest(req, server);
+        if (path !== undefined) {
+          const target = pathOf(req.url);
+          const query = target.indexOf('?');
+          if ((query === -1 ? target : target.slice(0, query)) !== path) return textResponse(404, `no WebSocket endpoint at ${target}`);
+        }
+        return beam.upgrade(req, server);
+      },
+      websocket: beam.websocket,
+    });
+  } catch (err) {
+    await beam.closeConnections(0);
+    throw err;
+  }
+
+  let closed: Promise<void> | undefined;
+  const close = (timeoutMs?: number): Promise<void> => {
+    closed ??= (async () => {
+      closing = true;
+      await Promise.all(mounts.map((m) => m.close(timeoutMs)));
+      // Stop listening first; the connections already open are ended below.
+      const stopped = bunServer.stop(false);
+      await beam.closeConnections(timeoutMs);
+      await bunServer.stop(true);
+      await stopped;
+    })();
+    return closed;
+  };
+
+  if (opts.signal !== undefined) {
+    if (opts.signal.aborted) await close();
+    else opts.signal.addEventListener('abort', () => void close(), { once: true });
+  }
+
+  return {
+    bunServer,
+    port: bunServer.port,
+    supervisor,
+    url: `ws://${host.includes(':') ? `[${host}]` : host}:${bunServer.port}`,
+    connections: () => beam.connections(),
+    close,
+    [Symbol.asyncDispose]: () => close(),
+  };
+}

@@ -1,0 +1,218 @@
+/**
+ * The `Transport` a connection writes through, over one Bun `ServerWebSocket`.
+ * The same object is the socket's `data`: `server.upgrade` is given it with what
+ * the connection needs at `open`, and Bun's handlers find their connection on it.
+ *
+ * Writes are batched: the frames a connection pushed in one scheduler slice go
+ * out under one `cork`, in one syscall. Bun queues what the kernel does not take
+ * (`send` returns -1) without limit — the adapter sets `backpressureLimit: 0` so
+ * that no frame is ever dropped — and `bufferedAmount` reports the queue, which
+ * is what `maxHeapSize` holds a connection to.
+ */
+import type { Pid } from '../../runtime/pid.js';
+import type { Frame, WebSock } from '../../websock/behaviour.js';
+import { Outbound, type Connection, type ConnectionSettings, type Transport } from '../../websock/connection.js';
+import type { ResolvedOptions } from '../../websock/options.js';
+import { negotiate } from './deflate.js';
+import type { BunSocket } from './native.js';
+import { BunProtocolError, protocolErrorOf, TOO_BIG } from './protocol-errors.js';
+
+const EMPTY = new Uint8Array(0);
+const utf8 = new TextDecoder();
+const NO_FRAMES: readonly (Frame | Outbound)[] = [];
+
+/** What the connections of one `createBunHandler` share. */
+export interface HandlerSpec {
+  readonly handler: WebSock<unknown>;
+  readonly name: string;
+  readonly settings: ConnectionSettings;
+  readonly options: ResolvedOptions;
+  /** The DynamicSupervisor the connections are temporary children of. */
+  readonly supervisor: Promise<Pid>;
+  /** The connections whose sockets are open. */
+  readonly live: Set<BunTransport>;
+}
+
+export class BunTransport implements Transport {
+  /** The socket, from `open` on. */
+  ws: BunSocket<BunTransport> | null = null;
+  /** The connection, from `open` on. */
+  conn: Connection<unknown> | null = null;
+  compressed = false;
+  /** What `init` receives, and the client's extensions offer: both needed only until `open`. */
+  private args: unknown;
+  private offer: string | null;
+  /** Messages shorter than this go uncompressed (0 when every message may be compressed). */
+  private threshold = 0;
+  /** The server's `maxPayloadLength`: the most a `maxFrameSize` may be on this socket. */
+  private serverMaxFrame = Infinity;
+  /** A `maxFrameSize` under the server's, which Bun cannot set per socket, so it is checked here; 0 when none. */
+  private lowered = 0;
+  /** Set before beamsock closes or cuts the socket: Bun then calls `close` at once, and that call reports nothing new. */
+  private closing = false;
+  /** The frames `cork` is writing. */
+  private batch: readonly (Frame | Outbound)[] = NO_FRAMES;
+  private batchCompress = false;
+
+  constructor(
+    readonly spec: HandlerSpec,
+    args: unknown,
+    readonly path: string,
+    readonly protocol: string | undefined,
+    offer: string | null,
+  ) {
+    this.args = args;
+    this.offer = offer;
+  }
+
+  /**
+   * Bun opened the socket on a server whose `websocket` was made with `server`'s
+   * options (this handler's own, or another's sharing the same `Bun.serve`):
+   * settles compression and frame limits by what that server does. Returns `init`'s args.
+   */
+  attach(ws: BunSocket<BunTransport>, server: ResolvedOptions): unknown {
+    this.ws = ws;
+    const own = this.spec.options;
+    const deflate = negotiate(this.offer, server.compress, server.deflateOptions);
+    this.compressed = deflate.compressed;
+    this.threshold = deflate.serverNoContextTakeover ? own.deflateOptions.threshold : 0;
+    this.serverMaxFrame = server.maxFrameSize;
+    this.lowered = own.maxFrameSize < server.maxFrameSize ? own.maxFrameSize : 0;
+    const args = this.args;
+    this.args = undefined;
+    this.offer = null;
+    return args;
+  }
+
+  // Bun's events -----------------------------------------------------------------------
+
+  /** A whole message arrived (a lowered `maxFrameSize` is checked here). */
+  message(data: string | Buffer): void {
+    const conn = this.conn as Connection<unknown>;
+    if (typeof data === 'string') {
+      const bytes = Buffer.byteLength(data);
+      if (this.lowered !== 0 && bytes > this.lowered) return this.tooBig(conn);
+      conn.received(data, false, bytes);
+    } else {
+      if (this.lowered !== 0 && data.length > this.lowered) return this.tooBig(conn);
+      conn.received(data, true, data.length);
+    }
+  }
+
+  /** Bun's `close`: the peer's close frame, a dropped socket, or a protocol error Bun closed for. */
+  closed(conn: Connection<unknown>, code: number, reason: string): void {
+    this.spec.live.delete(this);
+    if (this.closing) return;
+    this.closing = true;
+    if (code !== 1006) {
+      conn.closed(true, code, reason);
+      return;
+    }
+    const error = protocolErrorOf(code, reason);
+    if (error === undefined) conn.closed(false, 1006, '');
+    else conn.protocolError(error, error.closeCode);
+  }
+
+  private tooBig(conn: Connection<unknown>): void {
+    this.close(1009, TOO_BIG);
+    conn.protocolError(new BunProtocolError(TOO_BIG, 1009, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'), 1009);
+  }
+
+  // Transport -------------------------------------------------------------------------
+
+  write(frames: readonly (Frame | Outbound)[], compress: boolean): void {
+    const ws = this.ws;
+    if (ws === null || this.closing) return;
+    if (frames.length === 1) {
+      this.send(ws, frames[0] as Frame | Outbound, compress);
+      return;
+    }
+    this.batch = frames;
+    this.batchCompress = compress;
+    ws.cork(writeBatch);
+    this.batch = NO_FRAMES;
+  }
+
+  /** @internal `cork`'s callback: writes the batch. */
+  writeBatch(ws: BunSocket<BunTransport>): void {
+    const frames = this.batch;
+    const compress = this.batchCompress;
+    for (let i = 0; i < frames.length; i++) this.send(ws, frames[i] as Frame | Outbound, compress);
+  }
+
+  private send(ws: BunSocket<BunTransport>, item: Frame | Outbound, compress: boolean): void {
+    const [opcode, data] = item instanceof Outbound ? item.frame : item;
+    switch (opcode) {
+      case 'text': {
+        // Bun sends text frames from strings only.
+        const text = data === null ? '' : typeof data === 'string' ? data : utf8.decode(data);
+        ws.sendText(text, compress && this.compressed && this.bigEnough(text));
+        break;
+      }
+      case 'binary': {
+        const bytes = data === null ? EMPTY : typeof data === 'string' ? Buffer.from(data) : data;
+        ws.sendBinary(bytes, compress && this.compressed && (this.threshold === 0 || bytes.byteLength >= this.threshold));
+        break;
+      }
+      case 'ping':
+        ws.ping(data ?? EMPTY);
+        break;
+      case 'pong':
+        ws.pong(data ?? EMPTY);
+        break;
+    }
+  }
+
+  /** As ws: with no context kept, a message under `threshold` bytes costs more compressed than plain. */
+  private bigEnough(text: string): boolean {
+    const t = this.threshold;
+    // UTF-8 never takes fewer bytes than UTF-16 code units, so long strings need no count.
+    return t === 0 || text.length >= t || Buffer.byteLength(text) >= t;
+  }
+
+  close(code: number, reason: string | Uint8Array): void {
+    const ws = this.ws;
+    if (ws === null || this.closing) return;
+    this.closing = true;
+    ws.close(code, typeof reason === 'string' ? reason : utf8.decode(reason));
+  }
+
+  abort(): void {
+    const ws = this.ws;
+    if (ws === null || this.closing) return;
+    this.closing = true;
+    ws.terminate();
+  }
+
+  pause(): void {
+    if (!this.closing) this.ws?.pause();
+  }
+
+  resume(): void {
+    if (!this.closing) this.ws?.resume();
+  }
+
+  bufferedAmount(): number {
+    return this.ws === null || this.closing ? 0 : this.ws.getBufferedAmount();
+  }
+
+  /**
+   * Bun fixes `maxPayloadLength` per server, so a lower limit for this socket is
+   * checked here on each whole message (Bun has buffered it by then); a higher
+   * one cannot be granted.
+   */
+  setMaxFrameSize(bytes: number): void {
+    const limit = bytes === 0 ? Infinity : bytes;
+    if (limit > this.serverMaxFrame) {
+      throw new RangeError(
+        `maxFrameSize ${bytes === 0 ? '0 (no limit)' : bytes} is over this server's maxFrameSize of ${this.serverMaxFrame}: ` +
+          `Bun fixes the limit per server, so a connection can only lower it; start the server with the largest limit any connection needs`,
+      );
+    }
+    this.lowered = limit === this.serverMaxFrame ? 0 : limit;
+  }
+}
+
+function writeBatch(ws: BunSocket<BunTransport>): void {
+  ws.data.writeBatch(ws);
+}
