@@ -228,7 +228,7 @@ export function upgradeInto<S, A>(
         args,
         new WsTransport(ws),
         settingsFor(o),
-        metaFor(handlerName(handler), ws, req.url),
+        new WsMeta(handlerName(handler), ws, req.url),
         undefined,
       );
       const tagged = ws as Tagged;
@@ -248,20 +248,24 @@ export function upgradeInto<S, A>(
 }
 
 /**
- * The connection's meta, built outside `upgradeInto` so that nothing it keeps holds
- * the request; the peer address is read only when asked (it costs a syscall).
+ * A connection's meta. It keeps the socket, not the request, and reads the peer
+ * address only when asked (that costs a syscall); a class, so the getter lives on
+ * the prototype rather than in every connection.
  */
-function metaFor(handlerName: string, ws: WebSocket, path: string | undefined): ConnectionMeta {
-  const socket = (ws as unknown as { _socket: { remoteAddress?: string } })._socket;
-  return {
-    handlerName,
-    path,
-    protocol: ws.protocol === '' ? undefined : ws.protocol,
-    server: 'ws',
-    get remoteAddress() {
-      return socket.remoteAddress;
-    },
-  };
+class WsMeta implements ConnectionMeta {
+  readonly server = 'ws';
+  readonly protocol: string | undefined;
+  constructor(
+    readonly handlerName: string,
+    private readonly ws: WebSocket,
+    readonly path: string | undefined,
+  ) {
+    this.protocol = ws.protocol === '' ? undefined : ws.protocol;
+  }
+
+  get remoteAddress(): string | undefined {
+    return (this.ws as unknown as { _socket: { remoteAddress?: string } | null })._socket?.remoteAddress;
+  }
 }
 
 function handlerName(handler: object): string {
