@@ -14,6 +14,7 @@ import { link, self, send } from './process.js';
 import { formatTerm, isExit, isQuietReason, type ExitReason } from './reasons.js';
 import {
   StartError,
+  cast,
   isPromise,
   start as startServer,
   startLink as startServerLinked,
@@ -84,7 +85,6 @@ type Request =
   | typeof WHICH
   | typeof COUNT
   | { readonly op: 'start'; readonly spec: NormalizedSpec }
-  | { readonly op: 'adopt'; readonly pid: Pid; readonly spec: NormalizedSpec }
   | { readonly op: 'terminate'; readonly pid: Pid };
 
 interface InitArgs {
@@ -121,17 +121,25 @@ function startNewChild(state: State, spec: NormalizedSpec): CallResult<State, un
   return isPromise(result) ? result.then((r) => started(state, spec, r)) : started(state, spec, result);
 }
 
-function adoptChildNow(state: State, pid: Pid, spec: NormalizedSpec): CallResult<State, unknown> {
-  const { maxChildren } = state.args;
-  if (state.children.size + state.restarting.size >= maxChildren) {
-    const refused = new StartError(`DynamicSupervisor ${String(self())} already has its maxChildren (${maxChildren}) children; adoption refused`, 'max_children');
-    return { reply: refused, state };
+/** A cast: adopt a running process, or tell `refused` that the supervisor is full. */
+class Adopt {
+  constructor(
+    readonly pid: Pid,
+    readonly spec: NormalizedSpec,
+    readonly refused: () => void,
+  ) {}
+}
+
+function adoptChildNow(state: State, req: Adopt): NoReplyResult<State> {
+  if (state.children.size + state.restarting.size >= state.args.maxChildren) {
+    req.refused();
+    return state.noreply;
   }
   // Linking from inside the supervisor makes it the child's parent; a child already
   // dead arrives as an EXIT (noproc) and leaves the table as any child does.
-  link(pid);
-  state.children.set(pid, spec);
-  return { reply: pid, state };
+  link(req.pid);
+  state.children.set(req.pid, req.spec);
+  return state.noreply;
 }
 
 function terminateByPid(state: State, pid: Pid): CallResult<State, unknown> | Promise<CallResult<State, unknown>> {
@@ -175,12 +183,14 @@ const dynamicSupervisorImpl = {
     return { ok: state };
   },
 
+  handleCast(req: unknown, state: State): NoReplyResult<State> {
+    return req instanceof Adopt ? adoptChildNow(state, req) : state.noreply;
+  },
+
   handleCall(req: Request, _from: unknown, state: State): CallResult<State, unknown> | Promise<CallResult<State, unknown>> {
     switch (req.op) {
       case 'start':
         return startNewChild(state, req.spec);
-      case 'adopt':
-        return adoptChildNow(state, req.pid, req.spec);
       case 'terminate':
         return terminateByPid(state, req.pid);
       case 'which': {
@@ -301,11 +311,12 @@ export function prepareChildSpec(spec: DynamicChildSpec): NormalizedSpec {
 /**
  * @internal makes a process that is already running a child of the supervisor (it
  * links it from inside), as if `startChild` had started it; `spec` should say
- * `restart: 'temporary'`, since its `start` is never called. Rejects with reason
- * `'max_children'` when full. One spec may serve every adopted child.
+ * `restart: 'temporary'`, since its `start` is never called. A cast, not a call:
+ * nothing waits; when the supervisor is at `maxChildren` it runs `refused` (inside
+ * the supervisor) instead. One spec may serve every adopted child.
  */
-export function adoptChild(sup: Pid | string, pid: Pid, spec: NormalizedSpec): Promise<Pid> {
-  return request<Pid>(sup, { op: 'adopt', pid, spec });
+export function adoptChild(sup: Pid | string, pid: Pid, spec: NormalizedSpec, refused: () => void): void {
+  cast(sup, new Adopt(pid, spec, refused));
 }
 
 /**

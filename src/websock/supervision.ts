@@ -8,7 +8,7 @@
  * are already queued in its mailbox, never lost while the supervisor answers.
  */
 import { DynamicSupervisor, adoptChild, prepareChildSpec } from '../runtime/dynamic-supervisor.js';
-import type { Pid } from '../runtime/pid.js';
+import { Pid } from '../runtime/pid.js';
 import type { Connection } from './connection.js';
 
 /** One child spec per shutdown timeout, shared by every connection: their `start` is never called. */
@@ -48,12 +48,23 @@ export function connectionSupervisor(): Promise<Pid> {
  * Again Later) and `terminate` sees `{ error: 'max_children' }`.
  */
 export function superviseConnection(conn: Connection<unknown>, supervisor: Pid | Promise<Pid> | undefined, shutdown: number): void {
-  const sup = supervisor ?? connectionSupervisor();
-  void Promise.resolve(sup)
-    .then((pid) => adoptChild(pid, conn.pid, specFor(shutdown)).then(() => conn.adopt(pid)))
-    .catch((err: unknown) => {
-      if (supervisor === undefined) fallback = undefined;
-      const full = typeof err === 'object' && err !== null && (err as { reason?: unknown }).reason === 'max_children';
-      conn.refuse(full ? 1013 : 1011, full ? 'max_children' : `no supervisor: ${err instanceof Error ? err.message : String(err)}`);
-    });
+  const spec = specFor(shutdown);
+  const refused = (): void => conn.refuse(1013, 'max_children');
+  if (supervisor instanceof Pid) {
+    // The supervisor links it when it reads the cast; until then its exit signals are none of ours.
+    conn.adopt(supervisor);
+    adoptChild(supervisor, conn.pid, spec, refused);
+    return;
+  }
+  const owned = supervisor === undefined;
+  void (supervisor ?? connectionSupervisor()).then(
+    (pid) => {
+      conn.adopt(pid);
+      adoptChild(pid, conn.pid, spec, refused);
+    },
+    (err: unknown) => {
+      if (owned) fallback = undefined;
+      conn.refuse(1011, `no supervisor: ${err instanceof Error ? err.message : String(err)}`);
+    },
+  );
 }
