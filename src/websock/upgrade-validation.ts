@@ -357,6 +357,9 @@ function isBlank(v: string | readonly string[] | undefined): boolean {
 }
 
 function mustContain(headers: UpgradeRequest['headers'], name: string, needle: string): string | undefined {
+  const raw = headers[name];
+  // What browsers and clients send: one value that is the token exactly. Checked without splitting.
+  if (typeof raw === 'string' && (raw === needle || asciiLower(raw) === needle)) return undefined;
   const values = headerValues(headers, name);
   for (const token of splitList(values)) {
     if (asciiLower(token) === needle) return undefined;
@@ -365,12 +368,15 @@ function mustContain(headers: UpgradeRequest['headers'], name: string, needle: s
 }
 
 function mustEqual(headers: UpgradeRequest['headers'], name: string, expected: string): string | undefined {
+  if (headers[name] === expected) return undefined;
   const values = headerValues(headers, name).map(asciiLower);
   if (values.length === 1 && values[0] === expected) return undefined;
   return `'${name}' header must equal '${expected}', got ${inspectList(values)}`;
 }
 
 /** Lowercases A-Z only, as Elixir's `String.downcase(s, :ascii)`: other letters keep their case. */
+const UPPER = /[A-Z]/;
+
 function asciiLower(s: string): string {
-  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  return UPPER.test(s) ? s.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : s;
 }
