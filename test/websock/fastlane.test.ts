@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 /** Subscribes each connection to 'room'; on "push-then-broadcast" pushes a frame and broadcasts another in the same callback. */
-function member(room: PubSub): WebSock<null> {
+function member(room: PubSub<unknown>): WebSock<null> {
   return {
     init: () => {
       room.subscribe('room');
@@ -31,7 +31,7 @@ function member(room: PubSub): WebSock<null> {
   };
 }
 
-async function subscribers(room: PubSub, n: number): Promise<void> {
+async function subscribers(room: PubSub<unknown>, n: number): Promise<void> {
   await expect.poll(() => room.subscriberCount('room')).toBe(n);
 }
 
@@ -47,7 +47,7 @@ describe('the fastlane', () => {
   });
 
   it('sends binary frames and skips the sender of broadcastFrom', async () => {
-    const room = new PubSub();
+    const room = new PubSub<unknown>();
     server = await startServer(member(room));
     const [a, b] = await Promise.all([server.connect(), server.connect()]);
     await subscribers(room, 2);
