@@ -11,6 +11,7 @@ import { formatTable, type BenchModule } from './report.js';
 const MODULES: Readonly<Record<string, () => Promise<BenchModule>>> = {
   runtime: () => import('./runtime.js'),
   ws: () => import('./ws.js'),
+  bun: () => import('./bun.js'),
 };
 
 async function main(): Promise<void> {

@@ -3,7 +3,7 @@
  * in-process: the chat page at `/`, chat WebSockets at `/chat?room=&username=`,
  * and the observer at `/observer`.
  */
-import { serve, type BeamsockServer } from 'beamsock/ws';
+import { serve, type BeamsockServer } from './server.js';
 import type { Observer } from 'beamsock/observer';
 import { ChatServer } from '../chat/chat-server.js';
 import { demoObserver } from './observer.js';

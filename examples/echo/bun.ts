@@ -1,3 +1,4 @@
+// examples/echo/bun.ts — run: SERVER=bun PORT=9001 npm run example:echo
 /**
  * The echo example on Bun's native server: `SERVER=bun PORT=9001 npm run example:echo`.
  *

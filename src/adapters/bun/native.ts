@@ -22,8 +22,9 @@ export interface BunSocket<D> {
   /** Runs `callback` with writes gathered into one syscall. */
   cork<T>(callback: (ws: BunSocket<D>) => T): T;
   getBufferedAmount(): number;
-  pause(): void;
-  resume(): void;
+  /** Stops reading from the socket (absent from older Bun releases). */
+  pause?(): void;
+  resume?(): void;
 }
 
 /** What `Bun.serve` hands `fetch` as its second argument, as far as upgrading goes. */

@@ -33,6 +33,11 @@ export interface HandlerSpec {
   readonly live: Set<BunTransport>;
 }
 
+/**
+ * One Bun socket as a connection's `Transport`, and the socket's `data`. Made by
+ * `createBunHandler`'s `upgrade`; applications never construct one (it is
+ * exported as a type because Bun types `websocket` by its data).
+ */
 export class BunTransport implements Transport {
   /** The socket, from `open` on. */
   ws: BunSocket<BunTransport> | null = null;
@@ -184,12 +189,13 @@ export class BunTransport implements Transport {
     ws.terminate();
   }
 
+  /** A Bun without `ServerWebSocket.pause` keeps reading: flow control then rests on `maxHeapSize` alone. */
   pause(): void {
-    if (!this.closing) this.ws?.pause();
+    if (!this.closing) this.ws?.pause?.();
   }
 
   resume(): void {
-    if (!this.closing) this.ws?.resume();
+    if (!this.closing) this.ws?.resume?.();
   }
 
   bufferedAmount(): number {

@@ -1,0 +1,260 @@
+/**
+ * Bun adapter benchmarks: beamsock's `serve()` from `beamsock/bun` against bare
+ * `Bun.serve`, and against beamsock on `ws` (Node). Each server runs in its own
+ * child process (`bench/servers/bun-*.ts` under the `bun` devDependency,
+ * `bench/servers/beamsock.ts` under Node), driven over IPC; the load comes from
+ * `bench/load-client.ts` in this (Node) process, all on 127.0.0.1.
+ *
+ * - echo round trips/s: 64 connections x 16 frames in flight, 32-byte text.
+ * - broadcast of 64 bytes to 5,000 connections: Bun's native `server.publish`
+ *   against PubSub with the fastlane dispatcher on Bun and on ws.
+ * - idle connection: heap and RSS per connection over 5,000 idle connections.
+ */
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { BroadcastTimer, echoLoad, withClients, type BroadcastFigure, type LoadFigure, type RawClient } from './load-client.js';
+import type { BenchResult } from './report.js';
+import { ServerChild, budgetLabel, connectionBudget } from './servers/server-child.js';
+
+const ECHO_CONNECTIONS = 64;
+const IN_FLIGHT = 16;
+const ECHO_PAYLOAD = 32;
+const ECHO_WARMUP_MS = 1000;
+const ECHO_MEASURE_MS = 4000;
+const IDLE_CONNECTIONS = 5000;
+const BROADCAST_CONNECTIONS = 5000;
+const BROADCAST_BYTES = 64;
+const BROADCAST_WARMUP = 3;
+const BROADCASTS = 20;
+/** Quiet time after each broadcast, so the next starts from an idle server. */
+const BROADCAST_PAUSE_MS = 20;
+/** Runs of each echo variant; the best is reported. */
+const ROUNDS = 2;
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BUN = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'bun.exe' : 'bun');
+
+type Variant = 'bun-bare' | 'bun-beamsock' | 'ws-beamsock';
+const VARIANTS: readonly Variant[] = ['bun-bare', 'bun-beamsock', 'ws-beamsock'];
+
+const LABELS: Readonly<Record<Variant, string>> = {
+  'bun-bare': 'bare Bun.serve',
+  'bun-beamsock': 'beamsock on Bun',
+  'ws-beamsock': 'beamsock on ws',
+};
+
+/** Starts a variant's server program: `bench/servers/bun-*.ts` under Bun, `beamsock.ts` under Node and tsx. */
+function startServer(variant: Variant, args: readonly string[] = []): Promise<ServerChild> {
+  const name = [variant, ...args].join(' ');
+  if (variant === 'ws-beamsock') {
+    const argv = ['--expose-gc', '--conditions=beamsock-source', '--import', 'tsx', path.join('bench', 'servers', 'beamsock.ts'), ...args];
+    return ServerChild.start(name, process.execPath, argv, ROOT);
+  }
+  return ServerChild.start(name, BUN, [path.join('bench', 'servers', `${variant}.ts`), ...args], ROOT);
+}
+
+/** Runs `fn` with a server child and `count` upgraded clients of it, all stopped afterwards. */
+async function withServer<T>(variant: Variant, args: readonly string[], count: number, fn: (server: ServerChild, clients: RawClient[]) => Promise<T>): Promise<T> {
+  const server = await startServer(variant, args);
+  try {
+    return await withClients(server.port, count, async (clients) => {
+      await server.awaitCount(count);
+      return fn(server, clients);
+    });
+  } finally {
+    await server.stop();
+  }
+}
+
+function pct(n: number): string {
+  return `${n.toFixed(0)}%`;
+}
+
+// Echo ----------------------------------------------------------------------------------
+
+/** An echo rate and the server's CPU over the same window. */
+interface EchoFigure extends LoadFigure {
+  /** Server CPU microseconds per round trip. */
+  readonly serverUsPerOp: number;
+  /** Server CPU over the window, % of one core. */
+  readonly serverCpu: number;
+}
+
+function echo(variant: Variant): Promise<EchoFigure> {
+  return withServer(variant, [], ECHO_CONNECTIONS, async (server, clients) => {
+    const cpu: Promise<number>[] = [];
+    const f = await echoLoad(clients, {
+      inFlight: IN_FLIGHT,
+      payloadBytes: ECHO_PAYLOAD,
+      warmupMs: ECHO_WARMUP_MS,
+      measureMs: ECHO_MEASURE_MS,
+      onWindow: () => cpu.push(server.cpuMs()),
+    });
+    const [start, end] = await Promise.all(cpu);
+    const serverMs = (end as number) - (start as number);
+    return { ...f, serverUsPerOp: (serverMs * 1000) / (f.perSecond * (f.ms / 1000)), serverCpu: (serverMs / f.ms) * 100 };
+  });
+}
+
+/** Each variant `ROUNDS` times, taking turns so that noise falls on all alike; the best run of each. */
+async function bestEchoes(): Promise<Record<Variant, EchoFigure>> {
+  const best = {} as Record<Variant, EchoFigure>;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const v of VARIANTS) {
+      const f = await echo(v);
+      if (best[v] === undefined || f.perSecond > best[v].perSecond) best[v] = f;
+    }
+  }
+  return best;
+}
+
+// Idle memory -----------------------------------------------------------------------------
+
+interface IdleFigure {
+  readonly heap: number;
+  readonly rss: number;
+}
+
+async function idleMemory(variant: Variant, count: number): Promise<IdleFigure> {
+  const server = await startServer(variant);
+  try {
+    // One connection opened and closed first, so lazily built server parts are not counted.
+    await withClients(server.port, 1, () => server.awaitCount(1));
+    await server.awaitCount(0);
+    const before = await server.mem();
+    return await withClients(server.port, count, async () => {
+      await server.awaitCount(count);
+      const after = await server.mem();
+      return { heap: (after.heapUsed - before.heapUsed) / count, rss: (after.rss - before.rss) / count };
+    });
+  } finally {
+    await server.stop();
+  }
+}
+
+// Broadcast -------------------------------------------------------------------------------
+
+/** Every variant broadcasting to `count` connections of its own, taking turns. */
+async function broadcasts(count: number): Promise<Record<Variant, BroadcastFigure>> {
+  const message = 'b'.repeat(BROADCAST_BYTES);
+  const run = async (i: number, timers: readonly [Variant, BroadcastTimer][]): Promise<Record<Variant, BroadcastFigure>> => {
+    if (i < VARIANTS.length) {
+      const v = VARIANTS[i] as Variant;
+      return withServer(v, ['pubsub'], count, (server, clients) =>
+        run(i + 1, [...timers, [v, new BroadcastTimer(server.name, clients, () => server.request('broadcast', message))]]),
+      );
+    }
+    for (let n = 0; n < BROADCAST_WARMUP + BROADCASTS; n++) {
+      // Rotate who goes first, so none always follows another's aftermath.
+      for (let k = 0; k < timers.length; k++) {
+        await (timers[(n + k) % timers.length] as [Variant, BroadcastTimer])[1].once(n >= BROADCAST_WARMUP);
+        await sleep(BROADCAST_PAUSE_MS);
+      }
+    }
+    return Object.fromEntries(timers.map(([v, t]) => [v, t.figure()])) as Record<Variant, BroadcastFigure>;
+  };
+  return run(0, []);
+}
+
+// The table -------------------------------------------------------------------------------
+
+/**
+ * Runs every Bun adapter benchmark and returns one row per figure, beamsock on
+ * Bun beside bare `Bun.serve` (and beamsock on ws) measured in the same run.
+ * Throws if a server fails to start or a load step stalls; every child is killed either way.
+ *
+ * @example
+ * console.log(formatTable(await run()));
+ */
+export async function run(): Promise<BenchResult[]> {
+  try {
+    return await measure();
+  } finally {
+    ServerChild.killAll();
+  }
+}
+
+async function measure(): Promise<BenchResult[]> {
+  const echoes = await bestEchoes();
+  const castN = connectionBudget(BROADCAST_CONNECTIONS, 3);
+  const cast = await broadcasts(castN);
+  const idleN = connectionBudget(IDLE_CONNECTIONS, 1);
+  const idle = {
+    'bun-bare': await idleMemory('bun-bare', idleN),
+    'bun-beamsock': await idleMemory('bun-beamsock', idleN),
+    'ws-beamsock': await idleMemory('ws-beamsock', idleN),
+  };
+
+  const bare = LABELS['bun-bare'];
+  const onWs = LABELS['ws-beamsock'];
+  const echoHow =
+    `${ECHO_CONNECTIONS} connections x ${IN_FLIGHT} in flight, ${ECHO_PAYLOAD}-byte text; best of ${ROUNDS} runs per server, taking turns, ` +
+    `each ${ECHO_MEASURE_MS / 1000} s after ${ECHO_WARMUP_MS / 1000} s warm-up; load client CPU ${pct(echoes['bun-beamsock'].clientCpu)} of a core ` +
+    `(bare Bun run: ${pct(echoes['bun-bare'].clientCpu)}), server ${pct(echoes['bun-beamsock'].serverCpu)} (bare: ${pct(echoes['bun-bare'].serverCpu)})`;
+  const castHow =
+    `${budgetLabel(castN, BROADCAST_CONNECTIONS)} connections per server, ${BROADCAST_BYTES}-byte text; median of ${BROADCASTS} per server ` +
+    `(after ${BROADCAST_WARMUP} warm-up), the three servers taking turns; from sending the IPC trigger until every client has the frame; ` +
+    `load client CPU ${pct(cast['bun-beamsock'].clientCpu)} of a core (native: ${pct(cast['bun-bare'].clientCpu)})`;
+  const idleHow = `${budgetLabel(idleN, IDLE_CONNECTIONS)} idle upgraded connections; server after a full GC minus before, / N; beamsock with a 1 h idle timeout (a timer each)`;
+  return [
+    {
+      name: 'echo round trips, beamsock on Bun',
+      value: echoes['bun-beamsock'].perSecond,
+      unit: 'round trips/s',
+      baseline: { label: bare, value: echoes['bun-bare'].perSecond },
+      target: { ratioAtLeast: 0.9 },
+      note: echoHow,
+    },
+    {
+      name: 'server CPU per echo round trip, beamsock on Bun',
+      value: echoes['bun-beamsock'].serverUsPerOp,
+      unit: 'us',
+      baseline: { label: bare, value: echoes['bun-bare'].serverUsPerOp },
+    },
+    {
+      name: 'echo round trips, beamsock on Bun vs on ws',
+      value: echoes['bun-beamsock'].perSecond,
+      unit: 'round trips/s',
+      baseline: { label: onWs, value: echoes['ws-beamsock'].perSecond },
+    },
+    {
+      name: `broadcast ${BROADCAST_BYTES} B to ${castN.toLocaleString('en-US')} conns, beamsock fastlane on Bun`,
+      value: cast['bun-beamsock'].ms,
+      unit: 'ms',
+      baseline: { label: 'Bun server.publish', value: cast['bun-bare'].ms },
+      target: { ratioAtMost: 1 / 0.9 },
+      note: `${castHow}; target: at least 0.9x the native speed, i.e. time ratio <= 1.11`,
+    },
+    {
+      name: 'server CPU per broadcast, beamsock fastlane on Bun',
+      value: cast['bun-beamsock'].serverCpuMs,
+      unit: 'ms',
+      baseline: { label: 'Bun server.publish', value: cast['bun-bare'].serverCpuMs },
+      note:
+        `median server process.cpuUsage from receiving the trigger until every socket was written (Bun's publish: until its loop has turned once, ` +
+        `when it writes what publish queued; beamsock: until the scheduler is idle); wall-clock for the same: fastlane ${cast['bun-beamsock'].serverWallMs.toFixed(1)} ms, ` +
+        `publish ${cast['bun-bare'].serverWallMs.toFixed(1)} ms`,
+    },
+    {
+      name: 'broadcast, beamsock fastlane on Bun vs on ws',
+      value: cast['bun-beamsock'].ms,
+      unit: 'ms',
+      baseline: { label: onWs, value: cast['ws-beamsock'].ms },
+    },
+    {
+      name: 'idle connection heap, beamsock on Bun',
+      value: idle['bun-beamsock'].heap,
+      unit: 'bytes/conn',
+      baseline: { label: bare, value: idle['bun-bare'].heap },
+      note: `${idleHow}; heap is JavaScriptCore's on Bun, V8's on Node; beamsock on ws: ${Math.round(idle['ws-beamsock'].heap)} bytes/conn`,
+    },
+    {
+      name: 'idle connection RSS, beamsock on Bun',
+      value: idle['bun-beamsock'].rss,
+      unit: 'bytes/conn',
+      baseline: { label: bare, value: idle['bun-bare'].rss },
+      note: `${idleHow}; beamsock on ws: ${Math.round(idle['ws-beamsock'].rss)} bytes/conn`,
+    },
+  ];
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/**
+ * Runs an example on the server `SERVER` names: `ws` (the default) runs the
+ * entry with Node and tsx, `bun` runs it (or the `--bun` entry, for examples
+ * that use Bun's API directly) with the `bun` devDependency, which executes
+ * TypeScript itself. Both resolve `beamsock/*` to the sources.
+ *
+ *   node scripts/start.mjs examples/demo/main.ts
+ *   node scripts/start.mjs examples/echo/main.ts --bun examples/echo/bun.ts
+ *
+ * Ctrl-C reaches the example directly (same process group), so it shuts down
+ * gracefully; SIGTERM sent to this launcher is passed on. Exits with the
+ * example's exit code.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const [entry, ...rest] = process.argv.slice(2);
+const bunFlag = rest.indexOf('--bun');
+const bunEntry = bunFlag === -1 ? entry : rest[bunFlag + 1];
+const server = process.env.SERVER ?? 'ws';
+
+if (entry === undefined || bunEntry === undefined) {
+  console.error('usage: node scripts/start.mjs <entry.ts> [--bun <entry for Bun>]');
+  process.exit(2);
+}
+if (server !== 'ws' && server !== 'bun') {
+  console.error(`SERVER must be 'ws' or 'bun', got '${server}'`);
+  process.exit(2);
+}
+
+const bun = path.join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'bun.exe' : 'bun');
+const [command, args] =
+  server === 'bun'
+    ? [bun, ['--conditions=beamsock-source', bunEntry]]
+    : [process.execPath, ['--conditions=beamsock-source', '--import', 'tsx', entry]];
+
+const child = spawn(command, args, { cwd: root, stdio: 'inherit' });
+child.once('error', (err) => {
+  console.error(`could not start ${command}: ${err.message}${server === 'bun' ? ' (is the bun devDependency installed? run npm install)' : ''}`);
+  process.exit(1);
+});
+// The terminal's Ctrl-C already reaches the child; the launcher waits for it to finish.
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => child.kill('SIGTERM'));
+child.once('exit', (code, signal) => process.exit(code ?? (signal === null ? 0 : 1)));
