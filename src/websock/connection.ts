@@ -114,6 +114,12 @@ export interface FrameStats {
   sendPongBytes: number;
 }
 
+// What handleIn and handleControl receive beside the data: shared, never changed.
+const TEXT_META = Object.freeze({ opcode: 'text' as const });
+const BINARY_META = Object.freeze({ opcode: 'binary' as const });
+const PING_META = Object.freeze({ opcode: 'ping' as const });
+const PONG_META = Object.freeze({ opcode: 'pong' as const });
+
 const TEXT = 0;
 const BINARY = 1;
 const PING = 2;
@@ -181,7 +187,7 @@ export class Connection<S> implements ProcOwner {
     const spawnOpts: SpawnOptions = {
       kind: 'connection',
       trapExit: true,
-      init: () => this.run('init', () => handler.init(args)),
+      init: () => this.settle('init', handler.init(args)),
       ...(settings.maxHeapSize !== undefined ? { maxHeapSize: settings.maxHeapSize } : {}),
       ...(settings.fullsweepAfter !== undefined ? { fullsweepAfter: settings.fullsweepAfter } : {}),
     };
@@ -342,12 +348,12 @@ export class Connection<S> implements ProcOwner {
         case TEXT:
         case BINARY:
           this.unpend();
-          return this.run('handleIn', () => this.handler.handleIn([msg.data, { opcode: msg.kind === TEXT ? 'text' : 'binary' }] as never, this.state));
+          return this.settle('handleIn', this.handler.handleIn([msg.data, msg.kind === TEXT ? TEXT_META : BINARY_META] as never, this.state));
         case PING:
         case PONG: {
           const handleControl = this.handler.handleControl;
           if (handleControl === undefined) return undefined;
-          return this.run('handleControl', () => handleControl.call(this.handler, [msg.data as Buffer, { opcode: msg.kind === PING ? 'ping' : 'pong' }], this.state));
+          return this.settle('handleControl', handleControl.call(this.handler, [msg.data as Buffer, msg.kind === PING ? PING_META : PONG_META], this.state));
         }
         case CLOSED:
           if (msg.code === 0) return this.finish({ error: 'closed' }, info(undefined, undefined, undefined), 'normal');
@@ -367,7 +373,7 @@ export class Connection<S> implements ProcOwner {
     if (isExit(msg) && msg.from === (this.parent ?? rootPid()) && msg.reason !== 'normal') {
       return this.shutdown(msg.reason);
     }
-    return this.run('handleInfo', () => this.handler.handleInfo(msg as never, this.state));
+    return this.settle('handleInfo', this.handler.handleInfo(msg as never, this.state));
   }
 
   private unpend(): void {
@@ -385,9 +391,8 @@ export class Connection<S> implements ProcOwner {
     return this.finish('shutdown', info(undefined, undefined, 1001), reason);
   }
 
-  /** Runs a callback and applies its result, waiting for it if it returns a promise. */
-  private run(name: string, callback: () => unknown): unknown {
-    const result = callback();
+  /** Applies a callback's result, waiting for it if it is a promise. */
+  private settle(name: string, result: unknown): unknown {
     if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
       return (result as PromiseLike<unknown>).then((r) => this.apply(name, r));
     }
