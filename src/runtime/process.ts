@@ -23,7 +23,7 @@ import {
   type Receive,
   type Watcher,
 } from './proc.js';
-import { currentProc, ownerReceive, runAs, schedule } from './scheduler.js';
+import { currentProc, ownerReceive, runAs, schedule, senderProc } from './scheduler.js';
 import type { DownMessage, ExitMessage, ExitReason } from './reasons.js';
 
 /** Bytes each queued message counts for in `maxHeapSize` (a fixed, documented measure). */
@@ -299,7 +299,7 @@ export function enqueue(p: Proc, msg: unknown): void {
  * send('logger', 'hello'); // a registered name
  */
 export function send(dest: Pid | string, msg: unknown): void {
-  const sender = currentProc();
+  const sender = senderProc();
   if (sender !== null) {
     // Code of a dead process that resumed after an await: its messages are not sent.
     if ((sender.flags & (DEAD | EXITING)) === DEAD) return;
