@@ -1,20 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pid } from '../../src/runtime/pid.js';
 import { isAlive, send, spawn, watch } from '../../src/runtime/process.js';
 import { idle } from '../../src/runtime/scheduler.js';
-import { formatReport, setLogger, type CrashReport, type Logger, type Report } from '../../src/runtime/logger.js';
+import { formatReport, setLogger, type CrashReport } from '../../src/runtime/logger.js';
 import type { ErrorReason, ExitReason } from '../../src/runtime/reasons.js';
+import { captureReports } from '../support/reports.js';
 
-const reports: Report[] = [];
-let restoreLogger: Logger;
-beforeEach(() => {
-  reports.length = 0;
-  restoreLogger = setLogger((r) => reports.push(r));
-});
-afterEach(() => {
-  setLogger(restoreLogger);
-});
+const reports = captureReports();
 
 // Anything that escapes the runtime would reach these; the runtime must catch it all.
 const escaped: unknown[] = [];

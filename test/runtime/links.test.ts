@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Pid } from '../../src/runtime/pid.js';
 import {
   exit,
@@ -16,8 +16,8 @@ import {
   watch,
 } from '../../src/runtime/process.js';
 import { idle } from '../../src/runtime/scheduler.js';
-import { setLogger, type Logger, type Report } from '../../src/runtime/logger.js';
 import { isExit, type ExitMessage, type ExitReason } from '../../src/runtime/reasons.js';
+import { captureReports } from '../support/reports.js';
 
 /** Resolves with the reason `pid` exits with (a runtime-owned monitor). */
 function exitReasonOf(pid: Pid): Promise<ExitReason> {
@@ -51,15 +51,7 @@ function parentWithChild(opts: { trap: boolean }): { parent: Pid; inbox: unknown
   };
 }
 
-const reports: Report[] = [];
-let restoreLogger: Logger;
-beforeEach(() => {
-  reports.length = 0;
-  restoreLogger = setLogger((r) => reports.push(r));
-});
-afterEach(() => {
-  setLogger(restoreLogger);
-});
+const reports = captureReports();
 
 describe('links', () => {
   it('a crashing child takes its non-trapping parent down with the same reason', async () => {

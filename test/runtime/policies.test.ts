@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Pid } from '../../src/runtime/pid.js';
 import {
   QUEUED_MESSAGE_BYTES,
@@ -19,18 +19,11 @@ import {
   type ProcessFlags,
 } from '../../src/runtime/process.js';
 import { idle } from '../../src/runtime/scheduler.js';
-import { setLogger, type HeapReport, type Logger, type Report } from '../../src/runtime/logger.js';
+import { type HeapReport } from '../../src/runtime/logger.js';
 import type { ExitReason } from '../../src/runtime/reasons.js';
+import { captureReports } from '../support/reports.js';
 
-const reports: Report[] = [];
-let restoreLogger: Logger;
-beforeEach(() => {
-  reports.length = 0;
-  restoreLogger = setLogger((r) => reports.push(r));
-});
-afterEach(() => {
-  setLogger(restoreLogger);
-});
+const reports = captureReports();
 
 /** The reason `pid` ends with, or undefined while it lives (a runtime-owned monitor). */
 function trackExit(pid: Pid): { reason: ExitReason | undefined } {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Pid } from '../../src/runtime/pid.js';
 import {
   exit,
@@ -24,8 +24,8 @@ import {
   type SpawnOptions,
 } from '../../src/runtime/process.js';
 import { idle } from '../../src/runtime/scheduler.js';
-import { setLogger, type Logger, type Report } from '../../src/runtime/logger.js';
 import type { DownMessage, ExitMessage, ExitReason } from '../../src/runtime/reasons.js';
+import { captureReports } from '../support/reports.js';
 
 /** Resolves with the reason `pid` exits with (a runtime-owned monitor). */
 function exitReason(pid: Pid): Promise<ExitReason> {
@@ -34,15 +34,7 @@ function exitReason(pid: Pid): Promise<ExitReason> {
   });
 }
 
-const reports: Report[] = [];
-let previousLogger: Logger;
-beforeEach(() => {
-  reports.length = 0;
-  previousLogger = setLogger((r) => reports.push(r));
-});
-afterEach(() => {
-  setLogger(previousLogger);
-});
+const reports = captureReports();
 
 describe('spawn', () => {
   it('runs receive once per message, in order', async () => {

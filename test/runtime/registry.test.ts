@@ -1,10 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Pid } from '../../src/runtime/pid.js';
 import { ExitSignal, exit, isAlive, monitor, procOf, register as registerName, send, spawn, spawnLink } from '../../src/runtime/process.js';
 import { idle } from '../../src/runtime/scheduler.js';
-import { setLogger, type Logger, type Report } from '../../src/runtime/logger.js';
 import { isDown } from '../../src/runtime/reasons.js';
 import { Registry, type RegistryEntry, type RegistryEvent } from '../../src/runtime/registry.js';
+import { captureReports } from '../support/reports.js';
 
 type Job = { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void } | 'crash';
 
@@ -52,14 +52,8 @@ async function sharedRoom(): Promise<{ r: Registry<string, number>; a: ReturnTyp
   return { r, a, b };
 }
 
-const reports: Report[] = [];
-let previousLogger: Logger;
-beforeEach(() => {
-  reports.length = 0;
-  previousLogger = setLogger((r) => reports.push(r));
-});
+const reports = captureReports();
 afterEach(() => {
-  setLogger(previousLogger);
   for (const r of registries.splice(0)) r.close();
 });
 
