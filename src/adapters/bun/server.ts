@@ -8,6 +8,7 @@ import type { WebSock } from '../../websock/behaviour.js';
 import type { ConnectionOptions } from '../../websock/options.js';
 import { bunHandler, pathOf, textResponse, type BunHandlerOptions } from './handler.js';
 import { bunRuntime, type BunServer } from './native.js';
+import { listenOptions } from '../../websock/listen-options.js';
 
 /**
  * Something mounted beside the handler on a `serve` server (the Bun twin of
@@ -80,15 +81,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   const bun = bunRuntime('serve() from beamsock/bun');
   const handlerOpts: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(opts)) if (!SERVE_KEYS.has(k)) handlerOpts[k] = v;
-  const port = opts.port ?? 4000;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`option 'port' must be an integer from 0 to 65535, got ${String(port)}`);
-  const host = opts.host ?? '127.0.0.1';
-  if (typeof host !== 'string') throw new TypeError(`option 'host' must be a string, got ${String(host)}`);
-  const path = opts.path;
-  if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) {
-    throw new TypeError(`option 'path' must be a string starting with '/', got ${String(path)}`);
-  }
-  if (opts.onRequest !== undefined && typeof opts.onRequest !== 'function') throw new TypeError(`option 'onRequest' must be a function`);
+  const { port, host, path } = listenOptions(opts);
   if (opts.mounts !== undefined && !(Array.isArray(opts.mounts) && opts.mounts.every((m: Partial<BunServeMount>) => typeof m?.handleFetch === 'function' && typeof m.close === 'function'))) {
     throw new TypeError(`option 'mounts' must be a list of { handleFetch, close }`);
   }

@@ -11,6 +11,7 @@ import type { Pid } from '../../runtime/pid.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import type { Connection } from '../../websock/connection.js';
 import type { ConnectionOptions } from '../../websock/options.js';
+import { listenOptions } from '../../websock/listen-options.js';
 import { failUpgrade, resolveOptions, upgradeInto, type ConnectionSink } from './upgrade.js';
 
 /**
@@ -81,14 +82,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   const connectionOpts: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(opts)) if (!SERVE_KEYS.has(k)) connectionOpts[k] = v;
   const o = resolveOptions(connectionOpts as ConnectionOptions);
-  const port = opts.port ?? 4000;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`option 'port' must be an integer from 0 to 65535, got ${String(port)}`);
-  const host = opts.host ?? '127.0.0.1';
-  if (typeof host !== 'string') throw new TypeError(`option 'host' must be a string, got ${String(host)}`);
-  if (opts.path !== undefined && (typeof opts.path !== 'string' || !opts.path.startsWith('/'))) {
-    throw new TypeError(`option 'path' must be a string starting with '/', got ${String(opts.path)}`);
-  }
-  if (opts.onRequest !== undefined && typeof opts.onRequest !== 'function') throw new TypeError(`option 'onRequest' must be a function`);
+  const { port, host, path } = listenOptions(opts);
   if (
     opts.mounts !== undefined &&
     !(Array.isArray(opts.mounts) && opts.mounts.every((m: Partial<ServeMount>) => typeof m?.handleRequest === 'function' && typeof m.handleUpgrade === 'function' && typeof m.close === 'function'))
@@ -131,7 +125,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
       return;
     }
     for (const m of mounts) if (m.handleUpgrade(req, socket, head)) return;
-    if (opts.path !== undefined && (req.url ?? '/').split('?')[0] !== opts.path) {
+    if (path !== undefined && (req.url ?? '/').split('?')[0] !== path) {
       const body = `no WebSocket endpoint at ${req.url ?? '/'}`;
       socket.end(`HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;

@@ -1,0 +1,36 @@
+/**
+ * The listening options every adapter's `serve()` shares, checked before anything
+ * listens so that a bad one fails at start-up naming itself.
+ */
+
+/** `port`, `host`, `path` and `onRequest` after checking, with their defaults. */
+export interface ListenOptions {
+  /** Default 4000; 0 picks a free port. */
+  readonly port: number;
+  /** Default '127.0.0.1'. */
+  readonly host: string;
+  /** Only this path is upgraded; undefined for any. */
+  readonly path: string | undefined;
+}
+
+/**
+ * Checks the listening options of `serve()`, throwing a TypeError that names the
+ * bad one.
+ *
+ * @example
+ * listenOptions({ port: 0 }); // { port: 0, host: '127.0.0.1', path: undefined }
+ */
+export function listenOptions(opts: { port?: unknown; host?: unknown; path?: unknown; onRequest?: unknown }): ListenOptions {
+  const port = opts.port ?? 4000;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError(`option 'port' must be an integer from 0 to 65535, got ${String(port)}`);
+  }
+  const host = opts.host ?? '127.0.0.1';
+  if (typeof host !== 'string') throw new TypeError(`option 'host' must be a string, got ${String(host)}`);
+  const path = opts.path;
+  if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) {
+    throw new TypeError(`option 'path' must be a string starting with '/', got ${String(path)}`);
+  }
+  if (opts.onRequest !== undefined && typeof opts.onRequest !== 'function') throw new TypeError(`option 'onRequest' must be a function`);
+  return { port, host, path };
+}
