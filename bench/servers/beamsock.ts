@@ -5,34 +5,16 @@
  * encoded once, written to every subscriber's socket).
  */
 import { serve } from '../../src/adapters/ws/index.js';
-import { PubSub } from '../../src/runtime/pubsub.js';
 import { idle } from '../../src/runtime/scheduler.js';
-import { ok, push, type WebSock } from '../../src/websock/behaviour.js';
-import { fastlane, outbound } from '../../src/websock/fastlane.js';
+import { Echo, broadcast, memberCount } from './echo-member.js';
 import { startControl } from './control.js';
-
-const TOPIC = 'bench';
-const subscribe = process.argv.includes('pubsub');
-const pubsub = new PubSub();
-
-const Echo: WebSock<null> = {
-  init() {
-    if (subscribe) pubsub.subscribe(TOPIC);
-    return ok(null);
-  },
-  handleIn: ([data, { opcode }], state) => push([opcode, data], state),
-  handleInfo: (_msg, state) => ok(state),
-};
 
 // An idle timeout of an hour: a timer per connection, as in production, that never fires here.
 const server = await serve(Echo, { port: 0, timeout: 3_600_000 });
 
 startControl(server.httpServer, {
-  count: () => (subscribe ? pubsub.subscriberCount(TOPIC) : server.connections().length),
+  count: () => memberCount(server.connections().length),
   // Connection processes start, and finish closing, in later scheduler turns.
   settle: idle,
-  async broadcast(message) {
-    pubsub.broadcast(TOPIC, outbound(['text', message]), fastlane);
-    await idle();
-  },
+  broadcast,
 });
