@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pid } from '../../src/runtime/pid.js';
-import { isAlive, send, spawn, watch } from '../../src/runtime/process.js';
+import { isAlive, send, spawn } from '../../src/runtime/process.js';
 import { idle } from '../../src/runtime/scheduler.js';
 import { formatReport, setLogger, type CrashReport } from '../../src/runtime/logger.js';
-import type { ErrorReason, ExitReason } from '../../src/runtime/reasons.js';
+import type { ErrorReason } from '../../src/runtime/reasons.js';
 import { captureReports } from '../support/reports.js';
+import { exitReasonOf } from '../support/exits.js';
 
 const reports = captureReports();
 
@@ -22,12 +23,6 @@ afterAll(() => {
   process.off('unhandledRejection', onEscape);
   process.off('uncaughtException', onEscape);
 });
-
-function exitReasonOf(pid: Pid): Promise<ExitReason> {
-  return new Promise((resolve) => {
-    if (watch(pid, (_pid, reason) => resolve(reason)) === undefined) resolve('noproc');
-  });
-}
 
 /** A process that counts what it handles: the bystander every crash must leave alone. */
 function bystander(): { pid: Pid; handled: () => number } {

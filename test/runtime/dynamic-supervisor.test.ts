@@ -2,18 +2,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DynamicSupervisor, type DynamicChildSpec } from '../../src/runtime/dynamic-supervisor.js';
 import { SupervisorError, type Restart } from '../../src/runtime/supervisor.js';
 import { GenServer, StartError, type GenServerImpl } from '../../src/runtime/gen-server.js';
-import { exit, isAlive, processInfo, send, spawn, spawnLink, watch } from '../../src/runtime/process.js';
+import { exit, isAlive, processInfo, send, spawn, spawnLink } from '../../src/runtime/process.js';
 import { setLogger, type Logger, type Report, type SupervisorReport } from '../../src/runtime/logger.js';
 import type { ExitReason } from '../../src/runtime/reasons.js';
 import type { Pid } from '../../src/runtime/pid.js';
+import { exitReasonOf } from '../support/exits.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function exitOf(pid: Pid): Promise<ExitReason> {
-  return new Promise((resolve) => {
-    if (watch(pid, (_p, reason) => resolve(reason)) === undefined) resolve('noproc');
-  });
-}
 
 /** A child that exits with the reason in `{ exit: reason }`. */
 function worker(restart: Restart = 'temporary'): DynamicChildSpec<Pid> {
@@ -28,7 +23,7 @@ function worker(restart: Restart = 'temporary'): DynamicChildSpec<Pid> {
 
 /** Makes `pid` exit with `reason` and waits until it has, so its EXIT is in the supervisor's mailbox. */
 async function exitWith(pid: Pid, reason: ExitReason): Promise<void> {
-  const gone = exitOf(pid);
+  const gone = exitReasonOf(pid);
   send(pid, { exit: reason });
   await gone;
 }
@@ -155,7 +150,7 @@ describe('DynamicSupervisor restarts', () => {
   it('gives up with shutdown after more than maxRestarts restarts in maxSeconds', async () => {
     const sup = await DynamicSupervisor.start({ maxRestarts: 1, maxSeconds: 60 });
     const other = await DynamicSupervisor.startChild(sup, worker('temporary'));
-    const supExit = exitOf(sup);
+    const supExit = exitReasonOf(sup);
     const first = await DynamicSupervisor.startChild(sup, worker('permanent'));
     exit(first, 'kill');
     const [row] = (await DynamicSupervisor.whichChildren(sup)).filter((r) => r.restart === 'permanent');
@@ -168,7 +163,7 @@ describe('DynamicSupervisor restarts', () => {
   it('retries a failed restart until the intensity runs out', async () => {
     let starts = 0;
     const sup = await DynamicSupervisor.start({ maxRestarts: 2 });
-    const supExit = exitOf(sup);
+    const supExit = exitReasonOf(sup);
     const once: DynamicChildSpec<Pid> = {
       start: () => {
         starts++;
@@ -187,7 +182,7 @@ describe('DynamicSupervisor termination', () => {
   it('terminateChild stops a child with shutdown and forgets it', async () => {
     const sup = await DynamicSupervisor.start();
     const pid = await DynamicSupervisor.startChild(sup, worker('permanent'));
-    const gone = exitOf(pid);
+    const gone = exitReasonOf(pid);
     await DynamicSupervisor.terminateChild(sup, pid);
     expect(await gone).toBe('shutdown');
     expect(await DynamicSupervisor.whichChildren(sup)).toEqual([]);
@@ -229,7 +224,7 @@ describe('DynamicSupervisor termination', () => {
       child = await DynamicSupervisor.startChild('dyn-linked', worker('permanent'));
     });
     await sleep(10);
-    const supExit = exitOf(sup as Pid);
+    const supExit = exitReasonOf(sup as Pid);
     exit(parent, 'shutdown');
     expect(await supExit).toBe('shutdown');
     expect(isAlive(child as Pid)).toBe(false);

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CallError,
   From,
@@ -9,20 +9,14 @@ import {
   reply,
   type GenServerImpl,
 } from '../../src/runtime/gen-server.js';
-import { exit, isAlive, link, processInfo, procOf, rootPid, self, send, spawn, watch, whereis } from '../../src/runtime/process.js';
-import { setLogger, type Logger, type Report } from '../../src/runtime/logger.js';
+import { exit, isAlive, link, processInfo, procOf, rootPid, self, send, spawn, whereis } from '../../src/runtime/process.js';
 import { idle } from '../../src/runtime/scheduler.js';
 import type { Pid } from '../../src/runtime/pid.js';
 import type { ExitReason } from '../../src/runtime/reasons.js';
+import { exitReasonOf } from '../support/exits.js';
+import { captureReports } from '../support/reports.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Resolves with the reason `pid` exits with. */
-function exitOf(pid: Pid): Promise<ExitReason> {
-  return new Promise((resolve) => {
-    if (watch(pid, (_p, reason) => resolve(reason)) === undefined) resolve('noproc');
-  });
-}
 
 /** Runtime watchers on `pid` (pending calls hold one each); processInfo().monitoredBy lists only process monitors. */
 function watcherCount(pid: Pid): number {
@@ -83,15 +77,7 @@ const counter = {
   },
 } satisfies GenServerImpl<CounterState, CounterCall, unknown, number, unknown, number>;
 
-let reports: Report[] = [];
-let previousLogger: Logger;
-beforeEach(() => {
-  reports = [];
-  previousLogger = setLogger((r) => reports.push(r));
-});
-afterEach(() => {
-  setLogger(previousLogger);
-});
+const reports = captureReports();
 
 describe('GenServer basics', () => {
   it('answers calls, applies casts and plain messages in mailbox order', async () => {
@@ -146,7 +132,7 @@ describe('GenServer basics', () => {
     const seen: unknown[] = [];
     const impl = { ...counter, terminate: (reason: ExitReason, s: CounterState) => void seen.push(reason, s.n) };
     const pid = await GenServer.start(impl, 9);
-    const exited = exitOf(pid);
+    const exited = exitReasonOf(pid);
     await GenServer.stop(pid, { shutdown: 'bye' });
     expect(isAlive(pid)).toBe(false);
     expect(seen).toEqual([{ shutdown: 'bye' }, 9]);
@@ -162,7 +148,7 @@ describe('GenServer basics', () => {
       terminate: () => sleep(10_000),
     } satisfies GenServerImpl<number>;
     const pid = await GenServer.start(stubborn, undefined);
-    const exited = exitOf(pid);
+    const exited = exitReasonOf(pid);
     await expect(GenServer.stop(pid, 'normal', 30)).rejects.toThrow(/stop of #PID<0\.\d+> timed out after 30 ms; the process was killed/);
     expect(await exited).toBe('killed');
   });
@@ -171,7 +157,7 @@ describe('GenServer basics', () => {
     const order: string[] = [];
     const impl = { ...counter, terminate: () => void order.push('terminate') };
     const pid = await GenServer.start(impl, 0);
-    const exited = exitOf(pid);
+    const exited = exitReasonOf(pid);
     const answer = call(pid, 'stopWithReply').then((v) => order.push(`reply ${String(v)}`));
     await answer;
     expect(order).toEqual(['terminate', 'reply bye']);
@@ -252,7 +238,7 @@ describe('GenServer.call failures', () => {
     const a = await GenServer.start(bare, undefined);
     await expect(call(a, 'hi')).rejects.toThrow(/Bare received a call \(hi\) but does not implement handleCall/);
     const b = await GenServer.start(bare, undefined);
-    const exited = exitOf(b);
+    const exited = exitReasonOf(b);
     cast(b, 'hi');
     expect(String((((await exited) as { error: Error }).error).message)).toMatch(/Bare received a cast \(hi\) but does not implement handleCast/);
   });
@@ -402,7 +388,7 @@ describe('GenServer terminate', () => {
       terminate: (reason: ExitReason, s: number) => void seen.push(reason, s),
     } satisfies GenServerImpl<number, never, unknown, unknown>;
     const pid = await GenServer.start(impl, undefined);
-    const exited = exitOf(pid);
+    const exited = exitReasonOf(pid);
     cast(pid, 'stop');
     expect(await exited).toBe('normal');
     expect(seen).toEqual(['normal', 2]);
@@ -412,7 +398,7 @@ describe('GenServer terminate', () => {
     const seen: unknown[] = [];
     const impl = { ...counter, terminate: async (reason: ExitReason) => void seen.push(reason) };
     const pid = await GenServer.start(impl, 0);
-    const exited = exitOf(pid);
+    const exited = exitReasonOf(pid);
     await call(pid, 'crash').catch(() => undefined);
     const reason = (await exited) as { error: Error };
     expect(reason.error.message).toBe('boom');
@@ -432,7 +418,7 @@ describe('GenServer terminate', () => {
     send(parent, 'go');
     await sleep(10);
     await idle();
-    const exited = exitOf(server as Pid);
+    const exited = exitReasonOf(server as Pid);
     exit(parent, 'shutdown');
     expect(await exited).toBe('shutdown');
     expect(seen).toEqual(['shutdown']);
@@ -441,7 +427,7 @@ describe('GenServer terminate', () => {
   it('stops on exit(pid, reason) from plain code when started with start and trapping exits', async () => {
     const pid = await GenServer.start(counter, 0, { trapExit: true });
     exit(pid, 'shutdown');
-    expect(await exitOf(pid)).toBe('shutdown');
+    expect(await exitReasonOf(pid)).toBe('shutdown');
   });
 
   it('hands an EXIT from a linked process other than the parent to handleInfo', async () => {

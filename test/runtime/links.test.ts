@@ -18,13 +18,7 @@ import {
 import { idle } from '../../src/runtime/scheduler.js';
 import { isExit, type ExitMessage, type ExitReason } from '../../src/runtime/reasons.js';
 import { captureReports } from '../support/reports.js';
-
-/** Resolves with the reason `pid` exits with (a runtime-owned monitor). */
-function exitReasonOf(pid: Pid): Promise<ExitReason> {
-  return new Promise((resolve) => {
-    if (watch(pid, (_pid, reason) => resolve(reason)) === undefined) resolve('noproc');
-  });
-}
+import { exitReasonOf } from '../support/exits.js';
 
 /**
  * A parent that spawns one linked child on 'spawn' (the child ends with the reason

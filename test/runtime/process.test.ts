@@ -26,13 +26,7 @@ import {
 import { idle } from '../../src/runtime/scheduler.js';
 import type { DownMessage, ExitMessage, ExitReason } from '../../src/runtime/reasons.js';
 import { captureReports } from '../support/reports.js';
-
-/** Resolves with the reason `pid` exits with (a runtime-owned monitor). */
-function exitReason(pid: Pid): Promise<ExitReason> {
-  return new Promise((resolve) => {
-    if (watch(pid, (_pid, reason) => resolve(reason)) === undefined) resolve('noproc');
-  });
-}
+import { exitReasonOf } from '../support/exits.js';
 
 const reports = captureReports();
 
@@ -260,7 +254,7 @@ describe('exit(pid, reason)', () => {
       exit(self(), sent);
       after.push('ran on');
     });
-    const reason = exitReason(pid);
+    const reason = exitReasonOf(pid);
     send(pid, 'go');
     expect(await reason).toBe(expected);
     expect(after).toEqual([]);
@@ -289,7 +283,7 @@ describe('exit(pid, reason)', () => {
     ['{ error: term }', { error: new Error('bad') }],
   ])('%s ends a non-trapping process with that reason and reaches a trapping one as EXIT', async (_what, reason) => {
     const plain = spawn(() => {});
-    const plainReason = exitReason(plain);
+    const plainReason = exitReasonOf(plain);
     exit(plain, reason);
     expect(await plainReason).toBe(reason);
     expect(isAlive(plain)).toBe(false);
@@ -308,7 +302,7 @@ describe('exit(pid, reason)', () => {
   it("'kill' cannot be trapped; monitors see 'killed'", async () => {
     const got: unknown[] = [];
     const trapping = spawn((msg: unknown) => got.push(msg), { trapExit: true });
-    const reason = exitReason(trapping);
+    const reason = exitReasonOf(trapping);
     exit(trapping, 'kill');
     expect(isAlive(trapping)).toBe(false);
     expect(await reason).toBe('killed');
@@ -336,7 +330,7 @@ describe('exit(reason)', () => {
       exit({ shutdown: 'done' });
       after.push('ran on');
     });
-    const reason = exitReason(pid);
+    const reason = exitReasonOf(pid);
     send(pid, 'go');
     expect(await reason).toEqual({ shutdown: 'done' });
     expect(after).toEqual([]);
@@ -350,8 +344,8 @@ describe('exit(reason)', () => {
       exit('async-done');
     });
     const fromInit = spawn(() => {}, { init: () => exit('init-done') });
-    const r1 = exitReason(fromAsync);
-    const r2 = exitReason(fromInit);
+    const r1 = exitReasonOf(fromAsync);
+    const r2 = exitReasonOf(fromInit);
     send(fromAsync, 'go');
     expect(await r1).toBe('async-done');
     expect(await r2).toBe('init-done');

@@ -8,19 +8,14 @@ import {
   type Restart,
 } from '../../src/runtime/supervisor.js';
 import { GenServer, StartError, type GenServerImpl } from '../../src/runtime/gen-server.js';
-import { exit, isAlive, monitor, processInfo, send, spawn, spawnLink, watch } from '../../src/runtime/process.js';
+import { exit, isAlive, monitor, processInfo, send, spawn, spawnLink } from '../../src/runtime/process.js';
 import { setLogger, type Logger, type Report, type SupervisorReport } from '../../src/runtime/logger.js';
 import { idle } from '../../src/runtime/scheduler.js';
 import { isExit, type ExitReason } from '../../src/runtime/reasons.js';
 import type { Pid } from '../../src/runtime/pid.js';
+import { exitReasonOf } from '../support/exits.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function exitOf(pid: Pid): Promise<ExitReason> {
-  return new Promise((resolve) => {
-    if (watch(pid, (_p, reason) => resolve(reason)) === undefined) resolve('noproc');
-  });
-}
 
 /**
  * A child process: `{ exit: reason }` makes it exit with that reason, `'crash'`
@@ -143,7 +138,7 @@ describe('Supervisor restart types', () => {
       it(`a ${restart} child that exits with ${label} is ${outcome}`, async () => {
         const sup = await Supervisor.start([spec('w', { restart })], { strategy: 'one_for_one' });
         const first = (await pids(sup)).w as Pid;
-        const gone = exitOf(first);
+        const gone = exitReasonOf(first);
         send(first, { exit: reason });
         expect(await gone).toBe(reason);
         const rows = await Supervisor.whichChildren(sup);
@@ -180,7 +175,7 @@ describe('Supervisor restart intensity', () => {
     await idle();
     const s = sup as Pid;
     const steady = (await pids(s)).steady as Pid;
-    const supExit = exitOf(s);
+    const supExit = exitReasonOf(s);
     for (let i = 0; i < 2; i++) {
       exit((await pids(s)).flaky as Pid, 'kill');
     }
@@ -197,7 +192,7 @@ describe('Supervisor restart intensity', () => {
 
   it('maxRestarts 0 gives up on the first exit that would need a restart', async () => {
     const sup = await Supervisor.start([spec('w')], { strategy: 'one_for_one', maxRestarts: 0 });
-    const exited = exitOf(sup);
+    const exited = exitReasonOf(sup);
     exit((await pids(sup)).w as Pid, 'kill');
     expect(await exited).toBe('shutdown');
   });
@@ -207,14 +202,14 @@ describe('Supervisor restart intensity', () => {
     const outer = await Supervisor.start([{ id: 'inner', type: 'supervisor', start: inner }], { strategy: 'one_for_one', maxRestarts: 1 });
     expect(await Supervisor.countChildren(outer)).toEqual({ specs: 1, active: 1, supervisors: 1, workers: 0 });
     const inner1 = (await pids(outer)).inner as Pid;
-    const inner1Exit = exitOf(inner1);
+    const inner1Exit = exitReasonOf(inner1);
     exit((await pids(inner1)).leaf as Pid, 'kill');
     expect(await inner1Exit).toBe('shutdown');
     const inner2 = (await pids(outer)).inner as Pid;
     expect(inner2).not.toBe(inner1);
     expect(isAlive(inner2)).toBe(true);
     expect(isAlive((await pids(inner2)).leaf as Pid)).toBe(true);
-    const outerExit = exitOf(outer);
+    const outerExit = exitReasonOf(outer);
     exit((await pids(inner2)).leaf as Pid, 'kill');
     expect(await outerExit).toBe('shutdown');
     expect(isAlive(inner2)).toBe(false);
@@ -310,7 +305,7 @@ describe('Supervisor shutdown', () => {
     const named = (id: string): GenServerImpl<string> => ({ init: () => ({ ok: id }), terminate: (_r, s) => void order.push(s) });
     const children = ['a', 'b', 'c'].map((id): ChildSpec => ({ id, start: () => GenServer.startLink(named(id), undefined, { trapExit: true }) }));
     const sup = await Supervisor.start(children, { strategy: 'one_for_one' });
-    const exited = exitOf(sup);
+    const exited = exitReasonOf(sup);
     await Supervisor.stop(sup, 'shutdown');
     expect(order).toEqual(['c', 'b', 'a']);
     expect(await exited).toBe('shutdown');
@@ -325,7 +320,7 @@ describe('Supervisor shutdown', () => {
     await sleep(10);
     await idle();
     const children = await pids(sup as Pid);
-    const supExit = exitOf(sup as Pid);
+    const supExit = exitReasonOf(sup as Pid);
     exit(parent, { shutdown: 'bye' });
     expect(await supExit).toEqual({ shutdown: 'bye' });
     expect(isAlive(children.a as Pid)).toBe(false);
@@ -337,7 +332,7 @@ describe('Supervisor shutdown', () => {
     const stubborn: ChildSpec = { id: 'stubborn', shutdown: 50, start: () => worker(log, 'stubborn', true) };
     const sup = await Supervisor.start([stubborn], { strategy: 'one_for_one' });
     const child = (await pids(sup)).stubborn as Pid;
-    const childExit = exitOf(child);
+    const childExit = exitReasonOf(child);
     const t0 = performance.now();
     await Supervisor.terminateChild(sup, 'stubborn');
     expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
@@ -349,7 +344,7 @@ describe('Supervisor shutdown', () => {
   it('brutal_kill kills at once, without the child seeing a shutdown', async () => {
     const log: string[] = [];
     const sup = await Supervisor.start([{ id: 'w', shutdown: 'brutal_kill', start: () => worker(log, 'w') }], { strategy: 'one_for_one' });
-    const childExit = exitOf((await pids(sup)).w as Pid);
+    const childExit = exitReasonOf((await pids(sup)).w as Pid);
     await Supervisor.terminateChild(sup, 'w');
     expect(await childExit).toBe('killed');
     expect(log).toEqual([]);
@@ -374,8 +369,8 @@ describe('Supervisor shutdown', () => {
     );
     const children = await pids(sup);
     // What had finished when each exited: the killed one's terminate still resumes after its await, and pushes late.
-    const patientExit = exitOf(children.patient as Pid).then((reason) => [reason, done.includes('patient')]);
-    const hastyExit = exitOf(children.hasty as Pid).then((reason) => [reason, done.includes('hasty')]);
+    const patientExit = exitReasonOf(children.patient as Pid).then((reason) => [reason, done.includes('patient')]);
+    const hastyExit = exitReasonOf(children.hasty as Pid).then((reason) => [reason, done.includes('hasty')]);
     await Supervisor.stop(sup);
     expect(await hastyExit).toEqual(['killed', false]);
     expect(await patientExit).toEqual(['shutdown', true]);
@@ -390,7 +385,7 @@ describe('Supervisor child management', () => {
       { id: 'a', type: 'worker', restart: 'permanent' },
       { id: 'b', type: 'worker', restart: 'transient' },
     ]);
-    const gone = exitOf(rows[1]?.pid as Pid);
+    const gone = exitReasonOf(rows[1]?.pid as Pid);
     send(rows[1]?.pid as Pid, { exit: 'normal' });
     await gone;
     expect(await Supervisor.countChildren(sup)).toEqual({ specs: 2, active: 1, supervisors: 0, workers: 2 });
