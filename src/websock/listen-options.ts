@@ -2,6 +2,25 @@
  * The listening options every adapter's `serve()` shares, checked before anything
  * listens so that a bad one fails at start-up naming itself.
  */
+import type { Pid } from '../runtime/pid.js';
+
+/** What every adapter's `serve()` resolves to, beside its server's own handle. */
+export interface RunningServer {
+  readonly port: number;
+  /** The DynamicSupervisor every connection of this server is a temporary child of. */
+  readonly supervisor: Pid;
+  /** `ws://host:port` */
+  readonly url: string;
+  /** Pids of the live connections. */
+  connections(): Pid[];
+  /**
+   * Graceful shutdown: stop accepting, close every connection with 1001 (their
+   * `terminate` sees `'shutdown'`), wait up to `timeoutMs` (default the
+   * `shutdownTimeout` option, 15 000) for them to finish, then cut what is left.
+   */
+  close(timeoutMs?: number): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
 
 /** `port`, `host`, `path` and `onRequest` after checking, with their defaults. */
 export interface ListenOptions {

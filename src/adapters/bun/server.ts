@@ -8,7 +8,7 @@ import type { WebSock } from '../../websock/behaviour.js';
 import type { ConnectionOptions } from '../../websock/options.js';
 import { bunHandler, pathOf, textResponse, type BunHandlerOptions } from './handler.js';
 import { bunRuntime, type BunServer } from './native.js';
-import { listenOptions } from '../../websock/listen-options.js';
+import { listenOptions, type RunningServer } from '../../websock/listen-options.js';
 
 /**
  * Something mounted beside the handler on a `serve` server (the Bun twin of
@@ -42,24 +42,10 @@ export interface ServeOptions<A> extends ConnectionOptions {
   readonly mounts?: readonly BunServeMount[];
 }
 
-/** A running server. */
-export interface BeamsockServer {
+/** A running server: what `Bun.serve` returned beside what every adapter's server has. */
+export interface BeamsockServer extends RunningServer {
   /** The server `Bun.serve` returned. */
   readonly bunServer: BunServer;
-  readonly port: number;
-  /** The DynamicSupervisor every connection of this server is a temporary child of. */
-  readonly supervisor: Pid;
-  /** `ws://host:port` */
-  readonly url: string;
-  /** Pids of the live connections. */
-  connections(): Pid[];
-  /**
-   * Graceful shutdown: stop accepting, close every connection with 1001 (their
-   * `terminate` sees `'shutdown'`), wait up to `timeoutMs` (default the
-   * `shutdownTimeout` option, 15 000) for them to finish, then cut what is left.
-   */
-  close(timeoutMs?: number): Promise<void>;
-  [Symbol.asyncDispose](): Promise<void>;
 }
 
 const SERVE_KEYS = new Set(['port', 'host', 'path', 'onRequest', 'signal', 'mounts']);

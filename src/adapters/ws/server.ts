@@ -11,7 +11,7 @@ import type { Pid } from '../../runtime/pid.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import type { Connection } from '../../websock/connection.js';
 import type { ConnectionOptions } from '../../websock/options.js';
-import { listenOptions } from '../../websock/listen-options.js';
+import { listenOptions, type RunningServer } from '../../websock/listen-options.js';
 import { failUpgrade, resolveOptions, upgradeInto, type ConnectionSink } from './upgrade.js';
 
 /**
@@ -47,23 +47,9 @@ export interface ServeOptions<A> extends ConnectionOptions {
   readonly mounts?: readonly ServeMount[];
 }
 
-/** A running server. */
-export interface BeamsockServer {
+/** A running server: its `node:http` server beside what every adapter's server has. */
+export interface BeamsockServer extends RunningServer {
   readonly httpServer: Server;
-  readonly port: number;
-  /** The DynamicSupervisor every connection of this server is a temporary child of. */
-  readonly supervisor: Pid;
-  /** `ws://host:port` */
-  readonly url: string;
-  /** Pids of the live connections. */
-  connections(): Pid[];
-  /**
-   * Graceful shutdown: stop accepting, close every connection with 1001 (their
-   * `terminate` sees `'shutdown'`), wait up to `timeoutMs` (default the
-   * `shutdownTimeout` option, 15 000) for them to finish, then cut what is left.
-   */
-  close(timeoutMs?: number): Promise<void>;
-  [Symbol.asyncDispose](): Promise<void>;
 }
 
 const SERVE_KEYS = new Set(['port', 'host', 'path', 'args', 'onRequest', 'signal', 'maxConnections', 'mounts']);
