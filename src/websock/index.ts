@@ -9,4 +9,4 @@ export { validateUpgrade, validateUpgradeOrThrow, UpgradeError, acceptKey, fromF
 export { checkOrigin, validateCheckOrigin, type CheckOriginOption, type OriginCheck, type OriginRefusal } from './origin.js';
 export { normalizeOptions, selectSubprotocol, DEFAULT_OPTIONS, type ConnectionOptions, type ResolvedOptions, type DeflateOptions, type ResolvedDeflateOptions, type DeflateStrategy, type SubprotocolsOption } from './options.js';
 export { CloseCode, isValidSendCode, validateCloseDetail, closeReplyCode, MAX_CLOSE_REASON_BYTES, type CloseCodeValue } from './close-codes.js';
-export { listenOptions, type ListenOptions, type RunningServer } from './listen-options.js';
+export { listenOptions, type ListenOptions, type RunningServer, type ServeListenOptions } from './listen-options.js';

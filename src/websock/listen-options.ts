@@ -22,6 +22,20 @@ export interface RunningServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** The options of every adapter's `serve()` beside the connection options and its own request types. */
+export interface ServeListenOptions {
+  /** Port to listen on; 0 picks a free one. Default 4000. */
+  readonly port?: number;
+  /** Address to bind. Default '127.0.0.1'. */
+  readonly host?: string;
+  /** Only requests for this path (query string ignored) are upgraded; others get 404. Default: any path. */
+  readonly path?: string;
+  /** Aborting the signal shuts the server down gracefully. */
+  readonly signal?: AbortSignal;
+  /** Connections allowed at once (the supervisor's `maxChildren`); one more is closed with 1013. Default Infinity. */
+  readonly maxConnections?: number;
+}
+
 /** `port`, `host`, `path` and `onRequest` after checking, with their defaults. */
 export interface ListenOptions {
   /** Default 4000; 0 picks a free port. */

@@ -8,7 +8,7 @@ import type { WebSock } from '../../websock/behaviour.js';
 import type { ConnectionOptions } from '../../websock/options.js';
 import { bunHandler, pathOf, textResponse, type BunHandlerOptions } from './handler.js';
 import { bunRuntime, type BunServer } from './native.js';
-import { listenOptions, type RunningServer } from '../../websock/listen-options.js';
+import { listenOptions, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
 
 /**
  * Something mounted beside the handler on a `serve` server (the Bun twin of
@@ -23,21 +23,11 @@ export interface BunServeMount {
 }
 
 /** Options of `serve`: where to listen and what to upgrade, plus every connection option. */
-export interface ServeOptions<A> extends ConnectionOptions {
-  /** Port to listen on; 0 picks a free one. Default 4000. */
-  readonly port?: number;
-  /** Address to bind. Default '127.0.0.1'. */
-  readonly host?: string;
-  /** Only requests for this path (query string ignored) are upgraded; others get 404. Default: any path. */
-  readonly path?: string;
+export interface ServeOptions<A> extends ConnectionOptions, ServeListenOptions {
   /** What `init` receives: a value, or a function of the upgrade request. */
   readonly args?: A | ((req: Request) => A);
   /** Ordinary HTTP requests (not upgrades), as a Bun `fetch` handler. Default: 404 for everything. */
   readonly onRequest?: (req: Request, server: BunServer) => Response | Promise<Response>;
-  /** Aborting the signal shuts the server down gracefully. */
-  readonly signal?: AbortSignal;
-  /** Connections allowed at once (the supervisor's `maxChildren`); one more is closed with 1013. Default Infinity. */
-  readonly maxConnections?: number;
   /** Mounted beside the handler, asked first. */
   readonly mounts?: readonly BunServeMount[];
 }

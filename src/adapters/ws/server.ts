@@ -11,7 +11,7 @@ import type { Pid } from '../../runtime/pid.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import type { Connection } from '../../websock/connection.js';
 import type { ConnectionOptions } from '../../websock/options.js';
-import { listenOptions, type RunningServer } from '../../websock/listen-options.js';
+import { listenOptions, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
 import { failUpgrade, resolveOptions, upgradeInto, type ConnectionSink } from './upgrade.js';
 
 /**
@@ -28,21 +28,11 @@ export interface ServeMount {
 }
 
 /** Options of `serve`: where to listen and what to upgrade, plus every connection option. */
-export interface ServeOptions<A> extends ConnectionOptions {
-  /** Port to listen on; 0 picks a free one. Default 4000. */
-  readonly port?: number;
-  /** Address to bind. Default '127.0.0.1'. */
-  readonly host?: string;
-  /** Only requests for this path (query string ignored) are upgraded; others get 404. Default: any path. */
-  readonly path?: string;
+export interface ServeOptions<A> extends ConnectionOptions, ServeListenOptions {
   /** What `init` receives: a value, or a function of the upgrade request. */
   readonly args?: A | ((req: IncomingMessage) => A);
   /** Ordinary HTTP requests (not upgrades). Default: 404 for everything. */
   readonly onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
-  /** Aborting the signal shuts the server down gracefully. */
-  readonly signal?: AbortSignal;
-  /** Connections allowed at once (the supervisor's `maxChildren`); one more is closed with 1013. Default Infinity. */
-  readonly maxConnections?: number;
   /** Mounted beside the handler, asked first: `mounts: [mountObserver({ auth: { token } })]`. */
   readonly mounts?: readonly ServeMount[];
 }
