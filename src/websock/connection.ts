@@ -151,8 +151,8 @@ export function connectionOf(pid: Pid): Connection<unknown> | undefined {
 }
 
 /**
- * One connection process. Created by an adapter with `startConnection`; the
- * adapter then reports socket events through `received`, `control`, `closed`,
+ * One connection process. An adapter creates one per upgraded socket (`new
+ * Connection(...)`, then `superviseConnection`) and reports socket events through `received`, `control`, `closed`,
  * `protocolError` and `drained`.
  */
 export class Connection<S> implements ProcOwner {
@@ -165,7 +165,8 @@ export class Connection<S> implements ProcOwner {
   private userPaused = false;
   private flowPaused = false;
   private pending = 0;
-  private lastIn = performance.now();
+  /** Idle-wheel ticks since the last inbound data: reset by data, counted by the wheel. */
+  private idleTicks = 0;
   private idleWheel: IdleWheel | undefined;
   private idleQueued = false;
   private timeout: number;
@@ -201,7 +202,7 @@ export class Connection<S> implements ProcOwner {
 
   /** A whole text (`binary` false) or binary message arrived. */
   received(data: string | Buffer, binary: boolean, bytes: number): void {
-    this.lastIn = performance.now();
+    this.idleTicks = 0;
     if (this.stats !== null) {
       if (binary) {
         this.stats.recvBinaryCount++;
@@ -216,7 +217,7 @@ export class Connection<S> implements ProcOwner {
 
   /** A ping (already answered) or a pong arrived. */
   control(data: Buffer, opcode: 'ping' | 'pong'): void {
-    this.lastIn = performance.now();
+    this.idleTicks = 0;
     if (this.stats !== null) {
       if (opcode === 'ping') {
         this.stats.recvPingCount++;
@@ -259,8 +260,7 @@ export class Connection<S> implements ProcOwner {
    */
   adopt(supervisor: Pid): void {
     this.parent = supervisor;
-    const p = procOf(this.pid);
-    if (p !== undefined) p.ext().parent = supervisor;
+    this.proc.ext().parent = supervisor;
   }
 
   /**
@@ -292,11 +292,6 @@ export class Connection<S> implements ProcOwner {
     this.transport.abort();
   }
 
-  /** True once the handler's connection has ended (terminate ran or was skipped). */
-  get ended(): boolean {
-    return this.done;
-  }
-
   private deliver(ev: SocketEvent): void {
     if (this.done) return;
     if (ev.kind <= BINARY && ++this.pending > this.settings.activeN && !this.flowPaused) {
@@ -324,7 +319,6 @@ export class Connection<S> implements ProcOwner {
   setOptions(opts: { timeout?: number; maxFrameSize?: number }): void {
     if (opts.timeout !== undefined) {
       this.timeout = opts.timeout;
-      this.lastIn = performance.now();
       this.armIdle();
     }
     if (opts.maxFrameSize !== undefined) this.transport.setMaxFrameSize(opts.maxFrameSize);
@@ -362,8 +356,8 @@ export class Connection<S> implements ProcOwner {
           return this.finish({ error: msg.data }, info(undefined, undefined, msg.code), { shutdown: { protocolError: (msg.data as Error).message } });
         case IDLE: {
           this.idleQueued = false;
-          // Data may have arrived since the wheel looked: the clock is checked again here.
-          if (this.timeout === 0 || performance.now() - this.lastIn < this.timeout) return undefined;
+          // Data may have arrived since the wheel looked: checked again here, in order.
+          if (this.idleWheel === undefined || !this.idleWheel.expired(this.idleTicks)) return undefined;
           this.flush();
           this.transport.close(1000, '');
           return this.finish('timeout', info(undefined, undefined, 1000), 'normal');
@@ -556,9 +550,9 @@ export class Connection<S> implements ProcOwner {
     this.out = null;
   }
 
-  /** @internal the idle wheel found no inbound data for `timeout`: check in order, in the mailbox. */
-  idleCheck(now: number): void {
-    if (!this.idleQueued && now - this.lastIn >= this.timeout) {
+  /** @internal one tick of the idle wheel: past the timeout, the check goes through the mailbox, in order. */
+  idleTick(wheel: IdleWheel): void {
+    if (wheel.expired(++this.idleTicks) && !this.idleQueued) {
       this.idleQueued = true;
       this.deliver(new SocketEvent(IDLE, null, 0));
     }
@@ -566,6 +560,7 @@ export class Connection<S> implements ProcOwner {
 
   private armIdle(): void {
     this.clearIdle();
+    this.idleTicks = 0;
     if (this.timeout === 0 || !Number.isFinite(this.timeout)) return;
     this.idleWheel = IdleWheel.for(this.timeout);
     this.idleWheel.add(this as Connection<unknown>);
@@ -598,16 +593,27 @@ const ONE: Outbound[] = [undefined as unknown as Outbound];
 
 /**
  * One timer for every connection with the same idle timeout, instead of one per
- * connection: it looks at each connection's last inbound time every eighth of the
- * timeout (at least every 10 ms), so a connection idles out within 12.5% after its
- * timeout, like Cowboy's idle ticks.
+ * connection. It ticks every eighth of the timeout (at least every 10 ms) and
+ * counts ticks per connection, which inbound data resets, like Cowboy's idle
+ * ticks: no clock is read per message, and a connection idles out between its
+ * timeout and two ticks after it.
  */
 class IdleWheel {
   private static readonly wheels = new Map<number, IdleWheel>();
   private readonly conns = new Set<Connection<unknown>>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly interval: number;
+  /** Ticks that cover the timeout; one more, since data may have come just after a tick. */
+  private readonly limit: number;
 
-  private constructor(private readonly timeout: number) {}
+  private constructor(private readonly timeout: number) {
+    this.interval = Math.max(10, Math.floor(timeout / 8));
+    this.limit = Math.ceil(timeout / this.interval) + 1;
+  }
+
+  expired(ticks: number): boolean {
+    return ticks >= this.limit;
+  }
 
   static for(timeout: number): IdleWheel {
     let w = IdleWheel.wheels.get(timeout);
@@ -621,7 +627,7 @@ class IdleWheel {
   add(conn: Connection<unknown>): void {
     this.conns.add(conn);
     if (this.timer === undefined) {
-      this.timer = setInterval(() => this.tick(), Math.max(10, Math.floor(this.timeout / 8)));
+      this.timer = setInterval(() => this.tick(), this.interval);
       this.timer.unref();
     }
   }
@@ -636,8 +642,7 @@ class IdleWheel {
   }
 
   private tick(): void {
-    const now = performance.now();
-    for (const c of this.conns) c.idleCheck(now);
+    for (const c of this.conns) c.idleTick(this);
   }
 }
 
