@@ -14,13 +14,13 @@ import type { Pid } from '../../runtime/pid.js';
 import { exit, isAlive } from '../../runtime/process.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import { Connection, connectionSettings, publishUpgrade } from '../../websock/connection.js';
-import { normalizeOptions, selectSubprotocol, type ConnectionOptions, type ResolvedOptions } from '../../websock/options.js';
-import { checkOrigin } from '../../websock/origin.js';
+import { normalizeOptions, type ConnectionOptions, type ResolvedOptions } from '../../websock/options.js';
 import { superviseConnection } from '../../websock/supervision.js';
-import { fromFetchRequest, validateUpgrade, type UpgradeRequest } from '../../websock/upgrade-validation.js';
+import { fromFetchRequest } from '../../websock/upgrade-validation.js';
 import { bunDeflateConfig } from './deflate.js';
 import type { BunSocket, BunUpgrader, BunWebSocketHandler } from './native.js';
 import { BunTransport, type HandlerSpec } from './transport.js';
+import { admit, type Admission } from '../../websock/admission.js';
 
 /** The options of `createBunHandler`: every connection option, plus what `init` receives and how many may be open. */
 export interface BunHandlerOptions<A> extends ConnectionOptions {
@@ -107,25 +107,18 @@ export function bunHandler<S, A>(handler: WebSock<S, A>, options: BunHandlerOpti
   const upgrade = (req: Request, server: BunUpgrader, args?: A): Response | undefined => {
     const path = pathOf(req.url);
     if (closing) return refuse(path, 503, 'the server is shutting down');
-    let request: UpgradeRequest | undefined;
-    if (o.earlyValidateUpgrade) {
-      request = fromFetchRequest(req);
-      const v = validateUpgrade(request);
-      if (!v.ok) return refuse(path, v.status, v.reason, v.headers);
-    }
-    let protocol: string | undefined;
+    let admission: Admission;
     let initArgs: A;
     try {
-      request ??= fromFetchRequest(req);
-      const origin = checkOrigin(request, o.checkOrigin);
-      if (!origin.ok) return refuse(path, origin.status, origin.reason);
-      protocol = selectSubprotocol(req.headers.get('sec-websocket-protocol') ?? undefined, o.subprotocols, request);
+      admission = admit(fromFetchRequest(req), o);
+      if (!admission.ok) return refuse(path, admission.status, admission.reason, admission.headers);
       initArgs = args !== undefined ? args : typeof argsOption === 'function' ? (argsOption as (req: Request) => A)(req) : (argsOption as A);
     } catch (err) {
       process.stderr.write(`[beamsock] upgrade of ${path} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       publishUpgrade({ server: 'bun', path, status: 500, reason: err instanceof Error ? err.message : String(err) });
       return textResponse(500, 'internal server error while upgrading');
     }
+    const protocol = admission.protocol;
     const data = new BunTransport(spec, initArgs, path, protocol, req.headers.get('sec-websocket-extensions'));
     const headers = protocol === undefined ? headersWithoutProtocol : { ...o.headers, 'Sec-WebSocket-Protocol': protocol };
     if (server.upgrade(req, { headers, data })) return undefined;

@@ -20,9 +20,9 @@ import {
   type DeflateStrategy,
   type ResolvedOptions,
 } from '../../websock/options.js';
-import { checkOrigin } from '../../websock/origin.js';
-import { renderRefusal, validateUpgrade } from '../../websock/upgrade-validation.js';
+import { renderRefusal } from '../../websock/upgrade-validation.js';
 import { WsTransport } from './transport.js';
+import { admit, type Admission } from '../../websock/admission.js';
 
 /** Where connections go once upgraded: a server tracks its own. */
 export interface ConnectionSink {
@@ -196,28 +196,19 @@ export function upgradeInto<S, A>(
   args: A,
   o: ResolvedOptions,
 ): Promise<Pid | undefined> {
-  if (o.earlyValidateUpgrade) {
-    const v = validateUpgrade(req);
-    if (!v.ok) {
-      refuse(socket, v.status, v.reason, v.headers ?? {});
-      publishUpgrade({ server: 'ws', path: req.url, status: v.status, reason: v.reason });
-      return Promise.resolve(undefined);
-    }
-  }
-  let protocol: string | undefined;
+  let admission: Admission;
   try {
-    const origin = checkOrigin(req, o.checkOrigin);
-    if (!origin.ok) {
-      refuse(socket, origin.status, origin.reason, {});
-      publishUpgrade({ server: 'ws', path: req.url, status: origin.status, reason: origin.reason });
-      return Promise.resolve(undefined);
-    }
-    const header = req.headers['sec-websocket-protocol'];
-    protocol = selectSubprotocol(Array.isArray(header) ? header.join(', ') : header, o.subprotocols, req);
+    admission = admit(req, o);
   } catch (err) {
     failUpgrade(req, socket, err);
     return Promise.reject(err);
   }
+  if (!admission.ok) {
+    refuse(socket, admission.status, admission.reason, admission.headers ?? {});
+    publishUpgrade({ server: 'ws', path: req.url, status: admission.status, reason: admission.reason });
+    return Promise.resolve(undefined);
+  }
+  const protocol = admission.protocol;
   return new Promise((resolve) => {
     pending.set(req, { protocol, headers: o.headers, done: resolve });
     wsServerFor(o).handleUpgrade(req, socket, head, (ws) => {
