@@ -67,3 +67,16 @@ export function listenOptions(opts: { port?: unknown; host?: unknown; path?: unk
   if (opts.onRequest !== undefined && typeof opts.onRequest !== 'function') throw new TypeError(`option 'onRequest' must be a function`);
   return { port, host, path };
 }
+
+/**
+ * Checks `maxConnections` (a positive integer or Infinity; default Infinity), the
+ * `maxChildren` of a server's connection supervisor.
+ *
+ * @example
+ * maxConnectionsOption(undefined); // Infinity
+ */
+export function maxConnectionsOption(value: unknown): number {
+  if (value === undefined) return Infinity;
+  if (value === Infinity || (typeof value === 'number' && Number.isInteger(value) && value >= 1)) return value;
+  throw new TypeError(`option 'maxConnections' must be a positive integer or Infinity, got ${String(value)}`);
+}

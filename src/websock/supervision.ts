@@ -68,3 +68,20 @@ export function superviseConnection(conn: Connection<unknown>, supervisor: Pid |
     },
   );
 }
+
+/**
+ * A server's graceful shutdown of its connections: its supervisor sends every one
+ * `'shutdown'` at once (1001, `terminate('shutdown')`) and kills those still running
+ * after their shutdown timeout. Waits up to `timeoutMs` for `live` to empty (the
+ * sockets finish their closing handshake), then `cutRest` kills and cuts what is left:
+ * a connection stuck in a callback would otherwise outlive its server.
+ */
+export async function shutdownConnections(supervisor: Pid | Promise<Pid>, timeoutMs: number, live: { readonly size: number }, cutRest: () => void): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const stopping = Promise.resolve(supervisor)
+    .then((pid) => DynamicSupervisor.stop(pid, 'shutdown'))
+    .catch(() => undefined);
+  await Promise.race([stopping, new Promise((r) => setTimeout(r, timeoutMs))]);
+  while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  cutRest();
+}

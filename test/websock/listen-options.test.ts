@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { listenOptions } from '../../src/websock/listen-options.js';
+import { listenOptions, maxConnectionsOption } from '../../src/websock/listen-options.js';
 
 describe('listenOptions', () => {
   it('fills in the defaults: port 4000, host 127.0.0.1, any path', () => {
@@ -15,5 +15,19 @@ describe('listenOptions', () => {
     [{ onRequest: 'index.html' }, "option 'onRequest' must be a function"],
   ])('refuses %o naming the option', (opts, message) => {
     expect(() => listenOptions(opts)).toThrow(new TypeError(message));
+  });
+});
+
+describe('maxConnectionsOption', () => {
+  it('is Infinity by default and takes a positive integer or Infinity', () => {
+    expect(maxConnectionsOption(undefined)).toBe(Infinity);
+    expect(maxConnectionsOption(1)).toBe(1);
+    expect(maxConnectionsOption(Infinity)).toBe(Infinity);
+  });
+
+  it.each([0, -1, 1.5, '10'])('refuses %o naming the option', (value) => {
+    expect(() => maxConnectionsOption(value)).toThrow(
+      new TypeError(`option 'maxConnections' must be a positive integer or Infinity, got ${String(value)}`),
+    );
   });
 });

@@ -15,7 +15,8 @@ import { exit, isAlive } from '../../runtime/process.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import { Connection, connectionSettings, publishUpgrade } from '../../websock/connection.js';
 import { normalizeOptions, type ConnectionOptions, type ResolvedOptions } from '../../websock/options.js';
-import { superviseConnection } from '../../websock/supervision.js';
+import { shutdownConnections, superviseConnection } from '../../websock/supervision.js';
+import { maxConnectionsOption } from '../../websock/listen-options.js';
 import { fromFetchRequest } from '../../websock/upgrade-validation.js';
 import { bunDeflateConfig } from './deflate.js';
 import type { BunSocket, BunUpgrader, BunWebSocketHandler } from './native.js';
@@ -87,10 +88,7 @@ export function createBunHandler<S, A>(handler: WebSock<S, A>, options: BunHandl
 export function bunHandler<S, A>(handler: WebSock<S, A>, options: BunHandlerOptions<A>, context: string): BunHandler<A> {
   const { args: argsOption, maxConnections, ...connectionOptions } = options;
   const o = resolveBunOptions(connectionOptions, context);
-  if (maxConnections !== undefined && !((Number.isInteger(maxConnections) && maxConnections >= 1) || maxConnections === Infinity)) {
-    throw new TypeError(`option 'maxConnections' must be a positive integer or Infinity, got ${String(maxConnections)}`);
-  }
-  const supervisor = DynamicSupervisor.start({ maxChildren: maxConnections ?? Infinity });
+  const supervisor = DynamicSupervisor.start({ maxChildren: maxConnectionsOption(maxConnections) });
   const spec: HandlerSpec = {
     handler: handler as WebSock<unknown>,
     name: handlerName(handler),
@@ -149,18 +147,12 @@ export function bunHandler<S, A>(handler: WebSock<S, A>, options: BunHandlerOpti
   const closeConnections = (timeoutMs: number = o.shutdownTimeout): Promise<void> => {
     closed ??= (async () => {
       closing = true;
-      // The supervisor sends every connection 'shutdown' (1001) at once and kills
-      // those still running after their shutdown timeout.
-      const deadline = Date.now() + timeoutMs;
-      const stopping = supervisor.then((sup) => DynamicSupervisor.stop(sup, 'shutdown')).catch(() => undefined);
-      await Promise.race([stopping, new Promise((r) => setTimeout(r, timeoutMs))]);
-      while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      for (const t of live) {
-        // As a supervisor's brutal_kill after its shutdown timeout: a connection stuck in a
-        // callback would otherwise outlive its server, never seeing the shutdown message.
-        if (t.conn !== null) exit(t.conn.pid, 'kill');
-        t.abort();
-      }
+      await shutdownConnections(supervisor, timeoutMs, live, () => {
+        for (const t of live) {
+          if (t.conn !== null) exit(t.conn.pid, 'kill');
+          t.abort();
+        }
+      });
       live.clear();
     })();
     return closed;

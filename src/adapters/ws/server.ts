@@ -11,7 +11,8 @@ import type { Pid } from '../../runtime/pid.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import type { Connection } from '../../websock/connection.js';
 import type { ConnectionOptions } from '../../websock/options.js';
-import { listenOptions, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
+import { listenOptions, maxConnectionsOption, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
+import { shutdownConnections } from '../../websock/supervision.js';
 import { failUpgrade, resolveOptions, upgradeInto, type ConnectionSink } from './upgrade.js';
 
 /**
@@ -66,12 +67,8 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
     throw new TypeError(`option 'mounts' must be a list of { handleRequest, handleUpgrade, close } (such as mountObserver())`);
   }
 
-  const max = opts.maxConnections;
-  if (max !== undefined && !((Number.isInteger(max) && max >= 1) || max === Infinity)) {
-    throw new TypeError(`option 'maxConnections' must be a positive integer or Infinity, got ${String(opts.maxConnections)}`);
-  }
-
-  const supervisor = await DynamicSupervisor.start({ maxChildren: opts.maxConnections ?? Infinity });
+  const maxConnections = maxConnectionsOption(opts.maxConnections);
+  const supervisor = await DynamicSupervisor.start({ maxChildren: maxConnections });
   const live = new Set<Connection<unknown>>();
   const sink: ConnectionSink = {
     supervisor,
@@ -138,18 +135,12 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
       await Promise.all(mounts.map((m) => m.close(timeoutMs)));
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();
-      // The supervisor sends every connection 'shutdown' (1001) at once and kills
-      // those still running after their shutdown timeout.
-      const deadline = Date.now() + timeoutMs;
-      const stopping = DynamicSupervisor.stop(supervisor, 'shutdown').catch(() => undefined);
-      await Promise.race([stopping, new Promise((r) => setTimeout(r, timeoutMs))]);
-      while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      for (const conn of live) {
-        // As a supervisor's brutal_kill after its shutdown timeout: a connection stuck in a
-        // callback would otherwise outlive its server, never seeing the shutdown message.
-        exit(conn.pid, 'kill');
-        conn.abortSocket();
-      }
+      await shutdownConnections(supervisor, timeoutMs, live, () => {
+        for (const conn of live) {
+          exit(conn.pid, 'kill');
+          conn.abortSocket();
+        }
+      });
       live.clear();
       httpServer.closeAllConnections();
       await stopped;
