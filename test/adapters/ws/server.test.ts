@@ -103,3 +103,32 @@ describe('serve: mounts', () => {
     await expect(serve(scripted(new Recorder()), { port: 0, mounts: [{} as never] })).rejects.toThrow("option 'mounts' must be a list of");
   });
 });
+
+describe('serve: stopping by signal or disposal', () => {
+  it('shuts down gracefully when its AbortSignal aborts: 1001 to each connection, terminate shutdown', async () => {
+    const rec = new Recorder();
+    const abort = new AbortController();
+    const s = await serve(scripted(rec), { port: 0, signal: abort.signal });
+    const client = await TestClient.open(s.url);
+    await rec.pid();
+    abort.abort();
+    expect((await client.closeSeen()).code).toBe(1001);
+    expect((await rec.terminated()).reason).toBe('shutdown');
+    await expect.poll(() => s.httpServer.listening).toBe(false);
+  });
+
+  it('does not listen at all when its signal is already aborted', async () => {
+    const s = await serve(scripted(new Recorder()), { port: 0, signal: AbortSignal.abort() });
+    expect(s.httpServer.listening).toBe(false);
+  });
+
+  it('closes on [Symbol.asyncDispose], as `await using` does', async () => {
+    const rec = new Recorder();
+    const s = await serve(scripted(rec), { port: 0 });
+    const client = await TestClient.open(s.url);
+    await rec.pid();
+    await s[Symbol.asyncDispose]();
+    expect((await client.closeSeen()).code).toBe(1001);
+    expect(s.httpServer.listening).toBe(false);
+  });
+});
