@@ -13,7 +13,8 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { BroadcastTimer, echoLoad, withClients, type BroadcastFigure, type LoadFigure, type RawClient } from './load-client.js';
+import { BroadcastTimer, echoLoad, withClients, type BroadcastFigure, type RawClient } from './load-client.js';
+import { bestOf, idleMemory, pct, withServer, withServerCpu, type IdleFigure, type ServedFigure } from './measure.js';
 import type { BenchResult } from './report.js';
 import { ServerChild, budgetLabel, connectionBudget } from './servers/server-child.js';
 
@@ -55,82 +56,31 @@ function startServer(variant: Variant, args: readonly string[] = []): Promise<Se
 }
 
 /** Runs `fn` with a server child and `count` upgraded clients of it, all stopped afterwards. */
-async function withServer<T>(variant: Variant, args: readonly string[], count: number, fn: (server: ServerChild, clients: RawClient[]) => Promise<T>): Promise<T> {
-  const server = await startServer(variant, args);
-  try {
-    return await withClients(server.port, count, async (clients) => {
-      await server.awaitCount(count);
-      return fn(server, clients);
-    });
-  } finally {
-    await server.stop();
-  }
-}
-
-function pct(n: number): string {
-  return `${n.toFixed(0)}%`;
+function withConnected<T>(variant: Variant, args: readonly string[], count: number, fn: (server: ServerChild, clients: RawClient[]) => Promise<T>): Promise<T> {
+  return withServer(
+    () => startServer(variant, args),
+    (server) =>
+      withClients(server.port, count, async (clients) => {
+        await server.awaitCount(count);
+        return fn(server, clients);
+      }),
+  );
 }
 
 // Echo ----------------------------------------------------------------------------------
 
-/** An echo rate and the server's CPU over the same window. */
-interface EchoFigure extends LoadFigure {
-  /** Server CPU microseconds per round trip. */
-  readonly serverUsPerOp: number;
-  /** Server CPU over the window, % of one core. */
-  readonly serverCpu: number;
-}
-
-function echo(variant: Variant): Promise<EchoFigure> {
-  return withServer(variant, [], ECHO_CONNECTIONS, async (server, clients) => {
-    const cpu: Promise<number>[] = [];
-    const f = await echoLoad(clients, {
-      inFlight: IN_FLIGHT,
-      payloadBytes: ECHO_PAYLOAD,
-      warmupMs: ECHO_WARMUP_MS,
-      measureMs: ECHO_MEASURE_MS,
-      onWindow: () => cpu.push(server.cpuMs()),
-    });
-    const [start, end] = await Promise.all(cpu);
-    const serverMs = (end as number) - (start as number);
-    return { ...f, serverUsPerOp: (serverMs * 1000) / (f.perSecond * (f.ms / 1000)), serverCpu: (serverMs / f.ms) * 100 };
-  });
-}
-
-/** Each variant `ROUNDS` times, taking turns so that noise falls on all alike; the best run of each. */
-async function bestEchoes(): Promise<Record<Variant, EchoFigure>> {
-  const best = {} as Record<Variant, EchoFigure>;
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const v of VARIANTS) {
-      const f = await echo(v);
-      if (best[v] === undefined || f.perSecond > best[v].perSecond) best[v] = f;
-    }
-  }
-  return best;
+function echo(variant: Variant): Promise<ServedFigure> {
+  return withConnected(variant, [], ECHO_CONNECTIONS, (server, clients) =>
+    withServerCpu(server, (onWindow) =>
+      echoLoad(clients, { inFlight: IN_FLIGHT, payloadBytes: ECHO_PAYLOAD, warmupMs: ECHO_WARMUP_MS, measureMs: ECHO_MEASURE_MS, onWindow }),
+    ),
+  );
 }
 
 // Idle memory -----------------------------------------------------------------------------
 
-interface IdleFigure {
-  readonly heap: number;
-  readonly rss: number;
-}
-
-async function idleMemory(variant: Variant, count: number): Promise<IdleFigure> {
-  const server = await startServer(variant);
-  try {
-    // One connection opened and closed first, so lazily built server parts are not counted.
-    await withClients(server.port, 1, () => server.awaitCount(1));
-    await server.awaitCount(0);
-    const before = await server.mem();
-    return await withClients(server.port, count, async () => {
-      await server.awaitCount(count);
-      const after = await server.mem();
-      return { heap: (after.heapUsed - before.heapUsed) / count, rss: (after.rss - before.rss) / count };
-    });
-  } finally {
-    await server.stop();
-  }
+function idleOf(variant: Variant, count: number): Promise<IdleFigure> {
+  return withServer(() => startServer(variant), (server) => idleMemory(server, count));
 }
 
 // Broadcast -------------------------------------------------------------------------------
@@ -141,7 +91,7 @@ async function broadcasts(count: number): Promise<Record<Variant, BroadcastFigur
   const run = async (i: number, timers: readonly [Variant, BroadcastTimer][]): Promise<Record<Variant, BroadcastFigure>> => {
     if (i < VARIANTS.length) {
       const v = VARIANTS[i] as Variant;
-      return withServer(v, ['pubsub'], count, (server, clients) =>
+      return withConnected(v, ['pubsub'], count, (server, clients) =>
         run(i + 1, [...timers, [v, new BroadcastTimer(server.name, clients, () => server.request('broadcast', message))]]),
       );
     }
@@ -176,14 +126,14 @@ export async function run(): Promise<BenchResult[]> {
 }
 
 async function measure(): Promise<BenchResult[]> {
-  const echoes = await bestEchoes();
+  const echoes = await bestOf(VARIANTS, ROUNDS, echo);
   const castN = connectionBudget(BROADCAST_CONNECTIONS, 3);
   const cast = await broadcasts(castN);
   const idleN = connectionBudget(IDLE_CONNECTIONS, 1);
   const idle = {
-    'bun-bare': await idleMemory('bun-bare', idleN),
-    'bun-beamsock': await idleMemory('bun-beamsock', idleN),
-    'ws-beamsock': await idleMemory('ws-beamsock', idleN),
+    'bun-bare': await idleOf('bun-bare', idleN),
+    'bun-beamsock': await idleOf('bun-beamsock', idleN),
+    'ws-beamsock': await idleOf('ws-beamsock', idleN),
   };
 
   const bare = LABELS['bun-bare'];

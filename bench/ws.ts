@@ -17,7 +17,8 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { BroadcastTimer, echoLoad, upgradeLoad, withClients, type BroadcastFigure, type LoadFigure } from './load-client.js';
+import { BroadcastTimer, echoLoad, upgradeLoad, withClients, type BroadcastFigure } from './load-client.js';
+import { bestOf, idleMemory, pct, withServer, withServerCpu, type IdleFigure, type ServedFigure } from './measure.js';
 import type { BenchResult } from './report.js';
 import { ServerChild, budgetLabel, connectionBudget } from './servers/server-child.js';
 
@@ -56,45 +57,10 @@ function startServer(variant: Variant, args: readonly string[] = []): Promise<Se
   );
 }
 
-/** Runs `fn` against a fresh server child, which is stopped afterwards even on error. */
-async function withServer<T>(variant: Variant, args: readonly string[], fn: (server: ServerChild) => Promise<T>): Promise<T> {
-  const server = await startServer(variant, args);
-  try {
-    return await fn(server);
-  } finally {
-    await server.stop();
-  }
-}
-
-function pct(n: number): string {
-  return `${n.toFixed(0)}%`;
-}
-
 // Echo and upgrades ---------------------------------------------------------------------
 
-/** A load figure with the server's CPU over the same window. */
-interface ServedFigure extends LoadFigure {
-  /** Server CPU over the window, % of one core. */
-  readonly serverCpu: number;
-  /** Server CPU microseconds per operation (round trip, upgrade). */
-  readonly serverUsPerOp: number;
-}
-
-/** Runs `load`, reading `server`'s CPU time at the edges of its measurement window. */
-async function withServerCpu(server: ServerChild, load: (onWindow: (edge: 'start' | 'end') => void) => Promise<LoadFigure>): Promise<ServedFigure> {
-  let cpuStart: Promise<number> | undefined;
-  let cpuEnd: Promise<number> | undefined;
-  const f = await load((edge) => {
-    if (edge === 'start') cpuStart = server.cpuMs();
-    else cpuEnd = server.cpuMs();
-  });
-  const serverMs = (await (cpuEnd as Promise<number>)) - (await (cpuStart as Promise<number>));
-  const ops = f.perSecond * (f.ms / 1000);
-  return { ...f, serverCpu: (serverMs / f.ms) * 100, serverUsPerOp: ops === 0 ? NaN : (serverMs * 1000) / ops };
-}
-
 function echo(variant: Variant): Promise<ServedFigure> {
-  return withServer(variant, [], (server) =>
+  return withServer(() => startServer(variant), (server) =>
     withClients(server.port, ECHO_CONNECTIONS, (clients) =>
       withServerCpu(server, (onWindow) =>
         echoLoad(clients, { inFlight: IN_FLIGHT, payloadBytes: ECHO_PAYLOAD, warmupMs: ECHO_WARMUP_MS, measureMs: ECHO_MEASURE_MS, onWindow }),
@@ -104,49 +70,17 @@ function echo(variant: Variant): Promise<ServedFigure> {
 }
 
 function upgrades(variant: Variant): Promise<ServedFigure> {
-  return withServer(variant, [], (server) =>
+  return withServer(() => startServer(variant), (server) =>
     withServerCpu(server, (onWindow) =>
       upgradeLoad(server.port, { concurrency: UPGRADE_CONCURRENCY, warmupMs: UPGRADE_WARMUP_MS, measureMs: UPGRADE_MEASURE_MS, onWindow }),
     ),
   );
 }
 
-/**
- * Measures every variant `ROUNDS` times, the variants taking turns so that load
- * from elsewhere on the machine falls on all of them alike, and keeps each
- * variant's best run (the highest rate).
- */
-async function bestOf<V extends Variant>(variants: readonly V[], measureOne: (v: V) => Promise<ServedFigure>): Promise<Record<V, ServedFigure>> {
-  const best = {} as Record<V, ServedFigure>;
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const v of variants) {
-      const f = await measureOne(v);
-      const previous = best[v] as ServedFigure | undefined;
-      if (previous === undefined || f.perSecond > previous.perSecond) best[v] = f;
-    }
-  }
-  return best;
-}
-
 // Idle memory -----------------------------------------------------------------------------
 
-interface IdleFigure {
-  readonly heap: number;
-  readonly rss: number;
-}
-
-function idleMemory(variant: Variant, count: number): Promise<IdleFigure> {
-  return withServer(variant, [], async (server) => {
-    // One connection opened and closed first, so lazily built server parts are not counted.
-    await withClients(server.port, 1, async () => server.awaitCount(1));
-    await server.awaitCount(0);
-    const before = await server.mem();
-    return withClients(server.port, count, async () => {
-      await server.awaitCount(count);
-      const after = await server.mem();
-      return { heap: (after.heapUsed - before.heapUsed) / count, rss: (after.rss - before.rss) / count };
-    });
-  });
+function idleOf(variant: Variant, count: number): Promise<IdleFigure> {
+  return withServer(() => startServer(variant), (server) => idleMemory(server, count));
 }
 
 // Broadcast -------------------------------------------------------------------------------
@@ -157,8 +91,8 @@ function idleMemory(variant: Variant, count: number): Promise<IdleFigure> {
  */
 function broadcasts(count: number): Promise<{ naive: BroadcastFigure; fastlane: BroadcastFigure }> {
   const message = 'b'.repeat(BROADCAST_BYTES);
-  return withServer('bare-ws', [], (bare) =>
-    withServer('beamsock', ['pubsub'], (beam) =>
+  return withServer(() => startServer('bare-ws'), (bare) =>
+    withServer(() => startServer('beamsock', ['pubsub']), (beam) =>
       withClients(bare.port, count, (bareClients) =>
         withClients(beam.port, count, async (beamClients) => {
           await bare.awaitCount(count);
@@ -200,11 +134,11 @@ export async function run(): Promise<BenchResult[]> {
 }
 
 async function measure(): Promise<BenchResult[]> {
-  const echoes = await bestOf(['bare-ws', 'corked-ws', 'beamsock'], echo);
-  const ups = await bestOf(['bare-ws', 'beamsock'], upgrades);
+  const echoes = await bestOf(['bare-ws', 'corked-ws', 'beamsock'], ROUNDS, echo);
+  const ups = await bestOf(['bare-ws', 'beamsock'], ROUNDS, upgrades);
   const idleN = connectionBudget(IDLE_CONNECTIONS, 1);
-  const bareIdle = await idleMemory('bare-ws', idleN);
-  const beamIdle = await idleMemory('beamsock', idleN);
+  const bareIdle = await idleOf('bare-ws', idleN);
+  const beamIdle = await idleOf('beamsock', idleN);
   const castN = connectionBudget(BROADCAST_CONNECTIONS, 2);
   const cast = await broadcasts(castN);
 

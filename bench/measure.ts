@@ -1,0 +1,78 @@
+/**
+ * Measurement steps the server benchmarks share: running a server child for the
+ * length of a measurement, reading its CPU over a load window, keeping each
+ * variant's best run, and idle memory per connection.
+ */
+import { withClients, type LoadFigure } from './load-client.js';
+import type { ServerChild } from './servers/server-child.js';
+
+/** A load figure with the server's CPU over the same window. */
+export interface ServedFigure extends LoadFigure {
+  /** Server CPU over the window, % of one core. */
+  readonly serverCpu: number;
+  /** Server CPU microseconds per operation (round trip, upgrade). */
+  readonly serverUsPerOp: number;
+}
+
+/** Idle memory per connection. */
+export interface IdleFigure {
+  readonly heap: number;
+  readonly rss: number;
+}
+
+/** `42%` */
+export function pct(n: number): string {
+  return `${n.toFixed(0)}%`;
+}
+
+/** Runs `fn` against a server child from `start`, which is stopped afterwards even on error. */
+export async function withServer<T>(start: () => Promise<ServerChild>, fn: (server: ServerChild) => Promise<T>): Promise<T> {
+  const server = await start();
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Runs `load`, reading `server`'s CPU time at the edges of its measurement window. */
+export async function withServerCpu(server: ServerChild, load: (onWindow: (edge: 'start' | 'end') => void) => Promise<LoadFigure>): Promise<ServedFigure> {
+  let cpuStart: Promise<number> | undefined;
+  let cpuEnd: Promise<number> | undefined;
+  const f = await load((edge) => {
+    if (edge === 'start') cpuStart = server.cpuMs();
+    else cpuEnd = server.cpuMs();
+  });
+  const serverMs = (await (cpuEnd as Promise<number>)) - (await (cpuStart as Promise<number>));
+  const ops = f.perSecond * (f.ms / 1000);
+  return { ...f, serverCpu: (serverMs / f.ms) * 100, serverUsPerOp: ops === 0 ? NaN : (serverMs * 1000) / ops };
+}
+
+/**
+ * Measures every variant `rounds` times, the variants taking turns so that load
+ * from elsewhere on the machine falls on all of them alike, and keeps each
+ * variant's best run (the highest rate).
+ */
+export async function bestOf<V extends string>(variants: readonly V[], rounds: number, measureOne: (v: V) => Promise<ServedFigure>): Promise<Record<V, ServedFigure>> {
+  const best = {} as Record<V, ServedFigure>;
+  for (let round = 0; round < rounds; round++) {
+    for (const v of variants) {
+      const f = await measureOne(v);
+      const previous = best[v] as ServedFigure | undefined;
+      if (previous === undefined || f.perSecond > previous.perSecond) best[v] = f;
+    }
+  }
+  return best;
+}
+
+/** Heap and RSS per idle connection: `count` upgraded clients, after gc, minus before (one connection opened and closed first, so lazily built server parts are not counted). */
+export async function idleMemory(server: ServerChild, count: number): Promise<IdleFigure> {
+  await withClients(server.port, 1, () => server.awaitCount(1));
+  await server.awaitCount(0);
+  const before = await server.mem();
+  return withClients(server.port, count, async () => {
+    await server.awaitCount(count);
+    const after = await server.mem();
+    return { heap: (after.heapUsed - before.heapUsed) / count, rss: (after.rss - before.rss) / count };
+  });
+}
