@@ -1,12 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DynamicSupervisor, type DynamicChildSpec } from '../../src/runtime/dynamic-supervisor.js';
 import { SupervisorError, type Restart } from '../../src/runtime/supervisor.js';
 import { GenServer, StartError, type GenServerImpl } from '../../src/runtime/gen-server.js';
 import { exit, isAlive, processInfo, send, spawn, spawnLink } from '../../src/runtime/process.js';
-import { setLogger, type Logger, type Report, type SupervisorReport } from '../../src/runtime/logger.js';
+import { type SupervisorReport } from '../../src/runtime/logger.js';
 import type { ExitReason } from '../../src/runtime/reasons.js';
 import type { Pid } from '../../src/runtime/pid.js';
 import { exitReasonOf } from '../support/exits.js';
+import { captureReports } from '../support/reports.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -28,15 +29,7 @@ async function exitWith(pid: Pid, reason: ExitReason): Promise<void> {
   await gone;
 }
 
-let reports: Report[] = [];
-let previousLogger: Logger;
-beforeEach(() => {
-  reports = [];
-  previousLogger = setLogger((r) => reports.push(r));
-});
-afterEach(() => {
-  setLogger(previousLogger);
-});
+const reports = captureReports();
 
 function events(): SupervisorReport['event'][] {
   return reports.filter((r): r is SupervisorReport => r.kind === 'supervisor').map((r) => r.event);

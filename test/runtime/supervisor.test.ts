@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   FailedToStartChild,
   Supervisor,
@@ -9,11 +9,12 @@ import {
 } from '../../src/runtime/supervisor.js';
 import { GenServer, StartError, type GenServerImpl } from '../../src/runtime/gen-server.js';
 import { exit, isAlive, monitor, processInfo, send, spawn, spawnLink } from '../../src/runtime/process.js';
-import { setLogger, type Logger, type Report, type SupervisorReport } from '../../src/runtime/logger.js';
+import { type SupervisorReport } from '../../src/runtime/logger.js';
 import { idle } from '../../src/runtime/scheduler.js';
 import { isExit, type ExitReason } from '../../src/runtime/reasons.js';
 import type { Pid } from '../../src/runtime/pid.js';
 import { exitReasonOf } from '../support/exits.js';
+import { captureReports } from '../support/reports.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -53,15 +54,7 @@ async function pids(sup: Pid): Promise<Record<string, ChildInfo['pid']>> {
   return Object.fromEntries(rows.map((r) => [r.id, r.pid]));
 }
 
-let reports: Report[] = [];
-let previousLogger: Logger;
-beforeEach(() => {
-  reports = [];
-  previousLogger = setLogger((r) => reports.push(r));
-});
-afterEach(() => {
-  setLogger(previousLogger);
-});
+const reports = captureReports();
 
 function supervisorEvents(): [SupervisorReport['event'], string | undefined][] {
   return reports.filter((r): r is SupervisorReport => r.kind === 'supervisor').map((r) => [r.event, r.childId]);

@@ -1,19 +1,27 @@
-import { afterEach, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { setLogger, type Logger, type Report } from '../../src/runtime/logger.js';
 
 /**
- * Collects the runtime's reports during each test of the calling file, instead of
- * printing them; the previous logger is restored after each test.
+ * Collects the runtime's reports instead of printing them: emptied before each
+ * test of the calling file (`'each'`, the default), or gathered over the whole file
+ * (`'file'`); the previous logger comes back afterwards.
  */
-export function captureReports(): Report[] {
+export function captureReports(scope: 'each' | 'file' = 'each'): Report[] {
   const reports: Report[] = [];
   let previous: Logger;
-  beforeEach(() => {
+  const capture = (): void => {
     reports.length = 0;
     previous = setLogger((r) => reports.push(r));
-  });
-  afterEach(() => {
+  };
+  const restore = (): void => {
     setLogger(previous);
-  });
+  };
+  if (scope === 'each') {
+    beforeEach(capture);
+    afterEach(restore);
+  } else {
+    beforeAll(capture);
+    afterAll(restore);
+  }
   return reports;
 }

@@ -1,6 +1,5 @@
 import { AssertionError } from 'node:assert';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setLogger, type Logger, type Report } from '../../src/runtime/logger.js';
+import { describe, expect, it } from 'vitest';
 import { isAlive, send } from '../../src/runtime/process.js';
 import { ok, push, stop, type CloseInfo, type CloseReason, type WebSock } from '../../src/websock/behaviour.js';
 import { setActive, setShutdownReason } from '../../src/websock/commands.js';
@@ -12,6 +11,7 @@ import {
   startHandler,
   startServer,
 } from '../../src/testing/index.js';
+import { captureReports } from '../support/reports.js';
 
 /**
  * Echoes text and binary; "stop" stops normally, "bye" stops with 4000 "bye",
@@ -39,14 +39,7 @@ const Echo: WebSock<{ n: number }, unknown, string> = {
 
 const NEVER = 60_000; // longer than the test timeout: only an assertion that ends early passes
 
-const reports: Report[] = [];
-let previousLogger: Logger;
-beforeAll(() => {
-  previousLogger = setLogger((r) => reports.push(r));
-});
-afterAll(() => {
-  setLogger(previousLogger);
-});
+const reports = captureReports('file');
 
 /** The rejection of `promise`, which must reject. */
 async function failure(promise: Promise<unknown>): Promise<Error> {

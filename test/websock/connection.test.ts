@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setLogger, type Logger, type Report } from '../../src/runtime/logger.js';
+import { describe, expect, it } from 'vitest';
 import { hibernate, isAlive, send } from '../../src/runtime/process.js';
 import { idle } from '../../src/runtime/scheduler.js';
 import { push, type Frame } from '../../src/websock/behaviour.js';
 import { setActive, setConnectionOptions, setDeflate, setShutdownReason } from '../../src/websock/commands.js';
 import { Connection, type ConnectionSettings, type Transport } from '../../src/websock/connection.js';
 import { gate, inside, pushMessage, Recorder, runIn, scripted, type Script } from '../conformance/handlers.js';
+import { captureReports } from '../support/reports.js';
 
 /** A transport that records what the connection asks of the socket. */
 class FakeTransport implements Transport {
@@ -51,14 +51,7 @@ function start(script: Script = {}, settings: Partial<ConnectionSettings> = {}) 
   return { rec, transport, conn };
 }
 
-const reports: Report[] = [];
-let previousLogger: Logger;
-beforeAll(() => {
-  previousLogger = setLogger((r) => reports.push(r));
-});
-afterAll(() => {
-  setLogger(previousLogger);
-});
+const reports = captureReports('file');
 
 describe('output batching', () => {
   it('frames pushed while handling one batch of messages leave in one write', async () => {
