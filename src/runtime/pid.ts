@@ -44,12 +44,10 @@ export interface PidJSON {
 }
 
 // Interned pids that no live local process holds: remote pids and dead local ones.
-// Weak, so an entry goes when nothing else can be keyed by it any more.
+// Weak, so a pid nothing else holds can be collected; its emptied entry is swept
+// once the table has doubled (cheaper per exit than a FinalizationRegistry).
 const interned = new Map<string, WeakRef<Pid>>();
-const internCleanup = new FinalizationRegistry<string>((key) => {
-  const ref = interned.get(key);
-  if (ref !== undefined && ref.deref() === undefined) interned.delete(key);
-});
+let sweepAt = 1024;
 
 // Set by process.ts: finds the Pid of a live local process by serial.
 let liveLookup: (serial: number) => Pid | undefined = () => undefined;
@@ -152,7 +150,10 @@ export class Pid {
 export function intern(pid: Pid): void {
   const key = `${pid.node}\u0000${pid.serial}`;
   interned.set(key, new WeakRef(pid));
-  internCleanup.register(pid, key);
+  if (interned.size >= sweepAt) {
+    for (const [k, ref] of interned) if (ref.deref() === undefined) interned.delete(k);
+    sweepAt = Math.max(1024, interned.size * 2);
+  }
 }
 
 let refCounter = 0;

@@ -11,7 +11,7 @@
 import { channel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import type { Pid } from '../runtime/pid.js';
-import { enqueue, exit, procOf, rootPid, setHeld, spawnOwned, type SpawnOptions } from '../runtime/process.js';
+import { enqueue, exit, kill, procOf, rootPid, setHeld, spawnOwned, type SpawnOptions } from '../runtime/process.js';
 import { isExit, isShutdownReason, type ExitReason } from '../runtime/reasons.js';
 import { BUSY, DEAD, SCHEDULED, type Proc, type ProcOwner } from '../runtime/proc.js';
 import type { CloseDetail, CloseInfo, CloseReason, Frame, Frames, HandleResult, Payload, WebSock } from './behaviour.js';
@@ -476,10 +476,12 @@ export class Connection<S> implements ProcOwner {
     if (terminate !== undefined) {
       const t = terminate.call(this.handler, reason, this.state, closeInfo);
       if (t !== null && typeof t === 'object' && typeof (t as PromiseLike<unknown>).then === 'function') {
-        return (t as PromiseLike<unknown>).then(() => exit(finalReason));
+        return (t as PromiseLike<unknown>).then(() => kill(this.proc, finalReason));
       }
     }
-    return exit(finalReason);
+    // Ended in order: the process goes now (not by throwing, as exit(reason) would).
+    kill(this.proc, finalReason);
+    return undefined;
   }
 
   /** Any exit that did not go through `finish`: a crash, a kill, a linked process's exit signal. */

@@ -358,8 +358,8 @@ function isBlank(v: string | readonly string[] | undefined): boolean {
 
 function mustContain(headers: UpgradeRequest['headers'], name: string, needle: string): string | undefined {
   const raw = headers[name];
-  // What browsers and clients send: one value that is the token exactly. Checked without splitting.
-  if (typeof raw === 'string' && (raw === needle || asciiLower(raw) === needle)) return undefined;
+  // What browsers and clients send: one value that is the token, in any case. Checked without splitting.
+  if (typeof raw === 'string' && equalsIgnoringAsciiCase(raw, needle)) return undefined;
   const values = headerValues(headers, name);
   for (const token of splitList(values)) {
     if (asciiLower(token) === needle) return undefined;
@@ -375,6 +375,17 @@ function mustEqual(headers: UpgradeRequest['headers'], name: string, expected: s
 }
 
 /** Lowercases A-Z only, as Elixir's `String.downcase(s, :ascii)`: other letters keep their case. */
+/** `value` is `lower` (all lower-case ASCII) but for the case of ASCII letters. */
+function equalsIgnoringAsciiCase(value: string, lower: string): boolean {
+  if (value.length !== lower.length) return false;
+  for (let i = 0; i < value.length; i++) {
+    let c = value.charCodeAt(i);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 const UPPER = /[A-Z]/;
 
 function asciiLower(s: string): string {

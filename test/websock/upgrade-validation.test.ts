@@ -286,3 +286,13 @@ describe('renderRefusal', () => {
     );
   });
 });
+
+describe('case-insensitive header tokens are ASCII-only', () => {
+  it('accepts any ASCII case of upgrade and websocket', () => {
+    expect(validateUpgrade(http1({ connection: 'UpGrAdE', upgrade: 'WEBSOCKET' }))).toEqual({ ok: true });
+  });
+
+  it('refuses a token that only matches after Unicode case folding (KELVIN SIGN for k)', () => {
+    expect(reasonOf(http1({ upgrade: 'websoc\u212aet' }))).toBe(`'upgrade' header must contain 'websocket', got ["websoc\u212aet"]`);
+  });
+});
