@@ -14,24 +14,30 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { BroadcastTimer, echoLoad, withClients, type BroadcastFigure, type RawClient } from './load-client.js';
-import { bestOf, idleMemory, pct, withServer, withServerCpu, type IdleFigure, type ServedFigure } from './measure.js';
+import {
+  bestOf,
+  idleMemory,
+  pct,
+  withServer,
+  withServerCpu,
+  ECHO_CONNECTIONS,
+  IN_FLIGHT,
+  ECHO_PAYLOAD,
+  ECHO_WARMUP_MS,
+  ECHO_MEASURE_MS,
+  IDLE_CONNECTIONS,
+  BROADCAST_CONNECTIONS,
+  BROADCAST_BYTES,
+  BROADCAST_WARMUP,
+  BROADCASTS,
+  ROUNDS,
+  BROADCAST_PAUSE_MS,
+  type IdleFigure,
+  type ServedFigure,
+} from './measure.js';
 import type { BenchResult } from './report.js';
 import { ServerChild, budgetLabel, connectionBudget } from './servers/server-child.js';
 
-const ECHO_CONNECTIONS = 64;
-const IN_FLIGHT = 16;
-const ECHO_PAYLOAD = 32;
-const ECHO_WARMUP_MS = 1000;
-const ECHO_MEASURE_MS = 4000;
-const IDLE_CONNECTIONS = 5000;
-const BROADCAST_CONNECTIONS = 5000;
-const BROADCAST_BYTES = 64;
-const BROADCAST_WARMUP = 3;
-const BROADCASTS = 20;
-/** Quiet time after each broadcast, so the next starts from an idle server. */
-const BROADCAST_PAUSE_MS = 20;
-/** Runs of each echo variant; the best is reported. */
-const ROUNDS = 2;
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUN = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'bun.exe' : 'bun');

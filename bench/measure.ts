@@ -6,6 +6,22 @@
 import { withClients, type LoadFigure } from './load-client.js';
 import type { ServerChild } from './servers/server-child.js';
 
+// The load shapes the issues name, the same for every server measured.
+export const ECHO_CONNECTIONS = 64;
+export const IN_FLIGHT = 16;
+export const ECHO_PAYLOAD = 32;
+export const ECHO_WARMUP_MS = 1000;
+export const ECHO_MEASURE_MS = 4000;
+export const IDLE_CONNECTIONS = 5000;
+export const BROADCAST_CONNECTIONS = 5000;
+export const BROADCAST_BYTES = 64;
+export const BROADCAST_WARMUP = 3;
+export const BROADCASTS = 20;
+/** Quiet time after each broadcast, so the next starts from an idle server. */
+export const BROADCAST_PAUSE_MS = 20;
+/** Runs of each rate variant; the best is reported. */
+export const ROUNDS = 2;
+
 /** A load figure with the server's CPU over the same window. */
 export interface ServedFigure extends LoadFigure {
   /** Server CPU over the window, % of one core. */

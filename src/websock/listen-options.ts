@@ -80,3 +80,20 @@ export function maxConnectionsOption(value: unknown): number {
   if (value === Infinity || (typeof value === 'number' && Number.isInteger(value) && value >= 1)) return value;
   throw new TypeError(`option 'maxConnections' must be a positive integer or Infinity, got ${String(value)}`);
 }
+
+/**
+ * `ws://host:port`, an IPv6 host in brackets.
+ *
+ * @example
+ * wsUrl('::1', 4000); // 'ws://[::1]:4000'
+ */
+export function wsUrl(host: string, port: number): string {
+  return `ws://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Wires `serve()`'s `signal`: closes at once when it is already aborted, else when it aborts. */
+export async function closeOnAbort(signal: AbortSignal | undefined, close: () => Promise<void>): Promise<void> {
+  if (signal === undefined) return;
+  if (signal.aborted) await close();
+  else signal.addEventListener('abort', () => void close(), { once: true });
+}

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { listenOptions, maxConnectionsOption } from '../../src/websock/listen-options.js';
+import { describe, expect, it, vi } from 'vitest';
+import { closeOnAbort, listenOptions, maxConnectionsOption, wsUrl } from '../../src/websock/listen-options.js';
 
 describe('listenOptions', () => {
   it('fills in the defaults: port 4000, host 127.0.0.1, any path', () => {
@@ -29,5 +29,25 @@ describe('maxConnectionsOption', () => {
     expect(() => maxConnectionsOption(value)).toThrow(
       new TypeError(`option 'maxConnections' must be a positive integer or Infinity, got ${String(value)}`),
     );
+  });
+});
+
+describe('wsUrl and closeOnAbort', () => {
+  it('brackets an IPv6 host', () => {
+    expect(wsUrl('127.0.0.1', 4000)).toBe('ws://127.0.0.1:4000');
+    expect(wsUrl('::1', 4000)).toBe('ws://[::1]:4000');
+  });
+
+  it('closes at once for an aborted signal, on abort for a live one, never without one', async () => {
+    const close = vi.fn(async () => undefined);
+    await closeOnAbort(undefined, close);
+    expect(close).not.toHaveBeenCalled();
+    await closeOnAbort(AbortSignal.abort(), close);
+    expect(close).toHaveBeenCalledTimes(1);
+    const abort = new AbortController();
+    await closeOnAbort(abort.signal, close);
+    expect(close).toHaveBeenCalledTimes(1);
+    abort.abort();
+    expect(close).toHaveBeenCalledTimes(2);
   });
 });

@@ -8,7 +8,7 @@ import type { WebSock } from '../../websock/behaviour.js';
 import type { ConnectionOptions } from '../../websock/options.js';
 import { bunHandler, pathOf, textResponse, type BunHandlerOptions } from './handler.js';
 import { bunRuntime, type BunServer } from './native.js';
-import { listenOptions, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
+import { closeOnAbort, listenOptions, wsUrl, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
 
 /**
  * Something mounted beside the handler on a `serve` server (the Bun twin of
@@ -108,16 +108,13 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
     return closed;
   };
 
-  if (opts.signal !== undefined) {
-    if (opts.signal.aborted) await close();
-    else opts.signal.addEventListener('abort', () => void close(), { once: true });
-  }
+  await closeOnAbort(opts.signal, close);
 
   return {
     bunServer,
     port: bunServer.port,
     supervisor,
-    url: `ws://${host.includes(':') ? `[${host}]` : host}:${bunServer.port}`,
+    url: wsUrl(host, bunServer.port),
     connections: () => beam.connections(),
     close,
     [Symbol.asyncDispose]: () => close(),

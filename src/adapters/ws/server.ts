@@ -11,7 +11,7 @@ import type { Pid } from '../../runtime/pid.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import type { Connection } from '../../websock/connection.js';
 import type { ConnectionOptions } from '../../websock/options.js';
-import { listenOptions, maxConnectionsOption, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
+import { closeOnAbort, listenOptions, wsUrl, maxConnectionsOption, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
 import { shutdownConnections } from '../../websock/supervision.js';
 import { failUpgrade, resolveOptions, upgradeInto, type ConnectionSink } from './upgrade.js';
 
@@ -148,16 +148,13 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
     return closed;
   };
 
-  if (opts.signal !== undefined) {
-    if (opts.signal.aborted) await close();
-    else opts.signal.addEventListener('abort', () => void close(), { once: true });
-  }
+  await closeOnAbort(opts.signal, close);
 
   return {
     httpServer,
     port: actualPort,
     supervisor,
-    url: `ws://${host.includes(':') ? `[${host}]` : host}:${actualPort}`,
+    url: wsUrl(host, actualPort),
     connections: () => [...live].map((c) => c.pid).filter(isAlive),
     close,
     [Symbol.asyncDispose]: () => close(),
