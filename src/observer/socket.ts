@@ -224,7 +224,7 @@ export const ObserverSocket: WebSock<ObserverState, ObserverArgs> = {
   },
 
   handleInfo(msg, state) {
-    if (msg === CLOSE_PAGE) return stop('normal', [1001, 'observer closed'], state);
+    if (msg === CLOSE_PAGE) return stop('normal', { code: 1001, reason: 'observer closed' }, state);
     if (msg !== TICK) return ok(state);
     const { sampler, intervalMs } = state.args;
     // Pages ticking out of phase reuse a sample younger than most of an interval.

@@ -427,13 +427,11 @@ export class Connection<S> implements ProcOwner {
     }
     let closeReason: Payload = '';
     if (detail !== undefined) {
-      if (typeof detail === 'number') code = detail;
-      else if (Array.isArray(detail)) {
-        code = detail[0];
-        closeReason = detail[1];
-      } else {
-        throw new TypeError(`stop() close detail must be a code or [code, reason], got ${describeValue(detail)}`);
+      if (detail === null || typeof detail !== 'object' || Array.isArray(detail)) {
+        throw new TypeError(`stop() close detail must be { code, reason? }, got ${describeValue(detail)}`);
       }
+      code = detail.code;
+      closeReason = detail.reason ?? '';
       validateCloseDetail(code, closeReason);
     }
     if (frames !== undefined) this.queue(frames);
