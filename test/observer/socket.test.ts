@@ -1,7 +1,9 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Supervisor, exit, idle, isAlive, isExit, processes, spawn, spawnLink, send, type Pid } from '../../src/runtime/index.js';
 import type { ProcessDetails } from '../../src/observer/protocol.js';
-import { ObserverClient, killStartedSince, observed, type Observed } from './observer-client.js';
+import { upgrade } from '../../src/adapters/ws/upgrade.js';
+import { TestClient } from '../conformance/client.js';
+import { ObserverClient, QuietSocket, killStartedSince, observed, type Observed } from './observer-client.js';
 
 let env: Observed;
 let page: ObserverClient | undefined;
@@ -28,7 +30,28 @@ afterEach(async () => {
 
 const open = async (): Promise<ObserverClient> => (page = await ObserverClient.open(env.ws));
 
+class LobbySocket extends QuietSocket {}
+
 describe('ObserverSocket', () => {
+  it("shows each connection by its handler's name, not as 'WebSock'", async () => {
+    await env.close();
+    env = await observed({ intervalMs: 50 }, (req, socket, head) => void upgrade(req, socket, head, new LobbySocket(), null));
+    const lobby = await TestClient.open(env.ws, { path: '/lobby' });
+    try {
+      const p = await open();
+      const snap = await p.snapshotWhere((s) => s.summary.byHandler.LobbySocket === 1);
+      const row = snap.page.rows.find((r) => r.label === '/lobby');
+      expect(row?.handler).toBe('LobbySocket');
+      p.send({ op: 'select', pid: row?.pid as string });
+      expect(((await p.next('details')).details as ProcessDetails).details).toMatchObject({ handler: 'LobbySocket', path: '/lobby' });
+      p.send({ op: 'query', query: { page: 0, size: 50, sort: 'pid', dir: 'asc', handler: 'LobbySocket' } });
+      expect((await p.next('page')).page.rows.map((r) => r.label)).toEqual(['/lobby']);
+    } finally {
+      lobby.ws.close();
+      await lobby.closeSeen();
+    }
+  });
+
   it('greets a page with the history, then pushes a snapshot every interval', async () => {
     const p = await open();
     const hello = await p.next('hello');
