@@ -4,6 +4,7 @@
  * interval, pushes a `snapshot` carrying the summary, the page of the process
  * table the page is looking at, and the details of the process it selected.
  */
+import type { ReportsSince } from './reports.js';
 import type { HistoryPoint, SampleSummary } from './sampler.js';
 
 /** Columns the process table sorts by. */
@@ -135,6 +136,10 @@ export type ObserverMessage =
       readonly maxPageSize: number;
       readonly query: PageQuery;
       readonly history: readonly HistoryPoint[];
+      /** True when the socket refuses exit signals: the page hides its button. */
+      readonly readOnly: boolean;
+      /** The recent runtime reports, oldest first. */
+      readonly reports: ReportsSince;
     }
   | {
       readonly type: 'snapshot';
@@ -142,6 +147,8 @@ export type ObserverMessage =
       readonly point: HistoryPoint | null;
       readonly page: PageResult;
       readonly details: ProcessDetails | GoneDetails | null;
+      /** Runtime reports since the previous message that carried some. */
+      readonly reports: ReportsSince;
     }
   | { readonly type: 'page'; readonly page: PageResult }
   | { readonly type: 'details'; readonly details: ProcessDetails | GoneDetails }

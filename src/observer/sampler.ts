@@ -9,6 +9,8 @@
  */
 import { nodeName, processInfo, processes, type Pid } from '../runtime/index.js';
 import type { PageQuery, ProcessRow, SortKey, TreeGroup, TreeNode } from './protocol.js';
+import { sampleTables, type TablesSummary } from './registries.js';
+import { RuntimeStats, type RuntimeSample } from './runtime-stats.js';
 
 /** One point of the charts. */
 export interface HistoryPoint {
@@ -20,6 +22,10 @@ export interface HistoryPoint {
   readonly in: number;
   /** Messages sent per second, all processes together. */
   readonly out: number;
+  /** Bytes of JavaScript heap in use. */
+  readonly heapUsed: number;
+  /** Resident set size in bytes. */
+  readonly rss: number;
 }
 
 /** What one sample says about the whole node. */
@@ -44,6 +50,10 @@ export interface SampleSummary {
   /** The busiest processes, at most `topN` each, only those with a non-zero value. */
   readonly top: { readonly mailbox: readonly ProcessRow[]; readonly rate: readonly ProcessRow[]; readonly heap: readonly ProcessRow[] };
   readonly tree: TreeNode;
+  /** Memory, event-loop delay and GC of the whole process. */
+  readonly runtime: RuntimeSample;
+  /** The open Registry and PubSub instances with their busiest keys and members. */
+  readonly tables: TablesSummary;
 }
 
 /** Options of `new Sampler(...)`. */
@@ -143,6 +153,8 @@ const SORT_VALUE: Readonly<Record<SortKey, (e: Entry) => number | string>> = {
  * sampler.page({ page: 0, size: 50, sort: 'mailbox', dir: 'desc' }).rows.length; // at most 50
  */
 export class Sampler {
+  /** Its runtime panel: observer pages `watch()` it while they are open. */
+  readonly runtime = new RuntimeStats();
   readonly #entries = new Map<Pid, Entry>();
   /** The same entries by printed pid: rows name their parent that way. */
   readonly #byPrinted = new Map<string, Entry>();
@@ -235,7 +247,9 @@ export class Sampler {
     const connections = byKind.connection ?? 0;
     const inPerSec = elapsed > 0 ? round1(inDelta / elapsed) : 0;
     const outPerSec = elapsed > 0 ? round1(outDelta / elapsed) : 0;
-    this.#history.push({ t: at, processes: entries.size, connections, in: inPerSec, out: outPerSec });
+    const runtime = this.runtime.read();
+    const { heapUsed, rss } = runtime.memory;
+    this.#history.push({ t: at, processes: entries.size, connections, in: inPerSec, out: outPerSec, heapUsed, rss });
     if (this.#history.length > this.#historyLength) this.#history.shift();
     this.#summary = {
       node: nodeName(),
@@ -250,6 +264,8 @@ export class Sampler {
         heap: this.#top((e) => e.heap),
       },
       tree: this.#tree(),
+      runtime,
+      tables: sampleTables(),
     };
     this.#summaryJson = JSON.stringify(this.#summary);
   }
