@@ -134,7 +134,7 @@ export function mountObserver(opts: ObserverOptions = {}): Observer {
   const auth = opts.auth;
   const path = base === '' ? '/' : base;
   const socketPath = `${base}/ws`;
-  const page = observerPage(socketPath);
+  const page = observerPage(socketPath, { readOnly });
   // Reports are kept from mount on, so the page shows crashes from before it was opened.
   const reports = new ReportLog(maxReports);
   reports.start();

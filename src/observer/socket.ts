@@ -16,7 +16,7 @@ import {
   sendAfter,
   type ChildInfo,
 } from '../runtime/index.js';
-import { ok, push, stop, type HandleResult, type InFrame, type WebSock } from '../websock/behaviour.js';
+import { ok, push, stop, type CloseReason, type HandleResult, type InFrame, type WebSock } from '../websock/behaviour.js';
 import {
   DEFAULT_QUERY,
   parseRequest,
@@ -212,8 +212,10 @@ async function answer(text: string, state: ObserverState): Promise<HandleResult<
  * const args: ObserverArgs = { sampler: new Sampler(), intervalMs: 1000, readOnly: true, reports };
  * server.on('upgrade', (req, socket, head) => upgrade(req, socket, head, ObserverSocket, args));
  */
-export const ObserverSocket: WebSock<ObserverState, ObserverArgs> = {
-  init(args) {
+// A class instance, so that the adapters name its connections after the class
+// ('ObserverPage') and the observer lists its own pages by that name.
+export const ObserverSocket: WebSock<ObserverState, ObserverArgs> = new (class ObserverPage implements WebSock<ObserverState, ObserverArgs> {
+  init(args: ObserverArgs): HandleResult<ObserverState> {
     args.sampler.runtime.watch();
     args.sampler.refresh(args.intervalMs * 0.9);
     sendAfter(self(), TICK, args.intervalMs);
@@ -231,18 +233,18 @@ export const ObserverSocket: WebSock<ObserverState, ObserverArgs> = {
     });
     const { frame, next } = snapshot(state);
     return push([hello, frame], next);
-  },
+  }
 
-  async handleIn([data]: InFrame, state) {
+  async handleIn([data]: InFrame, state: ObserverState): Promise<HandleResult<ObserverState>> {
     if (typeof data !== 'string') return push(message({ type: 'error', message: 'requests are JSON text frames, got a binary frame' }), state);
     try {
       return await answer(data, state);
     } catch (err) {
       return refuse(err, state);
     }
-  },
+  }
 
-  handleInfo(msg, state) {
+  handleInfo(msg: unknown, state: ObserverState): HandleResult<ObserverState> {
     if (msg === CLOSE_PAGE) return stop('normal', [1001, 'observer closed'], state);
     if (msg !== TICK) return ok(state);
     const { sampler, intervalMs } = state.args;
@@ -251,10 +253,10 @@ export const ObserverSocket: WebSock<ObserverState, ObserverArgs> = {
     sendAfter(self(), TICK, intervalMs);
     const { frame, next } = snapshot(state);
     return push(frame, next);
-  },
+  }
 
-  terminate(_reason, state) {
+  terminate(_reason: CloseReason, state: ObserverState): void {
     // However the page ended (closed, killed, crashed), it no longer watches.
     state.args.sampler.runtime.unwatch();
-  },
-};
+  }
+})();
