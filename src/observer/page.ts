@@ -199,6 +199,7 @@ function bytes(n) {
 }
 function send(msg) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(msg)); }
 function qkey(q) { return [q.page, q.size, q.sort, q.dir, q.kind || '', q.status || '', q.handler || '', q.parent || '', q.text || ''].join('|'); }
+function plural(n, one, many) { return num(n) + ' ' + (n === 1 ? one : many || one + 's'); }
 function ms(n) { return n < 10 ? n.toFixed(2) + ' ms' : Math.round(n) + ' ms'; }
 function duration(sec) {
   if (sec < 3600) return Math.floor(sec / 60) + 'm ' + (sec % 60) + 's';
@@ -403,7 +404,10 @@ function renderTables(t) {
   box.replaceChildren();
   if (t.shown.length === 0) { box.appendChild(el('p', 'none open', 'muted')); return; }
   for (const v of t.shown) {
-    box.appendChild(el('h3', (v.type === 'pubsub' ? 'PubSub ' : 'Registry ') + (v.name || v.id) + ': ' + num(v.keyCount) + (v.type === 'pubsub' ? ' topics, ' : ' keys (' + v.keys + '), ') + num(v.entryCount) + (v.type === 'pubsub' ? ' subscriptions' : ' entries')));
+    const counts = v.type === 'pubsub'
+      ? plural(v.keyCount, 'topic') + ', ' + plural(v.entryCount, 'subscription')
+      : plural(v.keyCount, v.keys + ' key') + ', ' + plural(v.entryCount, 'entry', 'entries');
+    box.appendChild(el('h3', (v.type === 'pubsub' ? 'PubSub ' : 'Registry ') + (v.name || v.id) + ': ' + counts));
     if (v.top.length === 0) continue;
     const table = el('table');
     for (const k of v.top) {

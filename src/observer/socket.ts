@@ -216,7 +216,6 @@ async function answer(text: string, state: ObserverState): Promise<HandleResult<
 // ('ObserverPage') and the observer lists its own pages by that name.
 export const ObserverSocket: WebSock<ObserverState, ObserverArgs> = new (class ObserverPage implements WebSock<ObserverState, ObserverArgs> {
   init(args: ObserverArgs): HandleResult<ObserverState> {
-    args.sampler.runtime.watch();
     args.sampler.refresh(args.intervalMs * 0.9);
     sendAfter(self(), TICK, args.intervalMs);
     const reports = args.reports.since(0);
@@ -232,6 +231,8 @@ export const ObserverSocket: WebSock<ObserverState, ObserverArgs> = new (class O
       reports,
     });
     const { frame, next } = snapshot(state);
+    // Last, so that an init that threw leaves nothing watching: terminate would not undo it.
+    args.sampler.runtime.watch();
     return push([hello, frame], next);
   }
 
