@@ -81,7 +81,11 @@ export async function shutdownConnections(supervisor: Pid | Promise<Pid>, timeou
   const stopping = Promise.resolve(supervisor)
     .then((pid) => DynamicSupervisor.stop(pid, 'shutdown'))
     .catch(() => undefined);
-  await Promise.race([stopping, new Promise((r) => setTimeout(r, timeoutMs))]);
+  let timer: NodeJS.Timeout | undefined;
+  // Cleared below: a pending deadline would keep the process alive long after the close.
+  const expired = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+  await Promise.race([stopping, expired]);
+  clearTimeout(timer);
   while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   cutRest();
 }
