@@ -1,5 +1,5 @@
 // createBunHandler() on a Bun.serve of one's own, its connections closed before the server stops.
-import { createBunHandler } from '../../../src/adapters/bun/handler.js';
+import { createBunHandler } from '../../../src/adapters/bun/upgrade.js';
 import { bunRuntime } from '../../../src/adapters/bun/native.js';
 import { closeCode, echoOnce } from './client.js';
 import { Echo } from './echo.js';
