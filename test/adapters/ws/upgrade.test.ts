@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve } from '../../../src/adapters/ws/server.js';
 import { upgrade } from '../../../src/adapters/ws/upgrade.js';
 import type { Pid } from '../../../src/runtime/pid.js';
-import { isAlive, whereis } from '../../../src/runtime/process.js';
+import { isAlive, processInfo, whereis } from '../../../src/runtime/process.js';
 import { DynamicSupervisor } from '../../../src/runtime/dynamic-supervisor.js';
 import { connectionSupervisor } from '../../../src/websock/supervision.js';
 import { setLogger, type Logger } from '../../../src/runtime/logger.js';
@@ -122,6 +122,34 @@ describe('upgrade() on a node:http server of your own', () => {
     expect((await client.closeSeen()).code).toBe(1001);
     expect((await rec.terminated(pid)).reason).toBe('shutdown');
     expect(isAlive(pid)).toBe(false);
+  });
+
+  it('never runs a connection unsupervised: once the default supervisor is stopped, the next upgrade starts a new one', async () => {
+    const first = await TestClient.open(url, { path: '/ws' });
+    const firstPid = (await lastUpgrade()) as Pid;
+    const stopped = await connectionSupervisor();
+    await within(
+      (async () => {
+        while (!(await DynamicSupervisor.whichChildren(stopped)).some((c) => c.pid === firstPid)) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      'the connection to join the default supervisor',
+    );
+    await DynamicSupervisor.stop(stopped);
+    expect((await first.closeSeen()).code).toBe(1001);
+    const client = await TestClient.open(url, { path: '/ws' });
+    const pid = (await lastUpgrade()) as Pid;
+    const sup = await connectionSupervisor();
+    expect(sup).not.toBe(stopped);
+    expect(whereis('beamsock.connections')).toBe(sup);
+    await within(
+      (async () => {
+        while (!(await DynamicSupervisor.whichChildren(sup)).some((c) => c.pid === pid)) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      'the connection to join the new default supervisor',
+    );
+    expect(processInfo(pid)?.parent).toBe(sup);
+    client.ws.close();
+    await client.closeSeen();
   });
 
   it('answers 500 and rejects when a checkOrigin function throws, and the server keeps serving', async () => {
