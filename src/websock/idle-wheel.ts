@@ -7,7 +7,12 @@
  * interval runs only while it has connections, and never keeps the process alive.
  */
 
-/** What a wheel ticks: a connection, which counts the ticks since its last inbound data. */
+/**
+ * What a wheel ticks: a connection, which counts the ticks since its last inbound data.
+ *
+ * @example
+ * const watched: IdleWatched = { idleTick: (wheel) => void (wheel.expired(++ticks) && close()) };
+ */
 export interface IdleWatched {
   idleTick(wheel: IdleWheel): void;
 }

@@ -28,7 +28,12 @@ import { publishUpgrade } from './telemetry.js';
 import type { ConnectionMeta, Transport } from './transport.js';
 import type { UpgradeRequest } from './upgrade-validation.js';
 
-/** How a `Serving` is made: the server's name, the handler and its checked options. */
+/**
+ * How a `Serving` is made: the server's name, the handler and its checked options.
+ *
+ * @example
+ * const config: ServingConfig<null, Request> = { server: 'deno', handler: Echo, options: normalizeOptions({}), maxConnections: 1_000 };
+ */
 export interface ServingConfig<A, Req> {
   /** The server's name in telemetry and `processInfo` details: 'ws', 'bun'... */
   readonly server: string;
@@ -50,6 +55,10 @@ export interface ServingConfig<A, Req> {
  * Whether to upgrade: accepted with the subprotocol (undefined for none) and
  * what `init` receives, or refused with a status, a reason, extra headers and,
  * for a 500, the error an application function threw.
+ *
+ * @example
+ * const a: Admitted<null> = serving.admit(req, req, '/ws');
+ * if (!a.ok && a.error !== undefined) logUpgradeFailure('/ws', a.error);
  */
 export type Admitted<A> =
   | { readonly ok: true; readonly protocol: string | undefined; readonly args: A }

@@ -176,7 +176,12 @@ export function upgrade<S, A>(
   return upgradeInto(sharedServing(handler as WebSock<unknown, unknown>, resolveOptions(opts)), req, socket, head, args);
 }
 
-/** Options of `attach`: what to upgrade, how many at once, and every connection option. */
+/**
+ * Options of `attach`: what to upgrade, how many at once, and every connection option.
+ *
+ * @example
+ * const opts: AttachOptions<string> = { path: '/ws', args: (req) => req.url ?? '/', maxConnections: 10_000, timeout: 30_000 };
+ */
 export interface AttachOptions<A> extends ConnectionOptions {
   /** Only upgrades for this path (query string ignored) are taken; others are left to the server's other listeners (404 if there are none). Default: any path. */
   readonly path?: string;
@@ -188,7 +193,13 @@ export interface AttachOptions<A> extends ConnectionOptions {
   readonly maxConnections?: number;
 }
 
-/** WebSockets on an HTTP server you own: its connections, and how to close them. */
+/**
+ * WebSockets on an HTTP server you own: its connections, and how to close them.
+ *
+ * @example
+ * await using sockets = attach(httpServer, ChatSocket, { path: '/ws' });
+ * for (const pid of sockets.connections()) send(pid, 'server restarting');
+ */
 export interface Attachment {
   /** The DynamicSupervisor every connection of this attachment is a temporary child of. */
   readonly supervisor: Promise<Pid>;

@@ -61,6 +61,16 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
+/** Resolves once `pid` is a child of `sup`, which adopts it after it started. */
+async function joined(sup: Pid, pid: Pid): Promise<void> {
+  await within(
+    (async () => {
+      while (!(await DynamicSupervisor.whichChildren(sup)).some((c) => c.pid === pid)) await new Promise((r) => setTimeout(r, 5));
+    })(),
+    'the connection to join its supervisor',
+  );
+}
+
 /** The promise `upgrade()` returned for the latest upgrade request. */
 function lastUpgrade(): Promise<Pid | undefined> {
   const last = upgrades.at(-1);
@@ -111,12 +121,7 @@ describe('upgrade() on a node:http server of your own', () => {
     const client = await TestClient.open(url, { path: '/ws' });
     const pid = (await lastUpgrade()) as Pid;
     const sup = await connectionSupervisor();
-    await within(
-      (async () => {
-        while (!(await DynamicSupervisor.whichChildren(sup)).some((c) => c.pid === pid)) await new Promise((r) => setTimeout(r, 5));
-      })(),
-      'the connection to join the default supervisor',
-    );
+    await joined(sup, pid);
     expect(whereis('beamsock.connections')).toBe(sup);
     await DynamicSupervisor.terminateChild(sup, pid);
     expect((await client.closeSeen()).code).toBe(1001);
@@ -128,12 +133,7 @@ describe('upgrade() on a node:http server of your own', () => {
     const first = await TestClient.open(url, { path: '/ws' });
     const firstPid = (await lastUpgrade()) as Pid;
     const stopped = await connectionSupervisor();
-    await within(
-      (async () => {
-        while (!(await DynamicSupervisor.whichChildren(stopped)).some((c) => c.pid === firstPid)) await new Promise((r) => setTimeout(r, 5));
-      })(),
-      'the connection to join the default supervisor',
-    );
+    await joined(stopped, firstPid);
     await DynamicSupervisor.stop(stopped);
     expect((await first.closeSeen()).code).toBe(1001);
     const client = await TestClient.open(url, { path: '/ws' });
@@ -141,12 +141,7 @@ describe('upgrade() on a node:http server of your own', () => {
     const sup = await connectionSupervisor();
     expect(sup).not.toBe(stopped);
     expect(whereis('beamsock.connections')).toBe(sup);
-    await within(
-      (async () => {
-        while (!(await DynamicSupervisor.whichChildren(sup)).some((c) => c.pid === pid)) await new Promise((r) => setTimeout(r, 5));
-      })(),
-      'the connection to join the new default supervisor',
-    );
+    await joined(sup, pid);
     expect(processInfo(pid)?.parent).toBe(sup);
     client.ws.close();
     await client.closeSeen();
