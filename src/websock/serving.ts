@@ -179,8 +179,10 @@ export class Serving<A = unknown, Req = unknown> {
   start(transport: Transport, meta: ConnectionMeta, args: A): Connection<unknown> {
     publishUpgrade({ server: this.server, path: meta.path, status: 101 });
     const conn = new Connection(this.handler, args, transport, this.settings, meta);
-    superviseConnection(conn, this.supervisorPid ?? this.ownSupervisor, this.options.shutdownTimeout);
     this.live?.add(conn);
+    // Admitted before close() but opened after it (Bun opens after writing the 101): its supervisor is gone.
+    if (this.closing) exit(conn.pid, 'shutdown');
+    else superviseConnection(conn, this.supervisorPid ?? this.ownSupervisor, this.options.shutdownTimeout);
     return conn;
   }
 

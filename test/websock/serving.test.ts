@@ -198,6 +198,17 @@ describe('Serving.close', () => {
     expect(timers()).toBeLessThanOrEqual(before);
   });
 
+  it('shuts down at once a connection admitted before close() but started after it (1001, terminate shutdown)', async () => {
+    const rec = new Recorder();
+    const s = serving(rec);
+    expect(s.admit(upgradeRequest(), null, '/ws')).toMatchObject({ ok: true });
+    await s.close();
+    const { socket, conn } = start(s);
+    expect((await rec.terminated(conn.pid)).reason).toBe('shutdown');
+    expect(socket.closes).toEqual([1001]);
+    expect(isAlive(conn.pid)).toBe(false);
+  });
+
   it('returns the same promise to every call', () => {
     const s = serving(new Recorder());
     expect(s.close()).toBe(s.close(5));
