@@ -160,17 +160,34 @@ export async function say(page: Page, text: string): Promise<void> {
 
 /**
  * Starts the demo on a free port of 127.0.0.1 and Chromium before the file's
- * tests, and stops both after them. Read the fields inside tests.
+ * tests, and stops both after them. Read the fields inside tests: when either
+ * could not start, reading them throws why, so every test fails (a failed
+ * `beforeAll` would only mark them skipped).
  */
 export function demoInChromium(opts: DemoOptions = {}): { readonly demo: Demo; readonly browser: Browser } {
-  const env = {} as { demo: Demo; browser: Browser };
+  const env: { demo?: Demo; browser?: Browser; failure?: unknown } = {};
   beforeAll(async () => {
-    env.demo = await startDemo({ ...opts, port: 0, host: '127.0.0.1' });
-    env.browser = await launchChromium();
+    try {
+      env.demo = await startDemo({ ...opts, port: 0, host: '127.0.0.1' });
+      env.browser = await launchChromium();
+    } catch (err) {
+      env.failure = err;
+    }
   }, LAUNCH_TIMEOUT_MS);
   afterAll(async () => {
     await env.browser?.close();
     await env.demo?.close(2_000);
   });
-  return env;
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw env.failure;
+    return value;
+  };
+  return {
+    get demo() {
+      return started(env.demo);
+    },
+    get browser() {
+      return started(env.browser);
+    },
+  };
 }
