@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,11 @@ async function mustRun(cmd: string, args: string[], cwd: string): Promise<string
   return stdout;
 }
 
+function link(name: string): void {
+  mkdirSync(dirname(join(app, 'node_modules', name)), { recursive: true });
+  symlinkSync(join(root, 'node_modules', name), join(app, 'node_modules', name));
+}
+
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((f) => join(dir, f));
 }
@@ -55,10 +60,7 @@ beforeAll(async () => {
   mkdirSync(join(app, 'node_modules'), { recursive: true });
   await mustRun('tar', ['-xzf', join(tmp, report.filename), '-C', join(app, 'node_modules')], app);
   renameSync(join(app, 'node_modules', 'package'), installed);
-  for (const dep of Object.keys(pkg.dependencies)) {
-    mkdirSync(dirname(join(app, 'node_modules', dep)), { recursive: true });
-    symlinkSync(join(root, 'node_modules', dep), join(app, 'node_modules', dep));
-  }
+  for (const dep of Object.keys(pkg.dependencies)) link(dep);
   for (const f of ['consumer.cjs', 'consumer.mjs', 'echo.cjs']) cpSync(join(here, f), join(app, f));
 }, PACK_TIMEOUT_MS);
 
@@ -92,5 +94,28 @@ describe('the packed tarball', () => {
     const result = JSON.parse(stdout) as { entries: string[]; echoed: string };
     expect(result.entries).toEqual(entries.map((entry) => `beamsock${entry.slice(1)}`));
     expect(result.echoed).toBe(text);
+  });
+
+  it('gives a TypeScript app, CommonJS or ES module, the types of every entry point', async () => {
+    link('@types/node');
+    const names = ['beamsock', ...entries.filter((entry) => entry !== '.').map((entry) => `beamsock${entry.slice(1)}`)];
+    const source = (importAs: (local: string, name: string) => string) =>
+      [
+        ...names.map((name, i) => importAs(`entry${i}`, name)),
+        importAs('ws', 'beamsock/ws'),
+        `export const loaded = [${names.map((_, i) => `entry${i}`).join(', ')}];`,
+        'const Counter: entry0.WebSock<number> = { init: () => entry0.ok(0), handleIn: (_frame, n) => entry0.ok(n + 1), handleInfo: (_msg, n) => entry0.ok(n) };',
+        'export const start = () => ws.serve(Counter, { port: 0 });',
+        // A port as a string must not compile: the types are real, not `any`.
+        '// @ts-expect-error',
+        "export const wrong = () => ws.serve(Counter, { port: '0' });",
+        '',
+      ].join('\n');
+    writeFileSync(join(app, 'types.cts'), source((local, name) => `import ${local} = require('${name}');`));
+    writeFileSync(join(app, 'types.mts'), source((local, name) => `import * as ${local} from '${name}';`));
+    const compilerOptions = { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] };
+    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['types.cts', 'types.mts'] }));
+    const { code, stdout, stderr } = await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], app);
+    expect(code, `tsc failed:\n${stdout}\n${stderr}`).toBe(0);
   });
 });
