@@ -123,6 +123,12 @@ export interface WebSock<S, A = unknown, I = unknown> {
   handleInfo(message: I, state: S): MaybePromise<HandleResult<S>>;
   /** Runs at most once when the connection ends; its return value is ignored. */
   terminate?(reason: CloseReason, state: S, info: CloseInfo): unknown;
+  /**
+   * How telemetry, crash reports and the observer name this handler's connections
+   * (default: the constructor's name for a class instance, else `'WebSock'`), as an
+   * Elixir module name does.
+   */
+  readonly name?: string;
 }
 
 /**
