@@ -7,10 +7,12 @@
  * start function that returns a pid synchronously is handled without a promise,
  * and restart intensity is one xstate actor per supervisor, never per child. On
  * stop, all children are shut down at once rather than one after another.
- * Child start, shutdown, restart rules and intensity are shared with `Supervisor`.
+ * Child start, shutdown, restart rules (child-spec.ts) and intensity
+ * (supervisor-lifecycle.ts) are shared with `Supervisor`.
  */
 import { Pid } from './pid.js';
-import { link, self, send } from './process.js';
+import { self, send } from './process-core.js';
+import { link } from './links.js';
 import { formatTerm, isExit, isQuietReason, type ExitReason } from './reasons.js';
 import {
   StartError,
@@ -23,30 +25,20 @@ import {
   type InitOk,
   type NoReplyResult,
 } from './gen-server.js';
+import { COUNT, RetryRestart, SupervisorError, WHICH, countChildren, request, stop, tallyChildren, validateSupervisorOptions, whichChildren, type ChildInfo } from './supervisor.js';
 import {
-  COUNT,
-  Lifecycle,
-  RetryRestart,
-  SupervisorError,
-  WHICH,
-  countChildren,
   normalizeSpec,
   reportEvent,
-  request,
   runStart,
   shouldRestart,
   shutdownChild,
-  stop,
-  tallyChildren,
-  validateSupervisorOptions,
-  whichChildren,
-  type ChildInfo,
   type ChildType,
   type NormalizedSpec,
   type Restart,
   type Shutdown,
   type StartedChild,
-} from './supervisor.js';
+} from './child-spec.js';
+import { Lifecycle } from './supervisor-lifecycle.js';
 
 /** Options for `DynamicSupervisor.start` and `startLink`. */
 export interface DynamicSupervisorOptions {

@@ -14,28 +14,16 @@
  * are no helper constructors.
  */
 import { Pid, makeRef, type Ref } from './pid.js';
-import {
-  ExitSignal,
-  exit,
-  hibernate,
-  isAlive,
-  offExit,
-  onExit,
-  procOf,
-  requireSelf,
-  rootPid,
-  send,
-  setDescribe,
-  spawn,
-  spawnLink,
-  unwatch,
-  watch,
-  whereis,
-  type SpawnOptions,
-} from './process.js';
+import { ExitSignal, offExit, onExit, procOf, requireSelf, rootPid, send, spawn, type SpawnOptions } from './process-core.js';
+import { exit, spawnLink } from './links.js';
+import { unwatch, watch } from './monitors.js';
+import { whereis } from './names.js';
+import { hibernate } from './policies.js';
+import { isAlive, setDescribe } from './introspection.js';
 import type { Proc } from './proc.js';
 import { currentProc } from './scheduler.js';
 import { formatReason, formatTerm, isErrorReason, isExit, type ExitReason } from './reasons.js';
+import { rejectUnknownOptions } from './options.js';
 
 /** `init` succeeded: the server runs with this state. */
 export interface InitOk<State> {
@@ -406,9 +394,7 @@ class Server {
 function validateOptions(opts: GenServerOptions | undefined, where: string): void {
   if (opts === undefined) return;
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${where}: options must be an object, got ${String(opts)}`);
-  for (const key of Object.keys(opts)) {
-    if (!OPTION_KEYS.includes(key)) throw new TypeError(`${where}: unknown option '${key}' (expected one of ${OPTION_KEYS.join(', ')})`);
-  }
+  rejectUnknownOptions(opts, OPTION_KEYS, `${where} options`);
   const t = opts.timeout;
   if (t !== undefined && !(typeof t === 'number' && t >= 0 && !Number.isNaN(t))) {
     throw new TypeError(`${where}: option 'timeout' must be a non-negative number of milliseconds or Infinity, got ${String(t)}`);

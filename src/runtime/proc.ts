@@ -99,6 +99,28 @@ export class Proc {
     return this.mq === null ? 0 : this.mq.length - this.mqHead - ((this.flags & STARTING) === 0 ? 0 : 1);
   }
 
+  /** Adds `other` to this process's links (one direction; a link is both). */
+  linkTo(other: Proc): void {
+    const l = this.links;
+    if (l === null) this.links = other;
+    else if (l instanceof Proc) {
+      if (l !== other) this.links = new Set([l, other]);
+    } else l.add(other);
+  }
+
+  /** Removes `other` from this process's links (one direction). */
+  unlinkFrom(other: Proc): void {
+    const l = this.links;
+    if (l === other) this.links = null;
+    else if (l instanceof Set) l.delete(other);
+  }
+
+  /** The linked processes, as a fresh array. */
+  linked(): Proc[] {
+    const l = this.links;
+    return l === null ? [] : l instanceof Proc ? [l] : [...l];
+  }
+
   ext(): ProcExtras {
     return (this.extras ??= {
       name: undefined,

@@ -16,8 +16,9 @@
  * primitives; an object key matches only that same object.
  */
 import { Pid } from './pid.js';
-import { offExit, onExit, requireSelf, send } from './process.js';
+import { offExit, onExit, requireSelf, send } from './process-core.js';
 import { DEAD, type ExitHook, type Proc } from './proc.js';
+import { rejectUnknownOptions } from './options.js';
 
 /** `unique`: at most one entry per key. `duplicate`: any number of entries per key. */
 export type RegistryKeys = 'unique' | 'duplicate';
@@ -77,6 +78,7 @@ interface Owner<K, V> {
 
 const OK: RegisterResult = Object.freeze({ ok: true });
 
+const OPTION_KEYS: readonly string[] = ['keys', 'name', 'listeners'];
 const byName = new Map<string, Registry<unknown, unknown>>();
 
 function sameKey(a: unknown, b: unknown): boolean {
@@ -87,11 +89,7 @@ function validateOptions(opts: RegistryOptions): void {
   if (typeof opts !== 'object' || opts === null) {
     throw new TypeError(`new Registry(options): options must be an object like { keys: 'unique' }, got ${String(opts)}`);
   }
-  for (const key of Object.keys(opts)) {
-    if (key !== 'keys' && key !== 'name' && key !== 'listeners') {
-      throw new TypeError(`unknown Registry option '${key}' (expected keys, name, listeners)`);
-    }
-  }
+  rejectUnknownOptions(opts, OPTION_KEYS, 'Registry options');
   if (opts.keys !== 'unique' && opts.keys !== 'duplicate') {
     throw new TypeError(`Registry option 'keys' must be 'unique' or 'duplicate', got ${JSON.stringify(opts.keys)}`);
   }

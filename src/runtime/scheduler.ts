@@ -14,7 +14,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { BUSY, DEAD, HEAP_OVER, HIBERNATED, SCHEDULED, type Proc, type ProcOwner } from './proc.js';
-import { handleThrow, recheckHeap } from './process.js';
+import { recheckHeap } from './heap.js';
 
 /** Messages a process handles before the next process gets its turn. */
 export const SLICE = 2000;
@@ -30,6 +30,19 @@ const context = new AsyncLocalStorage<Proc>();
 const runQueue: (Proc | undefined)[] = [];
 let rqHead = 0;
 let drainPending = false;
+
+/** What happens to a process whose callback throws or rejects: the process core's crash handling. */
+let handleThrow: (p: Proc, err: unknown) => void = (_p, err) => {
+  throw err;
+};
+
+/**
+ * @internal the process core installs its crash handling here (a report, then death), so
+ * that the scheduler, which the core uses to run processes, does not import it back.
+ */
+export function onCrash(handler: (p: Proc, err: unknown) => void): void {
+  handleThrow = handler;
+}
 
 /** The process running now, also after an `await` in one of its callbacks; null outside. */
 export function currentProc(): Proc | null {

@@ -360,7 +360,7 @@ describe('GenServer start', () => {
   });
 
   it('throws TypeError naming a bad option', () => {
-    expect(() => GenServer.start(counter, 0, { colour: 'red' } as never)).toThrow(/unknown option 'colour'/);
+    expect(() => GenServer.start(counter, 0, { colour: 'red' } as never)).toThrow(/unknown option 'colour' in GenServer.start options/);
     expect(() => GenServer.start(counter, 0, { timeout: -5 })).toThrow(/option 'timeout'/);
     expect(() => GenServer.start(counter, 0, { trapExit: 'yes' as never })).toThrow(/'trapExit'/);
   });

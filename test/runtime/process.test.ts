@@ -90,7 +90,7 @@ describe('spawn', () => {
   });
 
   it.each<[string, unknown, RegExp]>([
-    ['an unknown option', { nmae: 'x' }, /unknown spawn option 'nmae'/],
+    ['an unknown option', { nmae: 'x' }, /unknown option 'nmae' in spawn options \(did you mean 'name'\?\)/],
     ['an empty name', { name: '' }, /'name' must be a non-empty string/],
     ['a non-string name', { name: 7 }, /'name' must be a non-empty string, got 7/],
     ['a non-boolean trapExit', { trapExit: 'yes' }, /'trapExit' must be a boolean, got yes/],

@@ -284,11 +284,11 @@ describe('Supervisor start', () => {
     expect(() => Supervisor.start([{ ...ok, shutdown: -1 }], { strategy: 'one_for_one' })).toThrow(/shutdown -1/);
     expect(() => Supervisor.start([{ ...ok, type: 'boss' as never }], { strategy: 'one_for_one' })).toThrow(/type 'boss'/);
     expect(() => Supervisor.start([{ id: 'x' } as ChildSpec], { strategy: 'one_for_one' })).toThrow(/needs 'start'/);
-    expect(() => Supervisor.start([{ ...ok, modules: [] } as ChildSpec], { strategy: 'one_for_one' })).toThrow(/unknown field 'modules'/);
+    expect(() => Supervisor.start([{ ...ok, modules: [] } as ChildSpec], { strategy: 'one_for_one' })).toThrow(/unknown option 'modules' in Supervisor.start child spec 'a'/);
     expect(() => Supervisor.start([ok], { strategy: 'simple_one_for_one' as never })).toThrow(/option 'strategy'/);
     expect(() => Supervisor.start([ok], { strategy: 'one_for_one', maxRestarts: -1 })).toThrow(/option 'maxRestarts'/);
     expect(() => Supervisor.start([ok], { strategy: 'one_for_one', maxSeconds: 0 })).toThrow(/option 'maxSeconds'/);
-    expect(() => Supervisor.start([ok], { strategy: 'one_for_one', intensity: 1 } as never)).toThrow(/unknown option 'intensity'/);
+    expect(() => Supervisor.start([ok], { strategy: 'one_for_one', intensity: 1 } as never)).toThrow(/unknown option 'intensity' in Supervisor.start options/);
   });
 });
 
