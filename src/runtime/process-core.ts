@@ -11,7 +11,7 @@
 import { Pid, intern, nodeName, setLiveLookup } from './pid.js';
 import { report } from './logger.js';
 import { BUSY, DEAD, EXITING, SCHEDULED, STARTING, TRAP_EXIT, Proc, type ExitHook, type ProcOwner, type Receive } from './proc.js';
-import { currentProc, onCrash, ownerReceive, runAs, schedule, senderProc } from './scheduler.js';
+import { busyEnded, currentProc, onCrash, ownerReceive, runAs, schedule, senderProc } from './scheduler.js';
 import { overHeap, setMaxHeap, normalizeMaxHeap, type MaxHeapSize } from './heap.js';
 import { claimName, nameHolder, releaseName } from './names.js';
 import { rejectUnknownOptions } from './options.js';
@@ -304,6 +304,7 @@ export function kill(p: Proc, reason: ExitReason): void {
 
 function markDead(p: Proc): void {
   if ((p.flags & DEAD) !== 0) return;
+  if ((p.flags & BUSY) !== 0) busyEnded();
   p.flags = (p.flags | DEAD) & ~(SCHEDULED | BUSY);
   table.delete(p.pid.serial);
   p.pid._proc = undefined;

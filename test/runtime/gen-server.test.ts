@@ -263,7 +263,6 @@ describe('GenServer.call failures', () => {
     spawn((m) => void got.push(m), { name: 'gs-self-probe' });
     const pid = await GenServer.start(impl, undefined);
     cast(pid, 'go');
-    await sleep(10);
     await idle();
     expect(got).toEqual(['calling_self']);
   });
@@ -301,7 +300,6 @@ describe('GenServer.call from inside and outside processes', () => {
     });
     send(client, 'ask');
     send(client, 'second');
-    await sleep(10);
     await idle();
     expect(got).toEqual([['answer', 42, client], 'second']);
   });
@@ -372,7 +370,6 @@ describe('GenServer start', () => {
       result.push((await GenServer.startLink(counter, 0)) as Pid);
     });
     send(parent, 'go');
-    await sleep(10);
     await idle();
     expect(processInfo(result[0] as Pid)?.links).toEqual([parent]);
     expect(processInfo(result[0] as Pid)?.parent).toBe(parent);
@@ -416,7 +413,6 @@ describe('GenServer terminate', () => {
       server = (await GenServer.startLink(impl, 0, { trapExit: true })) as Pid;
     });
     send(parent, 'go');
-    await sleep(10);
     await idle();
     const exited = exitReasonOf(server as Pid);
     exit(parent, 'shutdown');
@@ -476,7 +472,7 @@ describe('GenServer leaves nothing behind', () => {
         resumed = true;
       });
       send(client, 'go');
-      await idle();
+      await idle({ waitForCallbacks: false });
       expect(watcherCount(pid)).toBe(1);
       exit(client, 'kill');
       expect(watcherCount(pid)).toBe(0);

@@ -425,15 +425,15 @@ describe('processInfo', () => {
       await new Promise<void>((resolve) => (release = resolve));
     });
     send(pid, 'go');
-    await idle();
+    await idle({ waitForCallbacks: false });
     expect(inside).toBe('running');
     expect(processInfo(pid)?.status).toBe('running');
     send(pid, 'next');
     expect(processInfo(pid)?.messageQueueLen).toBe(1);
     release();
-    await sleep(5);
-    await idle();
+    await idle({ waitForCallbacks: false });
     expect(processInfo(pid)?.messageQueueLen).toBe(0);
+    exit(pid, 'kill');
   });
 
   it('lists links, monitors, monitoredBy and trapExit', async () => {
@@ -470,7 +470,6 @@ describe('processInfo', () => {
       send(sink, 'late');
     });
     send(pid, 'go');
-    await sleep(20);
     await idle();
     expect(processInfo(sink)?.counters.messagesIn).toBe(1);
     expect(processInfo(pid)?.counters).toEqual({ messagesIn: 1, messagesOut: 1 });

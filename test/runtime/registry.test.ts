@@ -389,7 +389,7 @@ describe('cleanup on exit', () => {
       }
     });
     send(pid, 'go');
-    await idle();
+    await idle({ waitForCallbacks: false });
     exit(pid, 'kill');
     release();
     await gate;

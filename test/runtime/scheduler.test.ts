@@ -127,6 +127,45 @@ describe('slices', () => {
     for (const pid of pids) expect(processInfo(pid)?.status).toBe('waiting');
   });
 
+  it('idle() also waits for a callback still awaiting, and for the messages queued behind it', async () => {
+    const log: string[] = [];
+    const pid = spawn(async (msg: string) => {
+      await sleep(30);
+      await sleep(1);
+      log.push(msg);
+    });
+    send(pid, 'a');
+    send(pid, 'b');
+    await idle();
+    expect(log).toEqual(['a', 'b']);
+    expect(processInfo(pid)?.status).toBe('waiting');
+    exit(pid, 'kill');
+  });
+
+  it('idle() does not wait for the callback of a process killed while it awaited', async () => {
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const pid = spawn(async () => {
+      started();
+      await new Promise(() => undefined);
+    });
+    send(pid, 'go');
+    await running;
+    exit(pid, 'kill');
+    await idle();
+    expect(processInfo(pid)).toBeUndefined();
+  });
+
+  it('idle() does not wait for a callback that crashed', async () => {
+    const pid = spawn(async () => {
+      await sleep(1);
+      throw new Error('boom');
+    });
+    send(pid, 'go');
+    await idle();
+    expect(processInfo(pid)).toBeUndefined();
+  });
+
   it('currentProc() is null outside processes', async () => {
     expect(currentProc()).toBeNull();
     let inside: unknown;

@@ -164,7 +164,6 @@ describe('Supervisor restart intensity', () => {
       { trapExit: true },
     );
     send(parent, 'start');
-    await sleep(10);
     await idle();
     const s = sup as Pid;
     const steady = (await pids(s)).steady as Pid;
@@ -310,7 +309,6 @@ describe('Supervisor shutdown', () => {
       sup = await Supervisor.startLink([spec('a'), spec('b')], { strategy: 'one_for_one' });
     });
     send(parent, 'go');
-    await sleep(10);
     await idle();
     const children = await pids(sup as Pid);
     const supExit = exitReasonOf(sup as Pid);
