@@ -18,7 +18,7 @@ import {
   StartError,
   cast,
   isPromise,
-  start as startServer,
+  startTopLevel,
   startLink as startServerLinked,
   type CallResult,
   type GenServerImpl,
@@ -262,7 +262,7 @@ function serverOptions(opts: DynamicSupervisorOptions | undefined): { name: stri
  * const connections = await DynamicSupervisor.start({ name: 'connections', maxChildren: 10_000 });
  */
 export function start(opts?: DynamicSupervisorOptions): Promise<Pid> {
-  return startServer(dynamicSupervisorImpl, prepare(opts, 'DynamicSupervisor.start'), serverOptions(opts));
+  return startTopLevel(dynamicSupervisorImpl, prepare(opts, 'DynamicSupervisor.start'), serverOptions(opts));
 }
 
 /**

@@ -31,7 +31,7 @@ import {
   StartError,
   call,
   isPromise,
-  start as startServer,
+  startTopLevel,
   startLink as startServerLinked,
   stop as stopServer,
   type CallResult,
@@ -420,7 +420,9 @@ function serverOptions(name: string | undefined): { name: string | undefined; tr
 
 /**
  * Starts a supervisor (not linked to the caller) and its children, in order.
- * Resolves to its pid once all have started. If a child fails to start, the
+ * Resolves to its pid once every child's `start` has returned (a `spawnLink`
+ * child with an `init` option runs that init afterwards, as its first message;
+ * a `GenServer.startLink` child has run its own). If a child fails to start, the
  * started ones are stopped in reverse order and it rejects with `StartError`
  * whose reason is `{ shutdown: FailedToStartChild }`. Throws `TypeError` at once
  * for a bad option or child spec (duplicate ids included). `exit(sup, 'shutdown')`
@@ -433,7 +435,7 @@ function serverOptions(name: string | undefined): { name: string | undefined; tr
  * );
  */
 export function start(children: readonly ChildSpec[], opts: SupervisorOptions): Promise<Pid> {
-  return startServer(supervisorImpl, prepare(children, opts, 'Supervisor.start'), serverOptions(opts.name));
+  return startTopLevel(supervisorImpl, prepare(children, opts, 'Supervisor.start'), serverOptions(opts.name));
 }
 
 /**

@@ -420,10 +420,28 @@ describe('GenServer terminate', () => {
     expect(seen).toEqual(['shutdown']);
   });
 
-  it('stops on exit(pid, reason) from plain code when started with start and trapping exits', async () => {
-    const pid = await GenServer.start(counter, 0, { trapExit: true });
+  it('is its own parent when started with start: a trapping one gets exit(pid, reason) from plain code as an EXIT message, as in OTP', async () => {
+    const seen: unknown[] = [];
+    const impl = { ...counter, terminate: (reason: ExitReason) => void seen.push(reason), describe: (s: CounterState) => ({ log: s.log }) };
+    const pid = await GenServer.start(impl, 0, { trapExit: true });
     exit(pid, 'shutdown');
-    expect(await exitReasonOf(pid)).toBe('shutdown');
+    await idle();
+    expect(isAlive(pid)).toBe(true);
+    expect(seen).toEqual([]);
+    expect(processInfo(pid)?.details.log).toEqual(['EXIT']);
+    const exited = exitReasonOf(pid);
+    await GenServer.stop(pid, 'shutdown');
+    expect(await exited).toBe('shutdown');
+    expect(seen).toEqual(['shutdown']);
+  });
+
+  it('is its own parent when started with start: one that does not trap exits dies of exit(pid, reason) without terminate', async () => {
+    const seen: unknown[] = [];
+    const pid = await GenServer.start({ ...counter, terminate: (reason: ExitReason) => void seen.push(reason) }, 0);
+    const exited = exitReasonOf(pid);
+    exit(pid, 'shutdown');
+    expect(await exited).toBe('shutdown');
+    expect(seen).toEqual([]);
   });
 
   it('hands an EXIT from a linked process other than the parent to handleInfo', async () => {

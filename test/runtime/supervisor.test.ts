@@ -303,6 +303,21 @@ describe('Supervisor shutdown', () => {
     expect(await exited).toBe('shutdown');
   });
 
+  it('start resolves once each child start returned: a spawnLink init runs after, a GenServer.startLink init before', async () => {
+    const ran: string[] = [];
+    const sup = await Supervisor.start(
+      [
+        { id: 'server', start: () => GenServer.startLink({ init: () => (ran.push('server init'), { ok: null }) }, undefined) },
+        { id: 'plain', start: () => spawnLink(() => undefined, { init: () => void ran.push('plain init') }) },
+      ],
+      { strategy: 'one_for_one' },
+    );
+    expect(ran).toEqual(['server init']);
+    await idle();
+    expect(ran).toEqual(['server init', 'plain init']);
+    await Supervisor.stop(sup);
+  });
+
   it('shuts its children down when its parent exits', async () => {
     let sup: Pid | undefined;
     const parent = spawn(async () => {
