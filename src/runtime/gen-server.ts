@@ -584,13 +584,16 @@ export function call<R = unknown>(dest: Pid | string, request: unknown, timeoutM
 }
 
 /**
- * Sends `msg` to a GenServer's `handleCast` without waiting. Never throws: a cast
- * to a dead process or an unknown name is dropped.
+ * Sends `msg` to a GenServer's `handleCast` without waiting. A cast to a dead
+ * process or a name nobody holds is dropped, as in Elixir; only a `dest` that is
+ * neither a pid nor a string throws (`TypeError`).
  *
  * @example
  * cast(counter, 5);
  */
 export function cast(dest: Pid | string, msg: unknown): void {
+  // As Elixir's cast: a name nobody holds is no error here, unlike send.
+  if (typeof dest === 'string' && whereis(dest) === undefined) return;
   send(dest, new CastMsg(msg));
 }
 

@@ -8,7 +8,11 @@ import { Pid, nodeName } from './pid.js';
 import { DEAD, EXITING, TRAP_EXIT, type Proc } from './proc.js';
 import { currentProc } from './scheduler.js';
 import { ExitSignal, createProc, enqueue, exitSignal, kill, remoteRouter, requireSelf, rootPid, type SpawnOptions } from './process-core.js';
-import type { ExitMessage, ExitReason } from './reasons.js';
+import { formatTerm, type ExitMessage, type ExitReason } from './reasons.js';
+
+function requirePid(call: string, pid: unknown): asserts pid is Pid {
+  if (!(pid instanceof Pid)) throw new TypeError(`${call} expects a Pid, got ${typeof pid === 'string' ? `'${pid}'` : formatTerm(pid)}`);
+}
 
 function addLink(a: Proc, b: Proc): void {
   if (a === b) return;
@@ -54,7 +58,7 @@ export function exit(pidOrReason: Pid | ExitReason, maybeReason?: ExitReason): v
     requireSelf('exit');
     throw new ExitSignal(pidOrReason as ExitReason);
   }
-  if (!(pidOrReason instanceof Pid)) throw new TypeError(`exit(pid, reason) expects a Pid, got ${String(pidOrReason)}`);
+  requirePid('exit(pid, reason)', pidOrReason);
   const target = pidOrReason._proc as Proc | undefined;
   const reason = maybeReason as ExitReason;
   const caller = currentProc();
@@ -77,11 +81,13 @@ export function exit(pidOrReason: Pid | ExitReason, maybeReason?: ExitReason): v
 /**
  * Links the caller and `pid` both ways. If `pid` is not alive, the caller gets an
  * exit signal with reason `'noproc'` (an EXIT message when trapping, else it exits).
+ * Throws `TypeError` for anything but a `Pid` (a name too: link to `whereis(name)`).
  *
  * @example
  * link(worker);
  */
 export function link(pid: Pid): void {
+  requirePid('link(pid)', pid);
   const me = requireSelf('link');
   const target = pid._proc as Proc | undefined;
   if (target === undefined || (target.flags & DEAD) !== 0) {
@@ -97,12 +103,14 @@ export function link(pid: Pid): void {
 }
 
 /**
- * Removes the link between the caller and `pid`, if any.
+ * Removes the link between the caller and `pid`, if any. Throws `TypeError` for
+ * anything but a `Pid`.
  *
  * @example
  * unlink(worker);
  */
 export function unlink(pid: Pid): void {
+  requirePid('unlink(pid)', pid);
   const me = requireSelf('unlink');
   const target = pid._proc as Proc | undefined;
   if (target !== undefined) {

@@ -4,10 +4,10 @@
  * one-way and stackable; the DOWN message itself is sent by the process core when
  * the monitored process dies.
  */
-import { makeRef, type Pid, type Ref } from './pid.js';
+import { Pid, makeRef, type Ref } from './pid.js';
 import { DEAD, type Proc, type Watcher } from './proc.js';
 import { createProc, enqueue, requireSelf, type SpawnOptions } from './process-core.js';
-import type { DownMessage } from './reasons.js';
+import { formatTerm, type DownMessage } from './reasons.js';
 
 function addMonitor(owner: Proc, target: Proc, ref: Ref): void {
   (target.monitoredBy ??= new Map()).set(ref, owner);
@@ -31,13 +31,15 @@ export function spawnMonitor<M = unknown>(receive: (msg: M) => unknown, opts?: S
 
 /**
  * Monitors `pid`: `{ type: 'DOWN', ref, pid, reason }` arrives exactly once when it
- * ends, at once with `'noproc'` if it is not alive.
+ * ends, at once with `'noproc'` if it is not alive. Throws `TypeError` for anything
+ * but a `Pid`.
  *
  * @example
  * const ref = monitor(pid);
  * // handleInfo: if (isDown(msg) && msg.ref === ref) ...
  */
 export function monitor(pid: Pid): Ref {
+  if (!(pid instanceof Pid)) throw new TypeError(`monitor(pid) expects a Pid, got ${formatTerm(pid)}`);
   const me = requireSelf('monitor');
   const ref = makeRef();
   const target = pid._proc as Proc | undefined;

@@ -15,7 +15,7 @@ import { busyEnded, currentProc, onCrash, ownerReceive, runAs, schedule, senderP
 import { overHeap, setMaxHeap, normalizeMaxHeap, type MaxHeapSize } from './heap.js';
 import { claimName, nameHolder, releaseName } from './names.js';
 import { rejectUnknownOptions } from './options.js';
-import type { DownMessage, ExitMessage, ExitReason } from './reasons.js';
+import { formatTerm, type DownMessage, type ExitMessage, type ExitReason } from './reasons.js';
 
 /** Options for `spawn`, `spawnLink` and `spawnMonitor`. */
 export interface SpawnOptions {
@@ -227,13 +227,17 @@ export function enforceHeap(p: Proc): void {
 }
 
 /**
- * Sends `msg` to a process by pid or registered name. Never throws: a message to a
- * dead process or an unknown name is dropped, as on the BEAM. Messages from one
- * sender arrive in the order they were sent.
+ * Sends `msg` to a process by pid or registered name. Messages from one sender
+ * arrive in the order they were sent. To a pid it never throws: a message to a
+ * dead process is dropped, as on the BEAM. To a name, as Elixir's `send/2` does,
+ * it throws when no process is registered under it (a typo or a process not
+ * started yet should not go unnoticed); a `TypeError` for anything but a pid or a
+ * string.
  *
  * @example
  * send(pid, { type: 'broadcast', text: 'hi' });
  * send('logger', 'hello'); // a registered name
+ * if (whereis('cache') !== undefined) send('cache', 'flush'); // a name that may be gone
  */
 export function send(dest: Pid | string, msg: unknown): void {
   const sender = senderProc();
@@ -242,24 +246,36 @@ export function send(dest: Pid | string, msg: unknown): void {
     if ((sender.flags & (DEAD | EXITING)) === DEAD) return;
     sender.msgOut++;
   }
-  deliver(dest, msg);
+  if (!deliver(dest, msg)) {
+    if (sender !== null) sender.msgOut--;
+    throw badDestination('send', dest);
+  }
 }
 
-/** @internal `send` without a sender: for timers, which fire in their creator's async context after it may be gone. */
-export function deliver(dest: Pid | string, msg: unknown): void {
+/**
+ * @internal `send` without a sender (timers fire in their creator's async context,
+ * after it may be gone). False when `dest` is no pid and no registered name.
+ */
+export function deliver(dest: Pid | string, msg: unknown): boolean {
   let p: Proc | undefined;
   if (dest instanceof Pid) {
     p = dest._proc as Proc | undefined;
     if (p === undefined) {
       if (remote !== null && dest.node !== nodeName()) remote.send(dest, msg);
-      return;
+      return true;
     }
   } else {
     p = nameHolder(dest);
-    if (p === undefined) return;
+    if (p === undefined) return false;
   }
-  if ((p.flags & DEAD) !== 0) return;
-  enqueue(p, msg);
+  if ((p.flags & DEAD) === 0) enqueue(p, msg);
+  return true;
+}
+
+/** @internal the error for a destination that is not a pid or a registered name. */
+export function badDestination(what: string, dest: unknown): Error {
+  if (typeof dest !== 'string' || dest === '') return new TypeError(`${what}: the destination must be a Pid or a registered name, got ${formatTerm(dest)}`);
+  return new Error(`${what}: no process is registered under '${dest}' (badarg); check whereis('${dest}') first, or use the pid`);
 }
 
 // ---------------------------------------------------------------------------

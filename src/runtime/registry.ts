@@ -17,6 +17,7 @@
  */
 import { Pid } from './pid.js';
 import { offExit, onExit, requireSelf, send } from './process-core.js';
+import { whereis } from './names.js';
 import { DEAD, type ExitHook, type Proc } from './proc.js';
 import { rejectUnknownOptions } from './options.js';
 
@@ -423,7 +424,8 @@ export class Registry<K, V> {
   }
 
   private notify(event: RegistryEvent<K, V>): void {
-    for (const l of this.listeners) send(l, event);
+    // A listener name nobody holds (its process restarting, say) misses the event rather than failing the register.
+    for (const l of this.listeners) if (typeof l !== 'string' || whereis(l) !== undefined) send(l, event);
   }
 
   /** Removes `pid`'s entries under `key` (those whose value passes `predicate`, when given). */

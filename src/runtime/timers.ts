@@ -6,7 +6,7 @@
 import { Pid, makeRef, nodeName, type Ref } from './pid.js';
 import { DEAD, type Proc } from './proc.js';
 import { currentProc } from './scheduler.js';
-import { deliver, onExit } from './process-core.js';
+import { badDestination, deliver, onExit } from './process-core.js';
 
 interface TimerEntry {
   handle: NodeJS.Timeout;
@@ -17,13 +17,16 @@ const timers = new Map<Ref, TimerEntry>();
 
 /**
  * Sends `msg` to `dest` after `ms` milliseconds; returns a timer ref. A timer to a
- * pid is cancelled if that process exits first; a name is resolved when it fires.
+ * pid is cancelled if that process exits first; a name is resolved when it fires,
+ * and the message dropped if no process holds it then (as `Process.send_after/3`).
+ * Throws `TypeError` for a `dest` that is neither a pid nor a name.
  *
  * @example
  * const t = sendAfter(self(), 'tick', 1000);
  */
 export function sendAfter(dest: Pid | string, msg: unknown, ms: number): Ref {
   if (!(Number.isFinite(ms) && ms >= 0)) throw new TypeError(`sendAfter: ms must be a non-negative number, got ${String(ms)}`);
+  if (!(dest instanceof Pid) && !(typeof dest === 'string' && dest !== '')) throw badDestination('sendAfter', dest);
   const ref = makeRef();
   const caller = currentProc();
   if (caller !== null && (caller.flags & DEAD) !== 0) return ref;

@@ -80,6 +80,11 @@ const counter = {
 const reports = captureReports();
 
 describe('GenServer basics', () => {
+  it('cast to a name nobody holds is dropped without an error, as in Elixir (send would throw)', () => {
+    expect(() => cast('nobody-here', 1)).not.toThrow();
+    expect(() => cast(undefined as unknown as Pid, 1)).toThrow(TypeError);
+  });
+
   it('answers calls, applies casts and plain messages in mailbox order', async () => {
     const pid = await GenServer.start(counter, 1);
     expect(await call(pid, 'get')).toBe(1);

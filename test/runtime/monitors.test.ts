@@ -109,6 +109,11 @@ describe('monitor', () => {
     const pid = spawn(() => {});
     expect(() => monitor(pid)).toThrow('monitor() must be called inside a process');
   });
+
+  it('takes only a Pid, with a TypeError naming what it got', () => {
+    expect(() => monitor(42 as unknown as Pid)).toThrow(new TypeError('monitor(pid) expects a Pid, got 42'));
+    expect(() => monitor(undefined as unknown as Pid)).toThrow(TypeError);
+  });
 });
 
 describe('demonitor', () => {

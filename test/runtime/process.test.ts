@@ -157,16 +157,20 @@ describe('self()', () => {
 });
 
 describe('send', () => {
-  it('never throws: dead pid, unknown name, remote-looking pid, odd destinations', async () => {
+  it('never throws for a pid: dead, remote-looking, never used', async () => {
     const dead = spawn(() => {});
     exit(dead, 'kill');
     await idle();
     const remote = Pid.from({ node: 'elsewhere@10.1.1.1', serial: 3 });
     expect(() => send(dead, 'x')).not.toThrow();
-    expect(() => send('no-such-name', 'x')).not.toThrow();
     expect(() => send(remote, 'x')).not.toThrow();
     expect(() => send(Pid.from({ node: dead.node, serial: 987_654_321 }), 'x')).not.toThrow();
-    expect(() => send(undefined as unknown as Pid, 'x')).not.toThrow();
+  });
+
+  it('throws for a name nobody holds (badarg) and a TypeError for what is neither pid nor name', () => {
+    expect(() => send('no-such-name', 'x')).toThrow("send: no process is registered under 'no-such-name' (badarg)");
+    expect(() => send(undefined as unknown as Pid, 'x')).toThrow(new TypeError('send: the destination must be a Pid or a registered name, got undefined'));
+    expect(() => send({ pid: 1 } as unknown as Pid, 'x')).toThrow(TypeError);
   });
 
   it('drops messages to a dead process, including the ones it had queued', async () => {
@@ -311,7 +315,7 @@ describe('exit(pid, reason)', () => {
   });
 
   it('needs a pid', () => {
-    expect(() => exit('not a pid' as unknown as Pid, 'kill')).toThrow('exit(pid, reason) expects a Pid, got not a pid');
+    expect(() => exit('not a pid' as unknown as Pid, 'kill')).toThrow("exit(pid, reason) expects a Pid, got 'not a pid'");
   });
 
   it('to a dead or remote pid does nothing', async () => {

@@ -276,6 +276,17 @@ describe('listeners', () => {
     expect(byName.got).toEqual(expected);
   });
 
+  it('a listener name nobody holds misses the event; the register still succeeds', async () => {
+    const l = recorder();
+    const r = registry<string, number>('duplicate', { listeners: ['registry-listener-gone', l.pid] });
+    const a = actor();
+    await a.run(() => r.register('room', 1));
+    await idle();
+    expect(r.lookup('room')).toEqual([[a.pid, 1]]);
+    expect(l.got).toEqual([{ type: 'register', registry: r, key: 'room', pid: a.pid, value: 1 }]);
+    exit(a.pid, 'kill');
+  });
+
   it('hear unregisterMatch only once no entry of the caller remains under the key', async () => {
     const l = recorder();
     const r = registry<string, number>('duplicate', { listeners: [l.pid] });
