@@ -13,6 +13,7 @@
 import { Pid } from './pid.js';
 import { self, send } from './process-core.js';
 import { link } from './links.js';
+import { isAlive } from './introspection.js';
 import { formatTerm, isExit, isQuietReason, type ExitReason } from './reasons.js';
 import {
   StartError,
@@ -127,8 +128,10 @@ function adoptChildNow(state: State, req: Adopt): NoReplyResult<State> {
     req.refused();
     return state.noreply;
   }
-  // Linking from inside the supervisor makes it the child's parent; a child already
-  // dead arrives as an EXIT (noproc) and leaves the table as any child does.
+  // A process that ended before it was adopted (a connection closed at once) was never
+  // a child: linking it would bring an EXIT 'noproc' and a child_terminated report for it.
+  if (!isAlive(req.pid)) return state.noreply;
+  // Linking from inside the supervisor makes it the child's parent.
   link(req.pid);
   state.children.set(req.pid, req.spec);
   return state.noreply;
@@ -305,7 +308,8 @@ export function prepareChildSpec(spec: DynamicChildSpec): NormalizedSpec {
  * links it from inside), as if `startChild` had started it; `spec` should say
  * `restart: 'temporary'`, since its `start` is never called. A cast, not a call:
  * nothing waits; when the supervisor is at `maxChildren` it runs `refused` (inside
- * the supervisor) instead. One spec may serve every adopted child.
+ * the supervisor) instead. One spec may serve every adopted child. A process that
+ * has already exited when the supervisor gets to it is skipped without a report.
  */
 export function adoptChild(sup: Pid | string, pid: Pid, spec: NormalizedSpec, refused: () => void): void {
   cast(sup, new Adopt(pid, spec, refused));
