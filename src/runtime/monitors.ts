@@ -6,7 +6,8 @@
  */
 import { Pid, makeRef, type Ref } from './pid.js';
 import { DEAD, type Proc, type Watcher } from './proc.js';
-import { createProc, enqueue, requireSelf, type SpawnOptions } from './process-core.js';
+import { createProc, downMessage, enqueue, requireSelf, rootPid, type SpawnOptions } from './process-core.js';
+import { nameHolder } from './names.js';
 import { formatTerm, type DownMessage } from './reasons.js';
 
 function addMonitor(owner: Proc, target: Proc, ref: Ref): void {
@@ -30,24 +31,37 @@ export function spawnMonitor<M = unknown>(receive: (msg: M) => unknown, opts?: S
 }
 
 /**
- * Monitors `pid`: `{ type: 'DOWN', ref, pid, reason }` arrives exactly once when it
- * ends, at once with `'noproc'` if it is not alive. Throws `TypeError` for anything
- * but a `Pid`.
+ * Monitors a process: `{ type: 'DOWN', ref, pid, reason }` arrives exactly once
+ * when it ends, at once with `'noproc'` if it is not alive. Given a registered
+ * name (Erlang's `monitor(process, Name)`), it monitors the process holding the
+ * name now, and the DOWN also carries `name`; for a name nobody holds, the DOWN
+ * `'noproc'` comes at once with `pid: rootPid()`. Throws `TypeError` for anything
+ * but a `Pid` or a non-empty string.
  *
  * @example
  * const ref = monitor(pid);
  * // handleInfo: if (isDown(msg) && msg.ref === ref) ...
+ * monitor('logger'); // DOWN: { type: 'DOWN', ref, pid, reason, name: 'logger' }
  */
-export function monitor(pid: Pid): Ref {
-  if (!(pid instanceof Pid)) throw new TypeError(`monitor(pid) expects a Pid, got ${formatTerm(pid)}`);
+export function monitor(target: Pid | string): Ref {
+  if (!(target instanceof Pid) && !(typeof target === 'string' && target !== '')) {
+    throw new TypeError(`monitor(pid) expects a Pid or a registered name, got ${formatTerm(target)}`);
+  }
   const me = requireSelf('monitor');
   const ref = makeRef();
-  const target = pid._proc as Proc | undefined;
-  if (target === undefined || (target.flags & DEAD) !== 0) {
-    const m: DownMessage = { type: 'DOWN', ref, pid, reason: 'noproc' };
+  if (typeof target === 'string') {
+    const holder = nameHolder(target);
+    (me.ext().monitorNames ??= new Map()).set(ref, target);
+    if (holder === undefined || (holder.flags & DEAD) !== 0) enqueue(me, downMessage(me, ref, holder?.pid ?? rootPid(), 'noproc'));
+    else addMonitor(me, holder, ref);
+    return ref;
+  }
+  const p = target._proc as Proc | undefined;
+  if (p === undefined || (p.flags & DEAD) !== 0) {
+    const m: DownMessage = { type: 'DOWN', ref, pid: target, reason: 'noproc' };
     enqueue(me, m);
   } else {
-    addMonitor(me, target, ref);
+    addMonitor(me, p, ref);
   }
   return ref;
 }
@@ -68,6 +82,7 @@ export function demonitor(ref: Ref, opts?: { flush?: boolean }): boolean {
     target.monitoredBy?.delete(ref);
     active = true;
   }
+  me.extras?.monitorNames?.delete(ref);
   if (opts?.flush === true && me.mq !== null) {
     const q = me.mq;
     const kept: unknown[] = [];

@@ -61,6 +61,8 @@ export interface ProcExtras {
   /** Kind-specific details for processInfo and the observer. */
   describe: (() => Record<string, unknown>) | null;
   parent: Pid | undefined;
+  /** Monitors this process made with a registered name: their DOWN message carries it. */
+  monitorNames: Map<Ref, string> | null;
 }
 
 export class Proc {
@@ -130,6 +132,7 @@ export class Proc {
       onHibernate: null,
       describe: null,
       parent: undefined,
+      monitorNames: null,
     });
   }
 }

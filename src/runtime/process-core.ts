@@ -8,7 +8,7 @@
  * and introspection are rooms of their own built on this one; the facts they keep
  * live on the `Proc` record, so that death can clear them without knowing the rooms.
  */
-import { Pid, intern, nodeName, setLiveLookup } from './pid.js';
+import { Pid, type Ref, intern, nodeName, setLiveLookup } from './pid.js';
 import { report } from './logger.js';
 import { BUSY, DEAD, EXITING, SCHEDULED, STARTING, TRAP_EXIT, Proc, type ExitHook, type ProcOwner, type Receive } from './proc.js';
 import { busyEnded, currentProc, onCrash, ownerReceive, runAs, schedule, senderProc } from './scheduler.js';
@@ -385,12 +385,20 @@ function die(p: Proc, reason: ExitReason): void {
         }
       } else if ((w.flags & DEAD) === 0) {
         w.monitors?.delete(ref);
-        const m: DownMessage = { type: 'DOWN', ref, pid: p.pid, reason };
-        enqueue(w, m);
+        enqueue(w, downMessage(w, ref, p.pid, reason));
       }
     }
   }
   p.owner = null;
+}
+
+/** @internal the DOWN `watcher` gets for its monitor `ref`, naming the name it monitored by, if any. */
+export function downMessage(watcher: Proc, ref: Ref, pid: Pid, reason: ExitReason): DownMessage {
+  const names = watcher.extras?.monitorNames;
+  const name = names?.get(ref);
+  if (name === undefined) return { type: 'DOWN', ref, pid, reason };
+  names?.delete(ref);
+  return { type: 'DOWN', ref, pid, reason, name };
 }
 
 function exitOwner(owner: ProcOwner, reason: ExitReason): void {
