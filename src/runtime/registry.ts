@@ -18,6 +18,7 @@
 import { Pid } from './pid.js';
 import { offExit, onExit, requireSelf, send } from './process-core.js';
 import { whereis } from './names.js';
+import { formatTerm } from './reasons.js';
 import { DEAD, type ExitHook, type Proc } from './proc.js';
 import { rejectUnknownOptions } from './options.js';
 
@@ -39,6 +40,8 @@ export interface RegistryOptions {
    * of those, monitor the registered processes.
    */
   readonly listeners?: readonly (Pid | string)[];
+  /** Initial metadata, as Elixir's `:meta` option: read with `meta`, changed with `putMeta`. */
+  readonly meta?: Readonly<Record<string, unknown>>;
 }
 
 /** What `register` returns: `{ ok: true }`, or for a unique key that is taken, who holds it. */
@@ -79,7 +82,7 @@ interface Owner<K, V> {
 
 const OK: RegisterResult = Object.freeze({ ok: true });
 
-const OPTION_KEYS: readonly string[] = ['keys', 'name', 'listeners'];
+const OPTION_KEYS: readonly string[] = ['keys', 'name', 'listeners', 'meta'];
 const byName = new Map<string, Registry<unknown, unknown>>();
 
 function sameKey(a: unknown, b: unknown): boolean {
@@ -105,6 +108,9 @@ function validateOptions(opts: RegistryOptions): void {
       }
     }
   }
+  if (opts.meta !== undefined && (typeof opts.meta !== 'object' || opts.meta === null || Array.isArray(opts.meta))) {
+    throw new TypeError(`Registry option 'meta' must be an object of metadata keys to values, got ${formatTerm(opts.meta)}`);
+  }
 }
 
 /**
@@ -126,6 +132,7 @@ export class Registry<K, V> {
   readonly name: string | undefined;
   private readonly listeners: readonly (Pid | string)[];
   private readonly buckets = new Map<K, Bucket<V>>();
+  private readonly metadata = new Map<string, unknown>();
   private readonly owners = new Map<Pid, Owner<K, V>>();
   private total = 0;
   private closed = false;
@@ -145,6 +152,7 @@ export class Registry<K, V> {
     this.kind = opts.keys;
     this.name = opts.name;
     this.listeners = opts.listeners === undefined ? [] : [...opts.listeners];
+    if (opts.meta !== undefined) for (const [key, value] of Object.entries(opts.meta)) this.metadata.set(key, value);
     if (opts.name !== undefined) byName.set(opts.name, this as Registry<unknown, unknown>);
   }
 
@@ -412,8 +420,47 @@ export class Registry<K, V> {
     for (const owner of this.owners.values()) offExit(owner.proc, owner.hook);
     this.owners.clear();
     this.buckets.clear();
+    this.metadata.clear();
     this.total = 0;
     if (this.name !== undefined && byName.get(this.name) === (this as Registry<unknown, unknown>)) byName.delete(this.name);
+  }
+
+  /**
+   * Stores `value` under the metadata `key`, replacing what was there, as Elixir's
+   * `Registry.put_meta/3`. Metadata belongs to the registry, not to a process: it
+   * may be set from anywhere and survives every registered process. Throws once
+   * the registry is closed.
+   *
+   * @example
+   * rooms.putMeta('topic', 'general');
+   */
+  putMeta(key: string, value: unknown): void {
+    this.requireOpen('putMeta');
+    requireMetaKey('putMeta', key);
+    this.metadata.set(key, value);
+  }
+
+  /**
+   * The metadata under `key`, or undefined if none was set (Elixir's `Registry.meta/2`
+   * returns `:error` then). Its type is not checked: pass the one you stored.
+   *
+   * @example
+   * rooms.meta<string>('topic'); // 'general'
+   */
+  meta<T = unknown>(key: string): T | undefined {
+    requireMetaKey('meta', key);
+    return this.metadata.get(key) as T | undefined;
+  }
+
+  /**
+   * Removes the metadata under `key`, as Elixir's `Registry.delete_meta/2`.
+   *
+   * @example
+   * rooms.deleteMeta('topic');
+   */
+  deleteMeta(key: string): void {
+    requireMetaKey('deleteMeta', key);
+    this.metadata.delete(key);
   }
 
   private requireOpen(what: string): void {
@@ -499,6 +546,10 @@ export class Registry<K, V> {
       bucket.pos?.set(last, i);
     }
   }
+}
+
+function requireMetaKey(what: string, key: unknown): void {
+  if (typeof key !== 'string' || key === '') throw new TypeError(`Registry#${what}: the metadata key must be a non-empty string, got ${formatTerm(key)}`);
 }
 
 /** Gives a bucket its own copy of the list a dispatch is still reading. */
