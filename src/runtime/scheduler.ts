@@ -126,8 +126,11 @@ function runSlice(p: Proc): number {
     }
     if (result !== undefined && result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
       p.lastMessage = msg;
-      p.flags |= BUSY;
-      busy++;
+      // A callback may have ended its own process (a link took it down) before it returned.
+      if ((p.flags & DEAD) === 0) {
+        p.flags |= BUSY;
+        busy++;
+      }
       asyncSeen = true;
       (result as PromiseLike<unknown>).then(
         () => resume(p),

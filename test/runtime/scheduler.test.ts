@@ -3,7 +3,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Pid } from '../../src/runtime/pid.js';
-import { exit, processInfo, self, send, spawn } from '../../src/runtime/process.js';
+import { exit, processInfo, self, send, spawn, spawnLink } from '../../src/runtime/process.js';
 import { SLICE, currentProc, idle } from '../../src/runtime/scheduler.js';
 
 describe('mailbox order', () => {
@@ -154,6 +154,22 @@ describe('slices', () => {
     exit(pid, 'kill');
     await idle();
     expect(processInfo(pid)).toBeUndefined();
+  });
+
+  it('idle() does not wait for a process its own callback got killed before that callback returned a promise', async () => {
+    const pid = spawn(async () => {
+      const child = spawnLink(() => undefined);
+      exit(child, 'boom'); // the link takes this process down at once
+      await sleep(1);
+    });
+    send(pid, 'go');
+    await idle();
+    expect(processInfo(pid)).toBeUndefined();
+    const later = spawn(async () => void (await sleep(1)));
+    send(later, 'go');
+    await idle();
+    expect(processInfo(later)?.status).toBe('waiting');
+    exit(later, 'kill');
   });
 
   it('idle() does not wait for a callback that crashed', async () => {
