@@ -4,14 +4,25 @@
  * real framework, serves the framework's route and beamsock's WebSocket on that
  * one port, and on SIGTERM closes: its open client sees 1001, the close resolves
  * ("closed") well within the 15 s shutdownTimeout, and then the process exits by
- * itself.
+ * itself. In process, each framework's own close (Express's and Hono's
+ * `server.close()`, `fastify.close()`) runs the attachment's graceful close.
  */
+import { serve as honoServe } from '@hono/node-server';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { attach } from '../../src/adapters/ws/upgrade.js';
+import { isAlive } from '../../src/runtime/process.js';
 import { rawRequest, TestClient, within } from '../conformance/client.js';
+import { Recorder, scripted } from '../conformance/handlers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NODE_ARGS = ['--conditions=beamsock-source', '--import', 'tsx'];
@@ -100,6 +111,51 @@ describe('the framework recipes (examples/frameworks)', () => {
     },
     TEST_TIMEOUT_MS,
   );
+});
+
+/** A framework's app listening on a free port, and the close its users call. */
+interface FrameworkApp {
+  readonly server: Server;
+  close(): Promise<unknown>;
+}
+
+const FRAMEWORKS: Readonly<Record<string, () => Promise<FrameworkApp>>> = {
+  async 'Express: server.close()'() {
+    const server = express().listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return { server, close: () => new Promise((resolve) => server.close(resolve)) };
+  },
+  async 'Fastify: fastify.close()'() {
+    const app = Fastify();
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return { server: app.server, close: () => app.close() };
+  },
+  async "Hono: the close of @hono/node-server's serve()"() {
+    const server = honoServe({ fetch: new Hono().fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+    await once(server, 'listening');
+    return { server, close: () => new Promise((resolve) => server.close(resolve)) };
+  },
+};
+
+describe("attach() on each framework's server", () => {
+  it.each(Object.entries(FRAMEWORKS))('%s with a client connected resolves promptly: the client sees 1001, terminate sees shutdown, no connection outlives the supervisor', async (_name, listen) => {
+    const { server, close } = await listen();
+    const rec = new Recorder();
+    const attachment = attach(server, scripted(rec), { path: '/ws' });
+    try {
+      const client = await TestClient.open(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`, { path: '/ws' });
+      const pid = await rec.pid();
+      const supervisor = await attachment.supervisor;
+      await within(close(), 'the close to resolve', CLOSE_WITHIN_MS);
+      expect((await client.closeSeen()).code).toBe(1001);
+      expect((await rec.terminated(pid)).reason).toBe('shutdown');
+      expect(isAlive(supervisor)).toBe(false);
+      expect(attachment.connections()).toEqual([]);
+    } finally {
+      await attachment.close(0);
+      if (server.listening) server.close();
+    }
+  });
 });
 
 describe('the README', () => {
