@@ -9,7 +9,8 @@ app.get('/', (_req, res) => {
   res.send('hello from Express');
 });
 
-const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
+const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', (error) => {
+  if (error) throw error; // Express 5 hands listen errors (a port in use) to this callback
   const { port } = server.address() as AddressInfo;
   console.log(`Express: http://127.0.0.1:${port}/ and ws://127.0.0.1:${port}/ws`);
 });
