@@ -40,6 +40,11 @@ export interface ObserverArgs {
   readonly readOnly: boolean;
   /** The runtime reports the pages stream; started by whoever owns it. */
   readonly reports: ReportLog;
+  /**
+   * Called from each page's `init` with its pid, once the page is open: how a
+   * mount learns its pages on a server whose upgrade does not return the pid (Bun, Deno).
+   */
+  readonly opened?: (pid: Pid) => void;
 }
 
 /** One observer page's view. */
@@ -233,6 +238,7 @@ export const ObserverSocket: WebSock<ObserverState, ObserverArgs> = new (class O
     const { frame, next } = snapshot(state);
     // Last, so that an init that threw leaves nothing watching: terminate would not undo it.
     args.sampler.runtime.watch();
+    args.opened?.(self());
     return push([hello, frame], next);
   }
 

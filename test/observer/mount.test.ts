@@ -102,6 +102,7 @@ describe('mountObserver auth', () => {
     const seen: string[] = [];
     const e = await start({
       auth: (req) => {
+        if (req instanceof Request) throw new TypeError('node:http serves an IncomingMessage');
         seen.push(req.url ?? '');
         if (req.headers['x-boom'] !== undefined) throw new Error('boom');
         return req.headers['x-admin'] === 'yes';

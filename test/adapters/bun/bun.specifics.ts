@@ -315,7 +315,7 @@ describe('serve', () => {
       port: 0,
       mounts: [
         {
-          handleFetch: (req, s) => {
+          handleFetch: (req, { server: s }) => {
             const { pathname } = new URL(req.url);
             if (pathname === '/mounted') return new Response('from the mount');
             if (pathname === '/mounted/ws') return beam.upgrade(req, s);

@@ -1,0 +1,80 @@
+/**
+ * Mounts on servers that speak Fetch (`Bun.serve`, `Deno.serve`): something
+ * served beside a `serve()` handler, such as the observer, asked first about
+ * every request. The server lends it what only the server has: the client's
+ * address and a way to upgrade the request to a connection of another handler.
+ * A mount that uses only this interface runs on every Fetch server unchanged;
+ * each adapter's context may add its own native handles.
+ */
+import type { WebSock } from './behaviour.js';
+import type { ConnectionOptions } from './options.js';
+
+/** What a mount asks `FetchMountContext.upgrade` to start. */
+export interface MountUpgrade<S, A> {
+  readonly handler: WebSock<S, A>;
+  /** What `init` receives. */
+  readonly args: A;
+  /** Connection options, checked once per options object (keep it in a constant). Default: the defaults. */
+  readonly options?: ConnectionOptions;
+  /**
+   * What the connection records as its path (telemetry, the observer) instead of
+   * the request's path and query: keeps a token in the query out of both.
+   */
+  readonly path?: string;
+}
+
+/**
+ * What the server lends a mount for one request.
+ *
+ * @example
+ * const mount: FetchMount = {
+ *   handleFetch(req, context) {
+ *     if (new URL(req.url).pathname !== '/admin/ws') return false;
+ *     return context.upgrade({ handler: AdminSocket, args: { from: context.remoteAddress } });
+ *   },
+ *   close: async () => undefined,
+ * };
+ */
+export interface FetchMountContext {
+  /** The client's IP address as the server saw it, undefined when the server cannot tell. */
+  readonly remoteAddress: string | undefined;
+  /**
+   * Upgrades this request to a connection running `handler`, supervised by the
+   * server and closed with it, with the same validation, origin check and
+   * subprotocol selection as the server's own upgrades. Returns what `fetch` must
+   * answer: undefined (Bun) or the 101 (Deno) once the server has the socket,
+   * else the refusal (400/426/403, 503 while closing, 500 when `args` or a check
+   * throws). Throws TypeError for invalid options.
+   */
+  upgrade<S, A>(how: MountUpgrade<S, A>): Response | undefined;
+}
+
+/**
+ * Something mounted beside the handler on a Fetch server's `serve`: it sees each
+ * request first, and is closed with the server, before the server's own
+ * connections. `mountObserver()` returns one.
+ *
+ * @example
+ * const health: FetchMount = {
+ *   handleFetch: (req) => (new URL(req.url).pathname === '/health' ? new Response('ok') : false),
+ *   close: async () => undefined,
+ * };
+ * await serve(EchoServer, { port: 4000, mounts: [health] });
+ */
+export interface FetchMount<C extends FetchMountContext = FetchMountContext> {
+  /** Its answer (undefined once it upgraded the request), or false when the request is not its own. */
+  handleFetch(req: Request, context: C): Response | Promise<Response> | undefined | false;
+  /** Closes what it serves (its connections), within `timeoutMs` when given. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * True when `mounts` is undefined or a list of `FetchMount`s, for `serve()` to
+ * check its option before anything listens.
+ *
+ * @example
+ * if (!isFetchMountList(opts.mounts)) throw new TypeError(`option 'mounts' must be a list of { handleFetch, close }`);
+ */
+export function isFetchMountList(mounts: unknown): mounts is readonly FetchMount[] | undefined {
+  return mounts === undefined || (Array.isArray(mounts) && mounts.every((m: Partial<FetchMount> | null) => typeof m?.handleFetch === 'function' && typeof m.close === 'function'));
+}
