@@ -78,3 +78,42 @@ export interface FetchMount<C extends FetchMountContext = FetchMountContext> {
 export function isFetchMountList(mounts: unknown): mounts is readonly FetchMount[] | undefined {
   return mounts === undefined || (Array.isArray(mounts) && mounts.every((m: Partial<FetchMount> | null) => typeof m?.handleFetch === 'function' && typeof m.close === 'function'));
 }
+
+/**
+ * The serving cores a server starts for its mounts' upgrades: one per handler
+ * and options object, made by the adapter's `create` on first use, closed with
+ * the server. Generic over what the adapter keeps beside each core (its upgrade
+ * function).
+ *
+ * @example
+ * const mounted = new MountServings((handler, options) => bunServing(handler, options ?? {}, 'mount upgrade options'));
+ * mounted.for(how.handler, how.options).upgrade(req, server, how.args, how.path);
+ * // at close, after the mounts closed:
+ * await mounted.close(timeoutMs);
+ */
+export class MountServings<M extends { readonly serving: { close(timeoutMs?: number): Promise<void> } }> {
+  readonly #byHandler = new Map<object, Map<object, M>>();
+  readonly #create: (handler: WebSock<unknown, unknown>, options: ConnectionOptions | undefined) => M;
+
+  constructor(create: (handler: WebSock<unknown, unknown>, options: ConnectionOptions | undefined) => M) {
+    this.#create = create;
+  }
+
+  /** The core for `handler` with `options`, started on first use. */
+  for(handler: WebSock<unknown, unknown>, options: ConnectionOptions | undefined): M {
+    let byOptions = this.#byHandler.get(handler);
+    if (byOptions === undefined) this.#byHandler.set(handler, (byOptions = new Map()));
+    // Without options, the map itself stands for "the defaults".
+    const key = options ?? byOptions;
+    let mounted = byOptions.get(key);
+    if (mounted === undefined) byOptions.set(key, (mounted = this.#create(handler, options)));
+    return mounted;
+  }
+
+  /** Closes every core's connections (1001), as the server's own `close` does. */
+  async close(timeoutMs: number | undefined): Promise<void> {
+    const closing: Promise<void>[] = [];
+    for (const byOptions of this.#byHandler.values()) for (const m of byOptions.values()) closing.push(m.serving.close(timeoutMs));
+    await Promise.all(closing);
+  }
+}

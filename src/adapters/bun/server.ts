@@ -5,9 +5,8 @@
  */
 import type { WebSock } from '../../websock/behaviour.js';
 import { connectionOptionsOf, listenOptions, noEndpoint, routeOf, upgradeRequired, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
-import { isFetchMountList, type FetchMount, type FetchMountContext, type MountUpgrade } from '../../websock/mount.js';
+import { isFetchMountList, MountServings, type FetchMount, type FetchMountContext, type MountUpgrade } from '../../websock/mount.js';
 import type { ConnectionOptions } from '../../websock/options.js';
-import type { Serving } from '../../websock/serving.js';
 import { bunRuntime, type BunServer } from './native.js';
 import { bunServing, pathOf, textResponse } from './upgrade.js';
 
@@ -78,7 +77,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   const onRequest = opts.onRequest ?? (() => textResponse(404, 'not found'));
 
   const { serving, upgrade, websocket } = bunServing(handler, { ...connectionOptionsOf(opts), args: opts.args, maxConnections: opts.maxConnections }, 'server options');
-  const mounted = new MountedHandlers();
+  const mounted = new MountServings<MountedUpgrade>((h, options) => bunServing(h, options ?? {}, 'mount upgrade options'));
   let bunServer: BunServer;
   try {
     bunServer = bun.serve({
@@ -104,7 +103,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
           case 'notFound':
             return textResponse(404, noEndpoint(target).reason);
           case 'upgrade':
-            return upgrade(req, server);
+            return upgrade(req, server, undefined, target);
         }
       },
       websocket,
@@ -134,34 +133,14 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
 
 type MountedUpgrade = ReturnType<typeof bunServing<unknown, unknown>>;
 
-/** The handlers mounts upgrade to, one serving core per handler and options object, closed with the server. */
-class MountedHandlers {
-  readonly #byHandler = new Map<object, Map<object, MountedUpgrade>>();
-
-  for(handler: WebSock<unknown, unknown>, options: ConnectionOptions | undefined): MountedUpgrade {
-    let byOptions = this.#byHandler.get(handler);
-    if (byOptions === undefined) this.#byHandler.set(handler, (byOptions = new Map()));
-    const key = options ?? this.#byHandler;
-    let mounted = byOptions.get(key);
-    if (mounted === undefined) byOptions.set(key, (mounted = bunServing(handler, options ?? {}, 'mount upgrade options')));
-    return mounted;
-  }
-
-  async close(timeoutMs: number | undefined): Promise<void> {
-    const servings: Serving<unknown, Request>[] = [];
-    for (const byOptions of this.#byHandler.values()) for (const m of byOptions.values()) servings.push(m.serving);
-    await Promise.all(servings.map((s) => s.close(timeoutMs)));
-  }
-}
-
 class MountContext implements BunMountContext {
   readonly #req: Request;
-  readonly #mounted: MountedHandlers;
+  readonly #mounted: MountServings<MountedUpgrade>;
 
   constructor(
     req: Request,
     readonly server: BunServer,
-    mounted: MountedHandlers,
+    mounted: MountServings<MountedUpgrade>,
   ) {
     this.#req = req;
     this.#mounted = mounted;
