@@ -208,7 +208,7 @@ async function answer(text: string, state: ObserverState): Promise<HandleResult<
 
 /**
  * The observer page's WebSocket handler. Host it yourself when `mountObserver`
- * does not fit your server (Bun, a router): every connection needs the same
+ * does not fit your server (a router of your own): every connection needs the same
  * `ObserverArgs`, one `Sampler` and one started `ReportLog` for all of them.
  *
  * @example

@@ -12,12 +12,22 @@ import { connect, type ClientOptions, type TestClient } from './client.js';
 /** Options of `startServer` on the ws adapter: those of `serve`, but the kit picks the port and host. */
 export type TestServerOptions<A> = Omit<ServeOptions<A>, 'port' | 'host'>;
 
-/** An adapter's `serve`: `beamsock/ws`'s, `beamsock/bun`'s, `beamsock/deno`'s. */
+/**
+ * An adapter's `serve`: `beamsock/ws`'s, `beamsock/bun`'s, `beamsock/deno`'s.
+ *
+ * @example
+ * import { serve } from 'beamsock/bun';
+ * const onBun: AdapterServe = serve;
+ */
 export type AdapterServe = <S, A>(handler: WebSock<S, A>, opts: never) => Promise<RunningServer>;
 
 /**
  * Options of `startServer` on another adapter: `serve` is that adapter's `serve`,
  * the rest are its options but the port and host (the kit picks them).
+ *
+ * @example
+ * import { serve } from 'beamsock/bun';
+ * const opts: AdapterTestServerOptions<typeof serve> = { serve, path: '/ws', timeout: 5_000 };
  */
 export type AdapterTestServerOptions<F extends AdapterServe> = Omit<NonNullable<Parameters<F>[1]>, 'port' | 'host'> & { readonly serve: F };
 

@@ -9,7 +9,12 @@
 import type { WebSock } from './behaviour.js';
 import type { ConnectionOptions } from './options.js';
 
-/** What a mount asks `FetchMountContext.upgrade` to start. */
+/**
+ * What a mount asks `FetchMountContext.upgrade` to start.
+ *
+ * @example
+ * const how: MountUpgrade<null, string> = { handler: AdminSocket, args: 'admin', options: { timeout: Infinity }, path: '/admin/ws' };
+ */
 export interface MountUpgrade<S, A> {
   readonly handler: WebSock<S, A>;
   /** What `init` receives. */
