@@ -52,7 +52,10 @@ describe('mountObserver pages', () => {
     expect(post.headers.get('allow')).toBe('GET, HEAD');
     const plain = await get(`${e.http}/observer/ws`);
     expect(plain.status).toBe(426);
+    expect(plain.headers.get('upgrade')).toBe('websocket');
     expect(await plain.text()).toContain('open /observer in a browser');
+    const notUpgrading = await upgradeTo(e, '/observer/ws', { Connection: 'close' });
+    expect([notUpgrading.status, notUpgrading.body]).toEqual([400, `'connection' header must contain 'upgrade', got ["close"]`]);
   });
 
   it('mounts at a custom path', async () => {
@@ -102,6 +105,7 @@ describe('mountObserver auth', () => {
     const seen: string[] = [];
     const e = await start({
       auth: (req) => {
+        if (req instanceof Request) throw new TypeError('node:http serves an IncomingMessage');
         seen.push(req.url ?? '');
         if (req.headers['x-boom'] !== undefined) throw new Error('boom');
         return req.headers['x-admin'] === 'yes';
