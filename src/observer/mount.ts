@@ -10,6 +10,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { upgrade } from '../adapters/ws/upgrade.js';
 import { exit, isAlive, send, type Pid, type Ref } from '../runtime/index.js';
+import { rejectUnknownOptions } from '../runtime/options.js';
 import { unwatch, watch } from '../runtime/process.js';
 import type { FetchMountContext } from '../websock/mount.js';
 import type { ConnectionOptions } from '../websock/options.js';
@@ -87,7 +88,7 @@ const PATH = /^\/[^\s?#]*$/;
 
 function checkOptions(opts: ObserverOptions): { base: string; intervalMs: number; readOnly: boolean; maxReports: number } {
   const known = ['path', 'auth', 'intervalMs', 'readOnly', 'maxReports'];
-  for (const key of Object.keys(opts)) if (!known.includes(key)) throw new TypeError(`unknown observer option '${key}' (expected one of ${known.join(', ')})`);
+  rejectUnknownOptions(opts, known, 'observer options');
   const path = opts.path ?? '/observer';
   if (typeof path !== 'string' || !PATH.test(path)) throw new TypeError(`observer option 'path' must start with '/' and hold no spaces, '?' or '#', got ${JSON.stringify(path)}`);
   validateAuth(opts.auth);
