@@ -12,6 +12,7 @@
 import type { Pid } from '../../runtime/pid.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import { normalizeOptions, type ConnectionOptions, type ResolvedOptions } from '../../websock/options.js';
+import { negotiateDeflate } from '../../websock/permessage-deflate.js';
 import { logUpgradeFailure, Serving } from '../../websock/serving.js';
 import { fromFetchRequest } from '../../websock/upgrade-validation.js';
 import type { BunUpgrader, BunWebSocketHandler } from './native.js';
@@ -102,7 +103,7 @@ export function bunServing<S, A>(
       return textResponse(admitted.status, admitted.reason, admitted.headers);
     }
     const protocol = admitted.protocol;
-    const data = new BunTransport(serving as Serving<unknown, unknown>, admitted.args, path, protocol, req.headers.get('sec-websocket-extensions'));
+    const data = new BunTransport(serving as Serving<unknown, unknown>, admitted.args, path, protocol, handOffer(req, o));
     const headers = protocol === undefined ? headersWithoutProtocol : { ...o.headers, 'Sec-WebSocket-Protocol': protocol };
     if (server.upgrade(req, { headers, data })) return undefined;
     // Only reached with earlyValidateUpgrade: false — Bun's own handshake checks failed.
@@ -111,6 +112,31 @@ export function bunServing<S, A>(
   };
 
   return { serving, upgrade, websocket: bunWebSocketHandler(o) };
+}
+
+/**
+ * Leaves Bun only the permessage-deflate offer these options take (or none), as
+ * `bunOffer` chooses it; Bun reads the request's header when it upgrades.
+ * Returns that offer.
+ */
+function handOffer(req: Request, o: ResolvedOptions): string | null {
+  const header = req.headers.get('sec-websocket-extensions');
+  if (header === null) return null;
+  const offer = bunOffer(header, o);
+  if (offer === null) req.headers.delete('sec-websocket-extensions');
+  else if (offer !== header) req.headers.set('sec-websocket-extensions', offer);
+  return offer;
+}
+
+/**
+ * @internal the client's offer that `negotiateDeflate` takes under options `o`,
+ * as Bun can honour them (its shared compressor, used without context takeover,
+ * always has the full window), or null for none.
+ */
+export function bunOffer(header: string | null, o: ResolvedOptions): string | null {
+  if (!o.compress || header === null) return null;
+  const d = o.deflateOptions;
+  return negotiateDeflate(header, d.serverNoContextTakeover ? { ...d, serverMaxWindowBits: 15 } : d)?.offer ?? null;
 }
 
 /** Options checked for Bun: what every adapter checks, then what Bun cannot do. */

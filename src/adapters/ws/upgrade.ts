@@ -15,6 +15,7 @@ import type { Pid } from '../../runtime/pid.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import { closeOnAbort, listenOptions, onPath } from '../../websock/listen-options.js';
 import { normalizeOptions, type ConnectionOptions, type DeflateStrategy, type ResolvedOptions } from '../../websock/options.js';
+import { negotiateDeflate } from '../../websock/permessage-deflate.js';
 import { logUpgradeFailure, Serving } from '../../websock/serving.js';
 import { renderRefusal } from '../../websock/upgrade-validation.js';
 import { bindSocket, WsMeta, WsTransport } from './transport.js';
@@ -93,13 +94,14 @@ const ZLIB_STRATEGIES: Readonly<Record<DeflateStrategy, number>> = {
   fixed: zlib.Z_FIXED,
 };
 
+/**
+ * ws's `perMessageDeflate` for these options. The negotiation is not ws's:
+ * `negotiateDeflate` decides, and ws is handed the offer taken (see
+ * `handOffer`), so the parameters that steer ws's own acceptance are left out.
+ */
 function deflateConfig(o: ResolvedOptions): object {
   const d = o.deflateOptions;
   return {
-    serverNoContextTakeover: d.serverNoContextTakeover,
-    clientNoContextTakeover: d.clientNoContextTakeover,
-    ...(d.serverMaxWindowBits !== undefined ? { serverMaxWindowBits: d.serverMaxWindowBits } : {}),
-    ...(d.clientMaxWindowBits !== undefined ? { clientMaxWindowBits: d.clientMaxWindowBits } : {}),
     zlibDeflateOptions: {
       ...(d.level !== undefined ? { level: d.level } : {}),
       ...(d.memLevel !== undefined ? { memLevel: d.memLevel } : {}),
@@ -128,13 +130,29 @@ export function upgradeInto<A>(serving: Serving<A, IncomingMessage>, req: Incomi
   }
   return new Promise((resolve) => {
     pending.set(req, { serving: serving as Serving<unknown, IncomingMessage>, protocol: admitted.protocol, done: resolve });
+    const offer = req.headers['sec-websocket-extensions'];
+    if (offer !== undefined) handOffer(req, serving.options);
     wsServerFor(serving.options).handleUpgrade(req, socket, head, (ws) => {
       pending.delete(req);
       const conn = serving.start(new WsTransport(ws), new WsMeta(serving.handlerName, ws, req.url), admitted.args);
       bindSocket(ws, conn, serving as Serving<unknown, unknown>);
       resolve(conn.pid);
     });
+    // ws read the offer synchronously; the application sees the client's header again.
+    if (offer !== undefined) req.headers['sec-websocket-extensions'] = offer;
   });
+}
+
+/**
+ * Replaces the client's `Sec-WebSocket-Extensions` by the parameters of the
+ * answer `negotiateDeflate` chose (or removes it when none was taken): ws
+ * accepts exactly those, whereas on the client's header it would answer 400
+ * to any offer it cannot take instead of declining it (RFC 7692 §5).
+ */
+function handOffer(req: IncomingMessage, o: ResolvedOptions): void {
+  const agreed = o.compress ? negotiateDeflate(req.headers['sec-websocket-extensions'], o.deflateOptions) : undefined;
+  if (agreed === undefined) delete req.headers['sec-websocket-extensions'];
+  else req.headers['sec-websocket-extensions'] = agreed.response;
 }
 
 /** The `Serving` of `upgrade()` calls with one handler and one options object: they share the shared supervisor. */
