@@ -3,6 +3,7 @@
  * routes beside them, and a graceful shutdown — the same shape as `beamsock/ws`'s
  * `serve`, so a program switches server by switching import.
  */
+import type { Authorize } from '../../websock/admission.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import { connectionOptionsOf, listenOptions, onPath, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
 import type { ConnectionOptions } from '../../websock/options.js';
@@ -17,7 +18,7 @@ import { bunServing, pathOf, textResponse } from './upgrade.js';
  */
 export interface BunServeMount {
   /** Its answer (undefined once it upgraded the request), or false when the request is not its own. */
-  handleFetch(req: Request, server: BunServer): Response | Promise<Response> | undefined | false;
+  handleFetch(req: Request, server: BunServer): Response | Promise<Response | undefined> | undefined | false;
   close(timeoutMs?: number): Promise<void>;
 }
 
@@ -25,6 +26,8 @@ export interface BunServeMount {
 export interface ServeOptions<A> extends ConnectionOptions, ServeListenOptions {
   /** What `init` receives: a value, or a function of the upgrade request. */
   readonly args?: A | ((req: Request) => A);
+  /** Lets a request through (with `init`'s args, if it gives them) or refuses it with 401 or 403; see `Authorize`. */
+  readonly authorize?: Authorize<A, Request>;
   /** Ordinary HTTP requests (not upgrades), as a Bun `fetch` handler. Default: 404 for everything. */
   readonly onRequest?: (req: Request, server: BunServer) => Response | Promise<Response>;
   /** Mounted beside the handler, asked first. */
@@ -59,7 +62,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   const mounts = opts.mounts ?? [];
   const onRequest = opts.onRequest ?? (() => textResponse(404, 'not found'));
 
-  const { serving, upgrade, websocket } = bunServing(handler, { ...connectionOptionsOf(opts), args: opts.args, maxConnections: opts.maxConnections }, 'server options');
+  const { serving, upgrade, websocket } = bunServing(handler, { ...connectionOptionsOf(opts), args: opts.args, authorize: opts.authorize, maxConnections: opts.maxConnections }, 'server options');
   let bunServer: BunServer;
   try {
     bunServer = bun.serve({

@@ -12,26 +12,40 @@ import type { Duplex } from 'node:stream';
 import { constants as zlib } from 'node:zlib';
 import { WebSocketServer } from 'ws';
 import type { Pid } from '../../runtime/pid.js';
+import type { Authorize } from '../../websock/admission.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import { closeOnAbort, listenOptions, onPath } from '../../websock/listen-options.js';
 import { normalizeOptions, type ConnectionOptions, type DeflateStrategy, type ResolvedOptions } from '../../websock/options.js';
 import { negotiateDeflate } from '../../websock/permessage-deflate.js';
-import { logUpgradeFailure, Serving } from '../../websock/serving.js';
+import { Serving, type Admitted } from '../../websock/serving.js';
 import { renderRefusal } from '../../websock/upgrade-validation.js';
 import { bindSocket, WsMeta, WsTransport } from './transport.js';
 
 const resolvedCache = new WeakMap<object, ResolvedOptions>();
 const DEFAULTS = normalizeOptions({});
 
-/** @internal validates options once per options object. */
-export function resolveOptions(opts: ConnectionOptions | undefined): ResolvedOptions {
+/** @internal validates options once per options object (its `authorize` is the serving core's to check). */
+export function resolveOptions(opts: UpgradeOptions<unknown> | undefined): ResolvedOptions {
   if (opts === undefined) return DEFAULTS;
   let r = resolvedCache.get(opts);
   if (r === undefined) {
-    r = normalizeOptions(opts);
+    const { authorize, ...connection } = opts;
+    r = normalizeOptions(authorize === undefined ? opts : connection);
     resolvedCache.set(opts, r);
   }
   return r;
+}
+
+/**
+ * Options of `upgrade`: every connection option, and the application's say on
+ * each request.
+ *
+ * @example
+ * const opts: UpgradeOptions<{ user: string }> = { timeout: 30_000, authorize: (req) => (req.headers.cookie ? true : { status: 401 }) };
+ */
+export interface UpgradeOptions<A> extends ConnectionOptions {
+  /** Lets a request through (with `init`'s args, if it gives them) or refuses it with 401 or 403; see `Authorize`. */
+  readonly authorize?: Authorize<A, IncomingMessage>;
 }
 
 interface Pending {
@@ -119,11 +133,17 @@ function refuse(socket: Duplex, status: number, reason: string, headers: Readonl
 
 /**
  * @internal the upgrade of `req` into a connection of `serving`. Resolves with
- * its pid, or undefined when refused (the client got the refusal); rejects, after
- * answering 500, when an application function (checkOrigin, subprotocols, args) threw.
+ * its pid, or undefined when refused (the client got the refusal) or gone while
+ * `authorize` decided; rejects, after answering 500, when an application
+ * function (authorize, checkOrigin, subprotocols, args) threw.
  */
 export function upgradeInto<A>(serving: Serving<A, IncomingMessage>, req: IncomingMessage, socket: Duplex, head: Buffer, args?: A): Promise<Pid | undefined> {
   const admitted = serving.admit(req, req, req.url, args);
+  if (admitted instanceof Promise) return admitted.then((a) => (socket.destroyed ? undefined : handshake(serving, a, req, socket, head)));
+  return handshake(serving, admitted, req, socket, head);
+}
+
+function handshake<A>(serving: Serving<A, IncomingMessage>, admitted: Admitted<A>, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<Pid | undefined> {
   if (!admitted.ok) {
     refuse(socket, admitted.status, admitted.reason, admitted.headers);
     return admitted.error === undefined ? Promise.resolve(undefined) : Promise.reject(admitted.error);
@@ -158,11 +178,15 @@ function handOffer(req: IncomingMessage, o: ResolvedOptions): void {
 /** The `Serving` of `upgrade()` calls with one handler and one options object: they share the shared supervisor. */
 const sharedServings = new WeakMap<ResolvedOptions, WeakMap<object, Serving<unknown, IncomingMessage>>>();
 
-function sharedServing(handler: WebSock<unknown, unknown>, o: ResolvedOptions): Serving<unknown, IncomingMessage> {
+function sharedServing(handler: WebSock<unknown, unknown>, opts: UpgradeOptions<unknown> | undefined): Serving<unknown, IncomingMessage> {
+  const o = resolveOptions(opts);
   let byHandler = sharedServings.get(o);
   if (byHandler === undefined) sharedServings.set(o, (byHandler = new WeakMap()));
   let serving = byHandler.get(handler);
-  if (serving === undefined) byHandler.set(handler, (serving = new Serving({ server: 'ws', handler, options: o, shared: true })));
+  if (serving === undefined) {
+    serving = new Serving({ server: 'ws', handler, options: o, authorize: opts?.authorize, shared: true });
+    byHandler.set(handler, serving);
+  }
   return serving;
 }
 
@@ -189,9 +213,9 @@ export function upgrade<S, A>(
   head: Buffer,
   handler: WebSock<S, A>,
   args: A,
-  opts?: ConnectionOptions,
+  opts?: UpgradeOptions<A>,
 ): Promise<Pid | undefined> {
-  return upgradeInto(sharedServing(handler as WebSock<unknown, unknown>, resolveOptions(opts)), req, socket, head, args);
+  return upgradeInto(sharedServing(handler as WebSock<unknown, unknown>, opts as UpgradeOptions<unknown> | undefined), req, socket, head, args);
 }
 
 /**
@@ -205,6 +229,8 @@ export interface AttachOptions<A> extends ConnectionOptions {
   readonly path?: string;
   /** What `init` receives: a value, or a function of the upgrade request. */
   readonly args?: A | ((req: IncomingMessage) => A);
+  /** Lets a request through (with `init`'s args, if it gives them) or refuses it with 401 or 403; see `Authorize`. */
+  readonly authorize?: Authorize<A, IncomingMessage>;
   /** Aborting the signal closes the attachment, as `close()` does. */
   readonly signal?: AbortSignal;
   /** Connections allowed at once (the supervisor's `maxChildren`); one more is closed with 1013. Default Infinity. */
@@ -233,7 +259,7 @@ export interface Attachment {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const ATTACH_KEYS = new Set(['path', 'args', 'signal', 'maxConnections']);
+const ATTACH_KEYS = new Set(['path', 'args', 'authorize', 'signal', 'maxConnections']);
 
 /**
  * Serves WebSocket upgrades of `httpServer` (yours: Express's, Fastify's,
@@ -257,7 +283,7 @@ export function attach<S, A>(httpServer: Server, handler: WebSock<S, A>, opts: A
   for (const [k, v] of Object.entries(opts)) if (!ATTACH_KEYS.has(k)) connectionOpts[k] = v;
   const o = normalizeOptions(connectionOpts as ConnectionOptions, 'attach options');
   const { path } = listenOptions({ path: opts.path });
-  const serving = new Serving<A, IncomingMessage>({ server: 'ws', handler: handler as WebSock<unknown, A>, options: o, args: opts.args, maxConnections: opts.maxConnections });
+  const serving = new Serving<A, IncomingMessage>({ server: 'ws', handler: handler as WebSock<unknown, A>, options: o, args: opts.args, authorize: opts.authorize, maxConnections: opts.maxConnections });
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (!onPath(req.url ?? '/', path)) {
@@ -266,7 +292,8 @@ export function attach<S, A>(httpServer: Server, handler: WebSock<S, A>, opts: A
       return;
     }
     socket.on('error', destroyOnError);
-    upgradeInto(serving, req, socket, head).catch((err: unknown) => logUpgradeFailure(req.url, err));
+    // A failure was reported to the logger by the serving core.
+    upgradeInto(serving, req, socket, head).catch(() => undefined);
   };
   // An upgraded socket keeps net.Server's close() waiting: its connections must close first.
   const serverClose = httpServer.close;
