@@ -27,7 +27,7 @@ import { Connection, connectionSettings, type ConnectionSettings } from './conne
 import { closeOnAbort, maxConnectionsOption, wsUrl, type RunningServer } from './listen-options.js';
 import type { ResolvedOptions } from './options.js';
 import { connectionSupervisor, superviseConnection } from './supervision.js';
-import { publishUpgrade } from './telemetry.js';
+import { publishUpgrade, rememberContext } from './telemetry.js';
 import type { ConnectionMeta, Transport } from './transport.js';
 import type { UpgradeRequest } from './upgrade-validation.js';
 
@@ -217,6 +217,7 @@ export class Serving<A = unknown, Req = unknown> {
   start(transport: Transport, meta: ConnectionMeta, args: A): Connection<unknown> {
     publishUpgrade({ server: this.server, path: meta.path, status: 101 });
     const conn = new Connection(this.handler, args, transport, this.settings, meta);
+    rememberContext(conn.pid);
     this.live?.add(conn);
     // Admitted before close() but opened after it (Bun opens after writing the 101): its supervisor is gone.
     if (this.closing) exit(conn.pid, 'shutdown');

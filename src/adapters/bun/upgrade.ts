@@ -136,14 +136,22 @@ function handOffer(req: Request, o: ResolvedOptions): string | null {
 }
 
 /**
- * @internal the client's offer that `negotiateDeflate` takes under options `o`,
- * as Bun can honour them (its shared compressor, used without context takeover,
- * always has the full window), or null for none.
+ * @internal the client's offer that `negotiateDeflate` takes under options `o`
+ * among those Bun can honour, or null for none. Bun compresses without context
+ * takeover with its shared compressor, whose window is always the full one, so
+ * an agreement on both is skipped for the next offer.
  */
 export function bunOffer(header: string | null, o: ResolvedOptions): string | null {
-  if (!o.compress || header === null) return null;
-  const d = o.deflateOptions;
-  return negotiateDeflate(header, d.serverNoContextTakeover ? { ...d, serverMaxWindowBits: 15 } : d)?.offer ?? null;
+  if (!o.compress) return null;
+  let rest = header;
+  while (rest !== null) {
+    const agreed = negotiateDeflate(rest, o.deflateOptions);
+    if (agreed === undefined) return null;
+    if (!agreed.serverNoContextTakeover || (agreed.serverMaxWindowBits ?? 15) === 15) return agreed.offer;
+    const next = rest.indexOf(',', rest.indexOf(agreed.offer) + agreed.offer.length);
+    rest = next === -1 ? null : rest.slice(next + 1);
+  }
+  return null;
 }
 
 /** Options checked for Bun: what every adapter checks, then what Bun cannot do. */
