@@ -195,11 +195,13 @@ function sharedServing(handler: WebSock<unknown, unknown>, opts: UpgradeOptions<
  * `handler` for the new connection in its own process, a temporary child of
  * the shared supervisor `beamsock.connections` (started again if it was
  * stopped). A request that fails validation gets HTTP 400 (426 for a wrong
- * version, 403 for a refused origin) with the reason as its body. Resolves with
- * the connection's pid, or undefined when the upgrade was refused. Throws
- * (synchronously) for invalid options; rejects, after answering 500, when a
- * `checkOrigin` or `subprotocols` function throws. To close these connections
- * with the server, prefer `attach()`.
+ * version, 403 for a refused origin, 401 or 403 as the `authorize` option says)
+ * with the reason as its body, reported to the logger. Resolves with the
+ * connection's pid, or undefined when the upgrade was refused. Throws
+ * (synchronously) for invalid options; rejects, after answering 500 and
+ * reporting the error to the logger, when an `authorize`, `checkOrigin` or
+ * `subprotocols` function throws. To close these connections with the server,
+ * prefer `attach()`.
  *
  * @example
  * server.on('upgrade', (req, socket, head) => {
