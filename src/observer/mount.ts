@@ -66,7 +66,7 @@ export interface Observer {
    * the page or its refusal, an upgrade of the socket path through
    * `context.upgrade` (undefined on Bun once upgraded), or false for any other path.
    */
-  handleFetch(req: Request, context: FetchMountContext): Response | undefined | false;
+  handleFetch(req: Request, context: FetchMountContext): Response | Promise<Response | undefined> | undefined | false;
   /**
    * Puts the observer in front of `server`'s current `request` and `upgrade`
    * listeners: its paths go to the observer, all others to them as before.

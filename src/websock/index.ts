@@ -11,4 +11,6 @@ export { normalizeOptions, selectSubprotocol, DEFAULT_OPTIONS, type ConnectionOp
 export { CloseCode, isValidSendCode, validateCloseDetail, closeReplyCode, MAX_CLOSE_REASON_BYTES, type CloseCodeValue } from './close-codes.js';
 export { listenOptions, type ListenOptions, type RunningServer, type ServeListenOptions } from './listen-options.js';
 export type { FetchMount, FetchMountContext, MountUpgrade } from './mount.js';
-export { admit, type Admission } from './admission.js';
+export { admit, authorization, type Admission, type Authorize, type Authorization, type AuthorizationOutcome } from './admission.js';
+export { negotiateDeflate, type DeflateAgreement } from './permessage-deflate.js';
+export type { MessageTrace } from './telemetry.js';
