@@ -211,9 +211,8 @@ export function mountObserver(opts: ObserverOptions = {}): Observer {
       }
       // The query may hold the token; what the connection records (and the observer shows) should not.
       req.url = socketPath;
-      upgrade(req, socket, head, ObserverSocket, args, SOCKET_OPTIONS).catch((err: unknown) =>
-        process.stderr.write(`[beamsock] observer upgrade failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`),
-      );
+      // A failed upgrade was reported to the logger by the serving core.
+      upgrade(req, socket, head, ObserverSocket, args, SOCKET_OPTIONS).catch(() => undefined);
       return true;
     },
 
