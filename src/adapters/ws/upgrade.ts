@@ -130,8 +130,9 @@ export function upgradeInto<A>(serving: Serving<A, IncomingMessage>, req: Incomi
     pending.set(req, { serving: serving as Serving<unknown, IncomingMessage>, protocol: admitted.protocol, done: resolve });
     wsServerFor(serving.options).handleUpgrade(req, socket, head, (ws) => {
       pending.delete(req);
-      const conn = serving.start(new WsTransport(ws), new WsMeta(serving.handlerName, ws, req.url), admitted.args);
-      bindSocket(ws, conn, serving as Serving<unknown, unknown>);
+      const transport = new WsTransport(ws, socket, serving.options.maxFrameSize);
+      const conn = serving.start(transport, new WsMeta(serving.handlerName, ws, socket, req.url), admitted.args);
+      bindSocket(ws, socket, transport, conn, serving as Serving<unknown, unknown>);
       resolve(conn.pid);
     });
   });
