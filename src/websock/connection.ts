@@ -288,12 +288,14 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
           return this.settle('handleControl', handleControl.call(this.handler, [msg.data as Buffer, msg.kind === PING ? PING_META : PONG_META], this.state));
         }
         case CLOSED:
-          // What the messages before the close produced still goes out, before the close frame if the server can.
-          this.flush();
           if (msg.code === 0) return this.finish({ error: 'closed' }, info(undefined, undefined, undefined), 'normal');
+          // What the messages before the close produced goes out before its echo (where the server waited for us).
+          this.flush();
+          this.transport.close(msg.code, msg.data as string);
           return this.finish('remote', info(msg.code, msg.data as string, msg.code), 'normal');
         case PROTOCOL_ERROR:
           this.flush();
+          this.transport.close(msg.code, '');
           return this.finish({ error: msg.data }, info(undefined, undefined, msg.code), { shutdown: { protocolError: (msg.data as Error).message } });
         case IDLE: {
           this.idleQueued = false;

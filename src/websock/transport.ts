@@ -42,7 +42,14 @@ export class Outbound {
 export interface Transport {
   /** Writes frames in order, in as few socket writes as the server allows. Must not keep the array. */
   write(frames: readonly (Frame | Outbound)[], compress: boolean): void;
-  /** Sends a close frame after everything written so far, and lets the server finish the closing handshake. */
+  /**
+   * Sends a close frame after everything written so far, and lets the server
+   * finish the closing handshake. The connection also calls it once it has
+   * handled the peer's close frame (with the peer's code and reason) or a
+   * protocol error (with its code): a server that kept its answer until then
+   * sends it now, after the replies to what came before; one that has answered
+   * already does nothing, as for any close once the socket is closing.
+   */
   close(code: number, reason: string | Uint8Array): void;
   /** Cuts the TCP connection without a close frame. */
   abort(): void;

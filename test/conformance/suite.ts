@@ -36,6 +36,7 @@ import {
   hostOf,
   inflateMessage,
   clientFrame,
+  closePayload,
   Op,
   RawWebSocket,
   rawRequest,
@@ -82,6 +83,8 @@ export interface Quirks {
   readonly alwaysValidatesUtf8?: string;
   /** The server shows whole messages only, so the bytes of one still arriving do not reset the idle clock. */
   readonly idleSeesMessagesOnly?: string;
+  /** The server answers a close frame or a protocol error as it reads it, before the replies to messages read with it. */
+  readonly answersCloseAtOnce?: string;
 }
 
 const CHANNELS = ['beamsock:upgrade', 'beamsock:connection:start', 'beamsock:connection:stop', 'beamsock:connection:crash'] as const;
@@ -704,6 +707,32 @@ function describeClosing(test: TestFn, reportsFor: (pid: Pid, kind: Report['kind
       expect(t.reason).toBe('remote');
       expect(t.info).toMatchObject({ remoteCode: 4000, remoteReason: 'client leaving' });
     });
+
+    for (const [what, last, code, reason] of [
+      ['a close frame', clientFrame(Op.CLOSE, closePayload(4000, 'bye')), 4000, 'remote'],
+      ['a frame with RSV2 set (a protocol error)', clientFrame(Op.TEXT, 'x', { rsv: 2 }), 1002, 'error'],
+      ['a reserved opcode (a protocol error)', clientFrame(0x3, 'x'), 1002, 'error'],
+    ] as const) {
+      test(`"hello" and ${what} in one read: the reply goes out before the close frame`, async (s) => {
+        const rec = new Recorder();
+        const server = await s.start(scripted(rec));
+        const raw = await s.raw(server);
+        await rec.pid();
+        raw.writeBytes(Buffer.concat([clientFrame(Op.TEXT, 'hello'), last]));
+        const first = await raw.nextFrame();
+        const t = await rec.terminated();
+        expect(rec.count('handleIn')).toBe(1);
+        if (reason === 'remote') expect(t.reason).toBe('remote');
+        else expect(errorOf(t.reason)).toBeInstanceOf(Error);
+        if (quirks.answersCloseAtOnce !== undefined) {
+          // Known difference: ${quirks.answersCloseAtOnce}
+          expect([first.opcode, first.payload.readUInt16BE(0)]).toEqual([Op.CLOSE, code]);
+          return;
+        }
+        expect([first.opcode, first.payload.toString()]).toEqual([Op.TEXT, 'hello']);
+        expect((await raw.closeFrame()).code).toBe(code);
+      });
+    }
 
     test('a peer close without a code is echoed without one, and terminate sees 1005', async (s) => {
       const rec = new Recorder();

@@ -11,9 +11,18 @@
  * upgrade request came on (the one `ws` reads and writes), never a member of
  * `ws` whose name starts with `_` (a test greps for it), so that a minor `ws`
  * release cannot break the adapter.
+ *
+ * ws answers a close frame, and fails a protocol error, the moment it parses
+ * one, which would put the close frame before the replies to messages read just
+ * before it (the connection's process has not run yet). So `bindSocket` gives the
+ * socket its own `close` method: when ws calls it for the peer's close frame or
+ * a protocol error, the answer is kept until the connection has handled what came
+ * before and calls `close` itself; the peer then gets those replies first, as
+ * from a handler run frame by frame (Bandit, Cowboy). If a ws release stopped
+ * calling `close` there, ws would simply answer at once again, as before.
  */
 import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import type { Frame } from '../../websock/behaviour.js';
 import type { Connection } from '../../websock/connection.js';
 import type { Serving } from '../../websock/serving.js';
@@ -23,6 +32,17 @@ const EMPTY = Buffer.alloc(0);
 
 /** The socket of an upgrade request: a `net.Socket` (or a TLS one) on `node:http`. */
 export type UpgradeSocket = Duplex & { readonly remoteAddress?: string };
+
+/** ws's own `close`, which the adapter calls (the socket's `close` is `deferClose`). */
+const wsClose = WebSocket.prototype.close;
+
+/** The close ws wanted to send (the echo of the peer's, or a protocol error's), kept until the connection asks for it. */
+interface DeferredClose {
+  readonly code: number | undefined;
+  readonly reason: string | Buffer | undefined;
+  /** ws reported a protocol error with it (so the connection hears of that, not of a peer close). */
+  error: boolean;
+}
 
 /** ws's text for a message over the limit, and its error code, for a limit ws cannot be told of. */
 const TOO_BIG = 'Max payload size exceeded';
@@ -41,6 +61,8 @@ export class WsTransport implements Transport {
    * message; 0 when none.
    */
   lowered = 0;
+  /** ws's answer to the peer's close frame or to a protocol error, until the connection has handled what came before. */
+  deferred: DeferredClose | undefined = undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -89,8 +111,15 @@ export class WsTransport implements Transport {
 
   close(code: number, reason: string | Uint8Array): void {
     const ws = this.ws;
+    const deferred = this.deferred;
+    if (deferred !== undefined) {
+      // ws's own answer, as it would have sent it at once (no code for a close frame that had none).
+      this.deferred = undefined;
+      wsClose.call(ws, deferred.code, deferred.reason);
+      return;
+    }
     if (ws.readyState === 2 || ws.readyState === 3) return;
-    ws.close(code, typeof reason === 'string' ? reason : Buffer.from(reason.buffer, reason.byteOffset, reason.byteLength));
+    wsClose.call(ws, code, typeof reason === 'string' ? reason : Buffer.from(reason.buffer, reason.byteOffset, reason.byteLength));
   }
 
   abort(): void {
@@ -192,10 +221,32 @@ export function bindSocket(ws: WebSocket, socket: UpgradeSocket, transport: WsTr
   ws.on('pong', onPong);
   ws.on('close', onClose);
   ws.on('error', onError);
+  ws.close = deferClose;
   (socket as BoundSocket)[kConn] = conn;
   // Every read, a whole message or a piece of one, keeps the connection from idling out.
   socket.on('data', onSocketData);
   if (serving.options.maxHeapSize.size !== 0) socket.on('drain', onSocketDrain);
+}
+
+/**
+ * The socket's `close`, which ws calls itself to answer the peer's close frame
+ * or a protocol error: the answer waits for the connection (see the file's doc).
+ * The connection hears of a peer close from here, in order after the messages
+ * before it; a protocol error's 'error' event follows this call at once, so the
+ * peer close is told on a microtask, once it is known not to be an error.
+ */
+function deferClose(this: WebSocket, code?: number, reason?: string | Buffer): void {
+  const bound = this as Bound;
+  const transport = bound[kTransport];
+  if (this.readyState !== 1 || transport.deferred !== undefined) {
+    wsClose.call(this, code, reason);
+    return;
+  }
+  const deferred: DeferredClose = { code, reason, error: false };
+  transport.deferred = deferred;
+  queueMicrotask(() => {
+    if (!deferred.error) bound[kConn].closed(true, code ?? 1005, reason === undefined ? '' : reason.toString());
+  });
 }
 
 function onSocketData(this: BoundSocket): void {
@@ -223,6 +274,8 @@ function onClose(this: WebSocket, code: number, reason: Buffer): void {
   (this as Bound)[kServing].ended(conn);
 }
 function onError(this: WebSocket, err: Error & { code?: string }): void {
+  const deferred = (this as Bound)[kTransport].deferred;
+  if (deferred !== undefined) deferred.error = true;
   (this as Bound)[kConn].protocolError(err, closeCodeFor(err.code));
 }
 
