@@ -14,8 +14,8 @@
  *
  * ws answers a close frame, and fails a protocol error, the moment it parses
  * one, which would put the close frame before the replies to messages read just
- * before it (the connection's process has not run yet). So `bindSocket` gives the
- * socket its own `close` method: when ws calls it for the peer's close frame or
+ * before it (the connection's process has not run yet). So `bindSocket` gives
+ * each WebSocket its own `close` method: when ws calls it for the peer's close frame or
  * a protocol error, the answer is kept until the connection has handled what came
  * before and calls `close` itself; the peer then gets those replies first, as
  * from a handler run frame by frame (Bandit, Cowboy). If a ws release stopped
@@ -33,7 +33,7 @@ const EMPTY = Buffer.alloc(0);
 /** The socket of an upgrade request: a `net.Socket` (or a TLS one) on `node:http`. */
 export type UpgradeSocket = Duplex & { readonly remoteAddress?: string };
 
-/** ws's own `close`, which the adapter calls (the socket's `close` is `deferClose`). */
+/** ws's own `close`, which the adapter calls (each bound WebSocket's `close` is `deferClose`). */
 const wsClose = WebSocket.prototype.close;
 
 /** The close ws wanted to send (the echo of the peer's, or a protocol error's), kept until the connection asks for it. */
@@ -229,7 +229,7 @@ export function bindSocket(ws: WebSocket, socket: UpgradeSocket, transport: WsTr
 }
 
 /**
- * The socket's `close`, which ws calls itself to answer the peer's close frame
+ * A bound WebSocket's `close`, which ws calls itself to answer the peer's close frame
  * or a protocol error: the answer waits for the connection (see the file's doc).
  * The connection hears of a peer close from here, in order after the messages
  * before it; a protocol error's 'error' event follows this call at once, so the
