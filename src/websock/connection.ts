@@ -213,6 +213,15 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     return true;
   }
 
+  /**
+   * @internal true while socket messages wait or a callback runs: what the peer
+   * sent so far may still produce frames, so a server answering a close frame
+   * now would put its answer before them.
+   */
+  working(): boolean {
+    return this.pending !== 0 || this.held !== null || (this.proc.flags & (SCHEDULED | BUSY)) !== 0;
+  }
+
   /** Cuts the socket without a close frame (a server giving up on a connection stuck past its shutdown timeout). */
   abortSocket(): void {
     this.transport.abort();

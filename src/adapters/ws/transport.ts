@@ -19,7 +19,8 @@
  * a protocol error, the answer is kept until the connection has handled what came
  * before and calls `close` itself; the peer then gets those replies first, as
  * from a handler run frame by frame (Bandit, Cowboy). If a ws release stopped
- * calling `close` there, ws would simply answer at once again, as before.
+ * calling `close` there, ws would simply answer at once again, as before; with
+ * nothing left to handle, ws answers at once anyway.
  */
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
@@ -238,7 +239,8 @@ export function bindSocket(ws: WebSocket, socket: UpgradeSocket, transport: WsTr
 function deferClose(this: WebSocket, code?: number, reason?: string | Buffer): void {
   const bound = this as Bound;
   const transport = bound[kTransport];
-  if (this.readyState !== 1 || transport.deferred !== undefined) {
+  // With nothing left to handle, nothing can come before the answer: ws sends it at once, as usual.
+  if (this.readyState !== 1 || transport.deferred !== undefined || !bound[kConn].working()) {
     wsClose.call(this, code, reason);
     return;
   }
