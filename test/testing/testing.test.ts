@@ -338,7 +338,7 @@ describe('startHandler: how connections end', () => {
     expect(reports.some((r) => r.kind === 'crash' && r.pid === conn.pid)).toBe(true);
   });
 
-  it('a crash in init: close 1011 and terminate { error } with no state', async () => {
+  it('a crash in init: close 1011, a crash report, and no terminate (there is no state to give it)', async () => {
     const conn = startHandler<null, null, unknown>(
       {
         init() {
@@ -346,12 +346,16 @@ describe('startHandler: how connections end', () => {
         },
         handleIn: (_f, s) => ok(s),
         handleInfo: (_m, s) => ok(s),
+        terminate: () => {
+          throw new Error('terminate must not run without a state');
+        },
       },
       null,
     );
     await conn.assertClosed({ code: 1011, by: 'server' });
-    const t = await conn.assertTerminated((r) => typeof r === 'object' && (r.error as Error).message === 'no init');
-    expect(t.state).toBeUndefined();
+    await expect.poll(() => conn.exitReason).toMatchObject({ error: { message: 'no init' } });
+    expect(conn.terminated).toBeUndefined();
+    expect(reports.some((r) => r.kind === 'crash' && r.pid === conn.pid)).toBe(true);
   });
 
   it('a peer close: the server echoes it and terminate gets remote with the code and reason', async () => {

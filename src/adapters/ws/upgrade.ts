@@ -154,8 +154,9 @@ function handshake<A>(serving: Serving<A, IncomingMessage>, admitted: Admitted<A
     if (offer !== undefined) handOffer(req, serving.options);
     wsServerFor(serving.options).handleUpgrade(req, socket, head, (ws) => {
       pending.delete(req);
-      const conn = serving.start(new WsTransport(ws), new WsMeta(serving.handlerName, ws, req.url), admitted.args);
-      bindSocket(ws, conn, serving as Serving<unknown, unknown>);
+      const transport = new WsTransport(ws, socket, serving.options.maxFrameSize);
+      const conn = serving.start(transport, new WsMeta(serving.handlerName, ws, socket, req.url), admitted.args);
+      bindSocket(ws, socket, transport, conn, serving as Serving<unknown, unknown>);
       resolve(conn.pid);
     });
     // ws read the offer synchronously; the application sees the client's header again.

@@ -127,6 +127,22 @@ describe('maxFrameSize at run time', () => {
   });
 });
 
+/** The offers of Autobahn's cases 13.1 to 13.7, as its client writes them. */
+const AUTOBAHN_13_OFFERS = [
+  [false, 0],
+  [true, 0],
+  [false, 8],
+  [false, 15],
+  [true, 8],
+  [true, 15],
+].map(([noContext, bits]) => {
+  let offer = 'permessage-deflate; client_no_context_takeover; client_max_window_bits';
+  if (noContext === true) offer += '; server_no_context_takeover';
+  if (bits !== 0) offer += `; server_max_window_bits=${bits}`;
+  return offer;
+});
+AUTOBAHN_13_OFFERS.push([AUTOBAHN_13_OFFERS[4], AUTOBAHN_13_OFFERS[1], AUTOBAHN_13_OFFERS[0]].join(', '));
+
 describe('compression', () => {
   // Offers whose answers differ between Bun's compressor presets, and offers Bun declines.
   const offers = [
@@ -142,6 +158,11 @@ describe('compression', () => {
     'permessage-deflate; server_max_window_bits=10, permessage-deflate',
     'permessage-deflate; server_max_window_bits= 10',
     'x-webkit-deflate-frame',
+    // Autobahn 13.1-13.7: (server_no_context_takeover?, server_max_window_bits) requested beside
+    // client_no_context_takeover and client_max_window_bits, and 13.7's three offers in one header.
+    ...AUTOBAHN_13_OFFERS,
+    'permessage-deflate; server_no_context_takeover; server_max_window_bits=9',
+    'permessage-deflate; server_max_window_bits=9; server_no_context_takeover',
   ];
   for (const deflateOptions of [{}, { serverNoContextTakeover: true }, { serverMaxWindowBits: 10, clientNoContextTakeover: true }]) {
     it(`the adapter predicts what Bun negotiates for each offer (deflateOptions ${JSON.stringify(deflateOptions)})`, async () => {
