@@ -212,7 +212,7 @@ export class Serving<A = unknown, Req = unknown> {
    * and calls `ended` once the socket is gone.
    *
    * @example
-   * const conn = serving.start(new WsTransport(ws), meta, admitted.args);
+   * const conn = serving.start(new WsTransport(ws, socket, serving.options.maxFrameSize), meta, admitted.args);
    */
   start(transport: Transport, meta: ConnectionMeta, args: A): Connection<unknown> {
     publishUpgrade({ server: this.server, path: meta.path, status: 101 });
