@@ -1,0 +1,97 @@
+/**
+ * `serve` on Deno: `Deno.serve` with WebSocket upgrades run by a handler,
+ * ordinary routes beside them, and a graceful shutdown — the same shape as
+ * `beamsock/ws`'s and `beamsock/bun`'s `serve`, so a program switches server by
+ * switching import.
+ */
+import type { WebSock } from '../../websock/behaviour.js';
+import type { ConnectionOptions } from '../../websock/options.js';
+import { closeOnAbort, listenOptions, wsUrl, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
+import { denoHandler, pathOf, textResponse, type DenoHandlerOptions } from './upgrade.js';
+import { denoRuntime, type DenoHttpServer, type DenoServeHandlerInfo } from './native.js';
+
+/** Options of `serve`: where to listen and what to upgrade, plus every connection option. */
+export interface ServeOptions<A> extends ConnectionOptions, ServeListenOptions {
+  /** What `init` receives: a value, or a function of the upgrade request. */
+  readonly args?: A | ((req: Request) => A);
+  /** Ordinary HTTP requests (not upgrades), as a `Deno.serve` handler. Default: 404 for everything. */
+  readonly onRequest?: (req: Request, info: DenoServeHandlerInfo) => Response | Promise<Response>;
+}
+
+/** A running server: what `Deno.serve` returned beside what every adapter's server has. */
+export interface BeamsockServer extends RunningServer {
+  /** The server `Deno.serve` returned. */
+  readonly denoServer: DenoHttpServer;
+}
+
+const SERVE_KEYS = new Set(['port', 'host', 'path', 'onRequest', 'signal']);
+
+/**
+ * Starts `Deno.serve` with WebSocket upgrades run by `handler`, each connection
+ * in its own process. Options are checked before anything listens. A request
+ * with an `Upgrade` header is an upgrade attempt (refused with 400, 403 or 426
+ * and the reason when invalid); any other goes to `onRequest`.
+ *
+ * @throws TypeError (as a rejection) for an invalid option, for one Deno cannot
+ *   honour, or when not running on Deno.
+ * @example
+ * const server = await serve(EchoServer, { port: 4000 });
+ * console.log(`listening on ${server.url}`);
+ * // ... later
+ * await server.close();
+ */
+export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> = {}): Promise<BeamsockServer> {
+  const deno = denoRuntime('serve() from beamsock/deno');
+  const handlerOpts: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(opts)) if (!SERVE_KEYS.has(k)) handlerOpts[k] = v;
+  const { port, host, path } = listenOptions(opts);
+  const onRequest = opts.onRequest ?? (() => textResponse(404, 'not found'));
+
+  const beam = denoHandler(handler, handlerOpts as DenoHandlerOptions<A>, 'server options');
+  const supervisor = await beam.supervisor;
+  let closing = false;
+  let denoServer: DenoHttpServer;
+  try {
+    denoServer = deno.serve({
+      port,
+      hostname: host,
+      onListen: () => undefined,
+      handler(req, info) {
+        const upgrading = req.headers.has('upgrade');
+        if (!upgrading) return onRequest(req, info);
+        if (closing) return textResponse(503, 'the server is shutting down');
+        if (path !== undefined) {
+          const target = pathOf(req.url);
+          const query = target.indexOf('?');
+          if ((query === -1 ? target : target.slice(0, query)) !== path) return textResponse(404, `no WebSocket endpoint at ${target}`);
+        }
+        return beam.upgrade(req, info);
+      },
+    });
+  } catch (err) {
+    await beam.closeConnections(0);
+    throw err;
+  }
+
+  let closed: Promise<void> | undefined;
+  const close = (timeoutMs?: number): Promise<void> => {
+    closed ??= (async () => {
+      closing = true;
+      await beam.closeConnections(timeoutMs);
+      await denoServer.shutdown();
+    })();
+    return closed;
+  };
+
+  await closeOnAbort(opts.signal, close);
+
+  return {
+    denoServer,
+    port: denoServer.addr.port,
+    supervisor,
+    url: wsUrl(host, denoServer.addr.port),
+    connections: () => beam.connections(),
+    close,
+    [Symbol.asyncDispose]: () => close(),
+  };
+}
