@@ -7,7 +7,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { upgrade } from '../adapters/ws/upgrade.js';
-import { exit, isAlive, send, type Pid } from '../runtime/index.js';
+import { exit, isAlive, send, type Pid, type Ref } from '../runtime/index.js';
+import { unwatch, watch } from '../runtime/process.js';
 import { renderRefusal } from '../websock/upgrade-validation.js';
 import { authorize, validateAuth, type ObserverAuth } from './auth.js';
 import { observerPage } from './page.js';
@@ -203,11 +204,35 @@ export function mountObserver(opts: ObserverOptions = {}): Observer {
       closing = true;
       const open = connections();
       for (const pid of open) send(pid, CLOSE_PAGE);
-      const deadline = Date.now() + timeoutMs;
-      while (open.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await exitedWithin(open, timeoutMs);
       for (const pid of open) if (isAlive(pid)) exit(pid, 'kill');
       live.clear();
     },
   };
   return observer;
+}
+
+/**
+ * Resolves once every pid has exited or `timeoutMs` has passed, whichever is
+ * first, leaving no timer or watch behind either way.
+ */
+function exitedWithin(pids: readonly Pid[], timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const watches = new Map<Pid, Ref>();
+    let timer: NodeJS.Timeout | undefined;
+    const done = (): void => {
+      clearTimeout(timer);
+      for (const [pid, ref] of watches) unwatch(pid, ref);
+      resolve();
+    };
+    for (const pid of pids) {
+      const ref = watch(pid, () => {
+        watches.delete(pid);
+        if (watches.size === 0) done();
+      });
+      if (ref !== undefined) watches.set(pid, ref);
+    }
+    if (watches.size === 0) done();
+    else if (Number.isFinite(timeoutMs)) timer = setTimeout(done, timeoutMs);
+  });
 }
