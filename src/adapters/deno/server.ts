@@ -5,10 +5,10 @@
  * switching import.
  */
 import type { WebSock } from '../../websock/behaviour.js';
+import { connectionOptionsOf, listenOptions, onPath, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
 import type { ConnectionOptions } from '../../websock/options.js';
-import { closeOnAbort, listenOptions, wsUrl, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
-import { denoHandler, pathOf, textResponse, type DenoHandlerOptions } from './upgrade.js';
 import { denoRuntime, type DenoHttpServer, type DenoServeHandlerInfo } from './native.js';
+import { denoServing, pathOf, textResponse } from './upgrade.js';
 
 /** Options of `serve`: where to listen and what to upgrade, plus every connection option. */
 export interface ServeOptions<A> extends ConnectionOptions, ServeListenOptions {
@@ -23,8 +23,6 @@ export interface BeamsockServer extends RunningServer {
   /** The server `Deno.serve` returned. */
   readonly denoServer: DenoHttpServer;
 }
-
-const SERVE_KEYS = new Set(['port', 'host', 'path', 'onRequest', 'signal']);
 
 /**
  * Starts `Deno.serve` with WebSocket upgrades run by `handler`, each connection
@@ -42,14 +40,9 @@ const SERVE_KEYS = new Set(['port', 'host', 'path', 'onRequest', 'signal']);
  */
 export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> = {}): Promise<BeamsockServer> {
   const deno = denoRuntime('serve() from beamsock/deno');
-  const handlerOpts: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(opts)) if (!SERVE_KEYS.has(k)) handlerOpts[k] = v;
   const { port, host, path } = listenOptions(opts);
   const onRequest = opts.onRequest ?? (() => textResponse(404, 'not found'));
-
-  const beam = denoHandler(handler, handlerOpts as DenoHandlerOptions<A>, 'server options');
-  const supervisor = await beam.supervisor;
-  let closing = false;
+  const { serving, upgrade } = denoServing(handler, { ...connectionOptionsOf(opts), args: opts.args, maxConnections: opts.maxConnections }, 'server options');
   let denoServer: DenoHttpServer;
   try {
     denoServer = deno.serve({
@@ -57,41 +50,22 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
       hostname: host,
       onListen: () => undefined,
       handler(req, info) {
-        const upgrading = req.headers.has('upgrade');
-        if (!upgrading) return onRequest(req, info);
-        if (closing) return textResponse(503, 'the server is shutting down');
-        if (path !== undefined) {
-          const target = pathOf(req.url);
-          const query = target.indexOf('?');
-          if ((query === -1 ? target : target.slice(0, query)) !== path) return textResponse(404, `no WebSocket endpoint at ${target}`);
-        }
-        return beam.upgrade(req, info);
+        if (!req.headers.has('upgrade')) return onRequest(req, info);
+        if (!onPath(pathOf(req.url), path)) return textResponse(404, `no WebSocket endpoint at ${pathOf(req.url)}`);
+        return upgrade(req, info);
       },
     });
   } catch (err) {
-    await beam.closeConnections(0);
+    await serving.close(0);
     throw err;
   }
 
   let closed: Promise<void> | undefined;
   const close = (timeoutMs?: number): Promise<void> => {
-    closed ??= (async () => {
-      closing = true;
-      await beam.closeConnections(timeoutMs);
-      await denoServer.shutdown();
-    })();
+    // Upgrades are refused (503) from the first moment; Deno's shutdown then waits for no socket.
+    closed ??= serving.close(timeoutMs).then(() => denoServer.shutdown());
     return closed;
   };
 
-  await closeOnAbort(opts.signal, close);
-
-  return {
-    denoServer,
-    port: denoServer.addr.port,
-    supervisor,
-    url: wsUrl(host, denoServer.addr.port),
-    connections: () => beam.connections(),
-    close,
-    [Symbol.asyncDispose]: () => close(),
-  };
+  return { denoServer, ...(await serving.running(denoServer.addr.port, host, close, opts.signal)) };
 }
