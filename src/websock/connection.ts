@@ -243,7 +243,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
 
   // The process ----------------------------------------------------------------------
 
-  /** @internal ProcOwner: one message of the connection's mailbox. */
+  /** ProcOwner (runtime-facing, not for applications): one message of the connection's mailbox. */
   receive(msg: unknown): unknown {
     if (msg instanceof Outbound) {
       (this.out ??= []).push(msg);
@@ -339,13 +339,11 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     }
     let closeReason: Payload = '';
     if (detail !== undefined) {
-      if (typeof detail === 'number') code = detail;
-      else if (Array.isArray(detail)) {
-        code = detail[0];
-        closeReason = detail[1];
-      } else {
-        throw new TypeError(`stop() close detail must be a code or [code, reason], got ${describeValue(detail)}`);
+      if (detail === null || typeof detail !== 'object' || Array.isArray(detail)) {
+        throw new TypeError(`stop() close detail must be { code, reason? }, got ${describeValue(detail)}`);
       }
+      code = detail.code;
+      closeReason = detail.reason ?? '';
       validateCloseDetail(code, closeReason);
     }
     if (frames !== undefined) this.queue(frames);
@@ -396,7 +394,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     return undefined;
   }
 
-  /** @internal ProcOwner: any exit that did not go through `finish` (a crash, a kill, a linked process's exit signal). */
+  /** ProcOwner (runtime-facing, not for applications): any exit that did not go through `finish` (a crash, a kill, a linked process's exit signal). */
   exited(reason: ExitReason): void {
     if (this.done) return;
     this.done = true;
@@ -445,12 +443,12 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     publishStop(this.pid, this.meta, reason, performance.now() - this.startedAt, this.stats);
   }
 
-  /** @internal ProcOwner: flushes what the slice pushed. */
+  /** ProcOwner (runtime-facing, not for applications): flushes what the slice pushed. */
   sliceEnd(): void {
     this.flush();
   }
 
-  /** @internal ProcOwner: frames pushed earlier in this slice still go out; only the buffer's capacity is released. */
+  /** ProcOwner (runtime-facing, not for applications): frames pushed earlier in this slice still go out; only the buffer's capacity is released. */
   hibernated(): void {
     this.flush();
     this.out = null;
@@ -479,7 +477,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     }
   }
 
-  /** @internal ProcOwner: what processInfo shows as details. */
+  /** ProcOwner (runtime-facing, not for applications): what processInfo shows as details. */
   describe(): Record<string, unknown> {
     return {
       handler: this.meta.handlerName,

@@ -6,7 +6,7 @@ import { isAlive, processInfo } from '../../src/runtime/process.js';
 import type { Frame } from '../../src/websock/behaviour.js';
 import type { Connection } from '../../src/websock/connection.js';
 import { normalizeOptions, type ConnectionOptions } from '../../src/websock/options.js';
-import { Serving } from '../../src/websock/serving.js';
+import { Serving, handlerName } from '../../src/websock/serving.js';
 import type { ConnectionMeta, Transport } from '../../src/websock/transport.js';
 import type { UpgradeRequest } from '../../src/websock/upgrade-validation.js';
 import { Recorder, scripted } from '../conformance/handlers.js';
@@ -232,5 +232,14 @@ describe('a shared Serving (upgrade())', () => {
     expect(processInfo(second.conn.pid)?.parent).toBe(sup2);
     expect(s.connections()).toEqual([]);
     await DynamicSupervisor.stop(sup2);
+  });
+});
+
+describe('handlerName', () => {
+  it("names a handler by its own name field, then its class, else 'WebSock'", () => {
+    class Lobby {}
+    expect(handlerName({ name: 'ChatServer' })).toBe('ChatServer');
+    expect(handlerName(new Lobby())).toBe('Lobby');
+    expect(handlerName({})).toBe('WebSock');
   });
 });
