@@ -7,7 +7,8 @@ import type { WebSock } from '../../websock/behaviour.js';
 import { connectionOptionsOf, listenOptions, onPath, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
 import type { ConnectionOptions } from '../../websock/options.js';
 import { bunRuntime, type BunServer } from './native.js';
-import { bunServing, pathOf, textResponse } from './upgrade.js';
+import { pathOf, textResponse } from '../../websock/fetch.js';
+import { bunServing } from './upgrade.js';
 
 /**
  * Something mounted beside the handler on a `serve` server (the Bun twin of

@@ -8,7 +8,8 @@ import type { WebSock } from '../../websock/behaviour.js';
 import { connectionOptionsOf, listenOptions, onPath, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
 import type { ConnectionOptions } from '../../websock/options.js';
 import { denoRuntime, type DenoHttpServer, type DenoServeHandlerInfo } from './native.js';
-import { denoServing, pathOf, textResponse } from './upgrade.js';
+import { pathOf, textResponse } from '../../websock/fetch.js';
+import { denoServing } from './upgrade.js';
 
 /** Options of `serve`: where to listen and what to upgrade, plus every connection option. */
 export interface ServeOptions<A> extends ConnectionOptions, ServeListenOptions {
@@ -62,7 +63,8 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
 
   let closed: Promise<void> | undefined;
   const close = (timeoutMs?: number): Promise<void> => {
-    // Upgrades are refused (503) from the first moment; Deno's shutdown then waits for no socket.
+    // Deno's shutdown cuts the WebSockets still open, so the connections are closed (1001) first,
+    // upgrades refused (503) meanwhile; it then cuts what the close left behind.
     closed ??= serving.close(timeoutMs).then(() => denoServer.shutdown());
     return closed;
   };

@@ -169,7 +169,7 @@ export class DenoTransport implements Transport {
     this.ws.close(code, typeof reason === 'string' ? reason : utf8.decode(reason));
   }
 
-  /** Deno cannot cut a WebSocket's TCP connection: this sends 1001 and forgets the socket. */
+  /** Deno cannot cut one WebSocket's TCP connection: this sends 1001 and forgets the socket (the server's shutdown cuts it). */
   abort(): void {
     if (this.conn !== null) this.serving.ended(this.conn);
     this.close(1001, '');

@@ -13,6 +13,7 @@ import type { Pid } from '../../runtime/pid.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import { normalizeOptions, type ConnectionOptions, type ResolvedOptions } from '../../websock/options.js';
 import { logUpgradeFailure, Serving } from '../../websock/serving.js';
+import { pathOf, textResponse } from '../../websock/fetch.js';
 import { fromFetchRequest } from '../../websock/upgrade-validation.js';
 import { denoRuntime, type DenoServeHandlerInfo } from './native.js';
 import { DENO_MAX_MESSAGE, DenoTransport } from './transport.js';
@@ -131,15 +132,4 @@ function resolveDenoOptions(options: ConnectionOptions, context: string): Resolv
     cannot(`maxFrameSize: ${String(options.maxFrameSize)}`, `Deno reads no message over ${DENO_MAX_MESSAGE} bytes (64 MiB), a limit it fixes`);
   }
   return o;
-}
-
-/** The path and query of a Fetch request's absolute URL, as node:http's `req.url` gives them. */
-export function pathOf(url: string): string {
-  const slash = url.indexOf('/', url.indexOf('//') + 2);
-  return slash === -1 ? '/' : url.slice(slash);
-}
-
-/** @internal a plain-text response, as every refusal is. */
-export function textResponse(status: number, body: string, headers?: Readonly<Record<string, string>>): Response {
-  return new Response(body, { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...headers } });
 }
