@@ -100,6 +100,8 @@ export class DenoTransport implements Transport {
       this.conn = this.serving.start(this, meta, args);
     };
     ws.onmessage = (ev) => {
+      // Once beamsock has closed (a message over maxFrameSize), what Deno still reads is dropped.
+      if (this.closing) return;
       if (this.paused) this.held.push(ev.data);
       else this.deliver(ev.data);
     };
