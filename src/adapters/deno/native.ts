@@ -5,7 +5,12 @@
  * these interfaces.
  */
 
-/** The server side of a `Deno.upgradeWebSocket`: a WHATWG `WebSocket`. */
+/**
+ * The server side of a `Deno.upgradeWebSocket`: a WHATWG `WebSocket`.
+ *
+ * @example
+ * const { socket, response }: { socket: DenoWebSocket; response: Response } = Deno.upgradeWebSocket(req);
+ */
 export interface DenoWebSocket {
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
@@ -21,16 +26,32 @@ export interface DenoWebSocket {
   onerror: ((ev: { readonly message?: string }) => void) | null;
 }
 
-/** What `Deno.serve` hands its handler beside the request. */
+/**
+ * What `Deno.serve` hands its handler beside the request.
+ *
+ * @example
+ * Deno.serve((req, info: DenoServeHandlerInfo) => echo.upgrade(req, info));
+ */
 export interface DenoServeHandlerInfo {
   /** Readable only before the request is upgraded: Deno answers "Request closed" after. */
   readonly remoteAddr: { readonly hostname: string; readonly port: number };
 }
 
-/** `Deno.serve`'s handler. */
+/**
+ * `Deno.serve`'s handler.
+ *
+ * @example
+ * const handler: DenoServeHandler = (req, info) => echo.upgrade(req, info);
+ */
 export type DenoServeHandler = (req: Request, info: DenoServeHandlerInfo) => Response | Promise<Response>;
 
-/** The server `Deno.serve` returns, as far as `serve` uses it. */
+/**
+ * The server `Deno.serve` returns, as far as `serve` uses it.
+ *
+ * @example
+ * const server = await serve(Echo, { port: 0 });
+ * console.log(server.denoServer.addr.port);
+ */
 export interface DenoHttpServer {
   readonly addr: { readonly hostname: string; readonly port: number };
   /** Stops listening and waits for the requests in flight (upgraded sockets are not waited for). */
@@ -38,7 +59,12 @@ export interface DenoHttpServer {
   readonly finished: Promise<void>;
 }
 
-/** `Deno.serve`'s options, as far as `serve` uses them. */
+/**
+ * `Deno.serve`'s options, as far as `serve` uses them.
+ *
+ * @example
+ * const options: DenoServeOptions = { port: 0, hostname: '127.0.0.1', handler: (req, info) => echo.upgrade(req, info) };
+ */
 export interface DenoServeOptions {
   readonly port: number;
   readonly hostname: string;
@@ -46,7 +72,12 @@ export interface DenoServeOptions {
   readonly handler: DenoServeHandler;
 }
 
-/** The `Deno` global, as far as the adapter uses it. */
+/**
+ * The `Deno` global, as far as the adapter uses it.
+ *
+ * @example
+ * declare const Deno: DenoGlobal;
+ */
 export interface DenoGlobal {
   serve(options: DenoServeOptions): DenoHttpServer;
   upgradeWebSocket(req: Request, options: { protocol?: string; idleTimeout?: number }): { socket: DenoWebSocket; response: Response };
@@ -55,6 +86,8 @@ export interface DenoGlobal {
 /**
  * The `Deno` global, or a TypeError telling a Node user where to go instead.
  * @internal
+ * @example
+ * const deno = denoRuntime('serve() from beamsock/deno');
  */
 export function denoRuntime(what: string): DenoGlobal {
   const deno = (globalThis as { Deno?: DenoGlobal }).Deno;

@@ -11,7 +11,12 @@ import { denoRuntime, type DenoHttpServer, type DenoServeHandlerInfo } from './n
 import { pathOf, textResponse } from '../../websock/fetch.js';
 import { denoServing } from './upgrade.js';
 
-/** Options of `serve`: where to listen and what to upgrade, plus every connection option. */
+/**
+ * Options of `serve`: where to listen and what to upgrade, plus every connection option.
+ *
+ * @example
+ * const options: ServeOptions<null> = { port: 4000, path: '/ws', args: null, onRequest: () => new Response('hi') };
+ */
 export interface ServeOptions<A> extends ConnectionOptions, ServeListenOptions {
   /** What `init` receives: a value, or a function of the upgrade request. */
   readonly args?: A | ((req: Request) => A);
@@ -19,7 +24,12 @@ export interface ServeOptions<A> extends ConnectionOptions, ServeListenOptions {
   readonly onRequest?: (req: Request, info: DenoServeHandlerInfo) => Response | Promise<Response>;
 }
 
-/** A running server: what `Deno.serve` returned beside what every adapter's server has. */
+/**
+ * A running server: what `Deno.serve` returned beside what every adapter's server has.
+ *
+ * @example
+ * await using server: BeamsockServer = await serve(Echo, { port: 0 });
+ */
 export interface BeamsockServer extends RunningServer {
   /** The server `Deno.serve` returned. */
   readonly denoServer: DenoHttpServer;

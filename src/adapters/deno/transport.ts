@@ -26,7 +26,12 @@ const utf8 = new TextDecoder();
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
-/** Deno reads no message over 64 MiB (its WebSocket's fixed limit), whatever beamsock allows. */
+/**
+ * Deno reads no message over 64 MiB (its WebSocket's fixed limit), whatever beamsock allows.
+ *
+ * @example
+ * if (maxFrameSize > DENO_MAX_MESSAGE) throw new TypeError('too large for Deno');
+ */
 export const DENO_MAX_MESSAGE = 64 * 1024 * 1024;
 
 /** The reason beamsock gives when a message is over `maxFrameSize`, as Bun and uWebSockets word it. */
@@ -70,6 +75,9 @@ export class DenoProtocolError extends Error {
 /**
  * One Deno socket as a connection's `Transport`. Made by `createDenoHandler`'s
  * `upgrade`; applications never construct one.
+ *
+ * @example
+ * new DenoTransport(socket, serving).wire({ handlerName: serving.handlerName, remoteAddress, path, protocol, server: 'deno' }, args);
  */
 export class DenoTransport implements Transport {
   readonly compressed = false;

@@ -18,7 +18,12 @@ import { fromFetchRequest } from '../../websock/upgrade-validation.js';
 import { denoRuntime, type DenoServeHandlerInfo } from './native.js';
 import { DENO_MAX_MESSAGE, DenoTransport } from './transport.js';
 
-/** The options of `createDenoHandler`: every connection option, plus what `init` receives and how many may be open. */
+/**
+ * The options of `createDenoHandler`: every connection option, plus what `init` receives and how many may be open.
+ *
+ * @example
+ * const options: DenoHandlerOptions<string | null> = { args: (req) => new URL(req.url).searchParams.get('room'), maxConnections: 10_000 };
+ */
 export interface DenoHandlerOptions<A> extends ConnectionOptions {
   /** What `init` receives: a value, or a function of the upgrade request. `upgrade`'s own `args` wins. */
   readonly args?: A | ((req: Request) => A);
@@ -26,7 +31,13 @@ export interface DenoHandlerOptions<A> extends ConnectionOptions {
   readonly maxConnections?: number;
 }
 
-/** A WebSock handler ready for `Deno.serve`. */
+/**
+ * A WebSock handler ready for `Deno.serve`.
+ *
+ * @example
+ * const echo: DenoHandler<null> = createDenoHandler(Echo, { args: null });
+ * Deno.serve((req, info) => echo.upgrade(req, info));
+ */
 export interface DenoHandler<A> {
   /**
    * Upgrades `req` (call it from a `Deno.serve` handler and return what it
@@ -72,7 +83,11 @@ export function createDenoHandler<S, A>(handler: WebSock<S, A>, options: DenoHan
   };
 }
 
-/** @internal the serving core of `createDenoHandler` and `serve`, with Deno's upgrade; `context` names the options in errors. */
+/**
+ * @internal the serving core of `createDenoHandler` and `serve`, with Deno's upgrade; `context` names the options in errors.
+ * @example
+ * const { serving, upgrade } = denoServing(Echo, { timeout: 5_000 }, 'server options');
+ */
 export function denoServing<S, A>(
   handler: WebSock<S, A>,
   options: DenoHandlerOptions<A>,
