@@ -10,4 +10,5 @@ export { checkOrigin, validateCheckOrigin, type CheckOriginOption, type OriginCh
 export { normalizeOptions, selectSubprotocol, DEFAULT_OPTIONS, type ConnectionOptions, type ResolvedOptions, type DeflateOptions, type ResolvedDeflateOptions, type DeflateStrategy, type SubprotocolsOption } from './options.js';
 export { CloseCode, isValidSendCode, validateCloseDetail, closeReplyCode, MAX_CLOSE_REASON_BYTES, type CloseCodeValue } from './close-codes.js';
 export { listenOptions, type ListenOptions, type RunningServer, type ServeListenOptions } from './listen-options.js';
+export type { FetchMount, FetchMountContext, MountUpgrade } from './mount.js';
 export { admit, type Admission } from './admission.js';

@@ -52,7 +52,10 @@ describe('mountObserver pages', () => {
     expect(post.headers.get('allow')).toBe('GET, HEAD');
     const plain = await get(`${e.http}/observer/ws`);
     expect(plain.status).toBe(426);
+    expect(plain.headers.get('upgrade')).toBe('websocket');
     expect(await plain.text()).toContain('open /observer in a browser');
+    const notUpgrading = await upgradeTo(e, '/observer/ws', { Connection: 'close' });
+    expect([notUpgrading.status, notUpgrading.body]).toEqual([400, `'connection' header must contain 'upgrade', got ["close"]`]);
   });
 
   it('mounts at a custom path', async () => {
@@ -102,6 +105,7 @@ describe('mountObserver auth', () => {
     const seen: string[] = [];
     const e = await start({
       auth: (req) => {
+        if (req instanceof Request) throw new TypeError('node:http serves an IncomingMessage');
         seen.push(req.url ?? '');
         if (req.headers['x-boom'] !== undefined) throw new Error('boom');
         return req.headers['x-admin'] === 'yes';
@@ -131,11 +135,11 @@ describe('mountObserver auth', () => {
     expect(() => mountObserver({ auth: { token: 'hunter2', extra: 1 } as never })).not.toThrow(/hunter2/);
     expect(() => mountObserver({ path: 'observer' })).toThrow(/'path' must start with '\/'.*got "observer"/);
     expect(() => mountObserver({ intervalMs: 5 })).toThrow(/'intervalMs' must be an integer of at least 10, got 5/);
-    expect(() => mountObserver({ port: 1 } as never)).toThrow(/unknown observer option 'port'/);
+    expect(() => mountObserver({ port: 1 } as never)).toThrow(/unknown option 'port' in observer options/);
     expect(() => mountObserver({ readOnly: 'yes' } as never)).toThrow(/observer option 'readOnly' must be true or false, got "yes"/);
     expect(() => mountObserver({ maxReports: 0 })).toThrow(/observer option 'maxReports' must be an integer from 1 to 10000, got 0/);
     expect(() => mountObserver({ maxReports: 10_001 })).toThrow(/got 10001/);
-    expect(() => mountObserver({ readonly: true } as never)).toThrow(/unknown observer option 'readonly' \(expected one of path, auth, intervalMs, readOnly, maxReports\)/);
+    expect(() => mountObserver({ readonly: true } as never)).toThrow(/unknown option 'readonly' in observer options \(did you mean 'readOnly'\?\)/);
   });
 });
 

@@ -11,6 +11,7 @@ import {
   startHandler,
   startServer,
 } from '../../src/testing/index.js';
+import { serve } from '../../src/adapters/ws/server.js';
 import { captureReports } from '../support/reports.js';
 
 /**
@@ -654,6 +655,21 @@ describe('startServer and connect', () => {
     const url = server.url;
     await server.close();
     await expect(connect(url)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it("takes an adapter's serve as an option, hands it the options on 127.0.0.1 and a free port, and returns that adapter's server", async () => {
+    const given: object[] = [];
+    const recording: typeof serve = (handler, opts) => {
+      given.push({ ...opts });
+      return serve(handler, opts);
+    };
+    await using server = await startServer(Echo, { serve: recording, path: '/ws', timeout: 5_000 });
+    expect(given).toEqual([{ path: '/ws', timeout: 5_000, port: 0, host: '127.0.0.1' }]);
+    expect(server.httpServer.listening).toBe(true);
+    const client = await server.connect('/ws');
+    client.sendText('through the adapter given');
+    await client.assertReceive(['text', 'through the adapter given']);
+    await expect(startServer(Echo, { serve: 'ws' as never })).rejects.toThrow(/option 'serve' must be an adapter's serve function/);
   });
 
   it('startServer refuses invalid options as serve does', async () => {

@@ -57,6 +57,8 @@ export interface BunServer extends BunUpgrader {
   readonly port: number;
   readonly hostname: string;
   stop(closeActiveConnections?: boolean): Promise<void> | void;
+  /** The client's address for a request of this server; null once its socket is gone. */
+  requestIP(req: Request): { readonly address: string; readonly family: string; readonly port: number } | null;
 }
 
 /** `Bun.serve`'s options, as far as `serve` uses them. */

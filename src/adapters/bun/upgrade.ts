@@ -83,20 +83,27 @@ export function createBunHandler<S, A>(handler: WebSock<S, A>, options: BunHandl
   };
 }
 
-/** @internal the serving core of `createBunHandler` and `serve`, with Bun's halves; `context` names the options in errors. */
+/**
+ * @internal the serving core of `createBunHandler` and `serve`, with Bun's halves;
+ * `context` names the options in errors. `upgrade`'s `path` is what the
+ * connection records instead of the request's path and query.
+ */
 export function bunServing<S, A>(
   handler: WebSock<S, A>,
   options: BunHandlerOptions<A>,
   context: string,
-): { readonly serving: Serving<A, Request>; readonly upgrade: BunHandler<A>['upgrade']; readonly websocket: BunWebSocketHandler<BunTransport> } {
+): {
+  readonly serving: Serving<A, Request>;
+  readonly upgrade: (req: Request, server: BunUpgrader, args?: A, path?: string) => Response | undefined;
+  readonly websocket: BunWebSocketHandler<BunTransport>;
+} {
   const { args, maxConnections, ...connectionOptions } = options;
   const o = resolveBunOptions(connectionOptions, context);
   const serving = new Serving<A, Request>({ server: 'bun', handler: handler as WebSock<unknown, A>, options: o, args, maxConnections });
   // Bun answers the first offered subprotocol unless told otherwise; an empty header is "none".
   const headersWithoutProtocol = Object.freeze({ ...o.headers, 'Sec-WebSocket-Protocol': '' });
 
-  const upgrade = (req: Request, server: BunUpgrader, initArgs?: A): Response | undefined => {
-    const path = pathOf(req.url);
+  const upgrade = (req: Request, server: BunUpgrader, initArgs?: A, path = pathOf(req.url)): Response | undefined => {
     const admitted = serving.admit(fromFetchRequest(req), req, path, initArgs);
     if (!admitted.ok) {
       if (admitted.error !== undefined) logUpgradeFailure(path, admitted.error);

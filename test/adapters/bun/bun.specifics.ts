@@ -315,7 +315,7 @@ describe('serve', () => {
       port: 0,
       mounts: [
         {
-          handleFetch: (req, s) => {
+          handleFetch: (req, { server: s }) => {
             const { pathname } = new URL(req.url);
             if (pathname === '/mounted') return new Response('from the mount');
             if (pathname === '/mounted/ws') return beam.upgrade(req, s);
@@ -339,6 +339,37 @@ describe('serve', () => {
   });
 
 
+  it("lends a mount the client's address and an upgrade to any handler, whose connections close with the server", async () => {
+    const mounted = new Recorder();
+    const MountedSocket = scripted(mounted, { handleIn: ([data], st) => push(['text', `mounted: ${String(data)}`], st) });
+    const addresses: (string | undefined)[] = [];
+    const server = await serve(scripted(new Recorder()), {
+      port: 0,
+      mounts: [
+        {
+          handleFetch: (req, context) => {
+            addresses.push(context.remoteAddress);
+            const { pathname } = new URL(req.url);
+            return pathname === '/mounted/ws' ? context.upgrade({ handler: MountedSocket, args: 'from the mount', path: '/mounted/ws' }) : false;
+          },
+          close: async () => undefined,
+        },
+      ],
+    });
+    servers.push(server);
+    const c = await client(server.url, { path: '/mounted/ws?token=secret' });
+    c.send('hi');
+    expect(await c.text()).toBe('mounted: hi');
+    expect(mounted.of('init').map((call) => call.input)).toEqual(['from the mount']);
+    expect(addresses).toEqual(['127.0.0.1']);
+    expect(server.connections()).toEqual([]);
+    const refused = await rawRequest(server.url, { path: '/mounted/ws', headers: { 'Sec-WebSocket-Version': '12' } });
+    expect(refused.status).toBe(426);
+    await server.close(1_000);
+    expect((await c.closeSeen()).code).toBe(1001);
+    expect((await mounted.terminated()).reason).toBe('shutdown');
+  });
+
   it('upgrades only on its path and hands other requests to onRequest', async () => {
     const server = await serve(scripted(new Recorder()), {
       port: 0,
@@ -352,6 +383,36 @@ describe('serve', () => {
     const c = await client(server.url, { path: '/socket?token=1' });
     c.send('on the path');
     expect(await c.text()).toBe('on the path');
+  });
+
+  it('an upgrade with Connection: close gets 400 with its reason, on the path or on any path without one', async () => {
+    const onRequest = (req: Request): Response => new Response(`page ${new URL(req.url).pathname}`);
+    const server = await serve(scripted(new Recorder()), { port: 0, path: '/ws', onRequest });
+    servers.push(server);
+    const refused = await rawRequest(server.url, { path: '/ws?room=1', headers: { Connection: 'close' } });
+    expect([refused.status, refused.body]).toEqual([400, `'connection' header must contain 'upgrade', got ["close"]`]);
+    const elsewhere = await rawRequest(server.url, { path: '/other', headers: { Connection: 'close' } });
+    expect([elsewhere.status, elsewhere.body]).toEqual([404, 'no WebSocket endpoint at /other']);
+    const anyPath = await serve(scripted(new Recorder()), { port: 0, onRequest });
+    servers.push(anyPath);
+    const anywhere = await rawRequest(anyPath.url, { path: '/anywhere', headers: { Connection: 'keep-alive' } });
+    expect([anywhere.status, anywhere.body]).toEqual([400, `'connection' header must contain 'upgrade', got ["keep-alive"]`]);
+  });
+
+  it('a plain request to the path gets 426 with Upgrade: websocket; other paths, and every path without one, go to onRequest', async () => {
+    const onRequest = (req: Request): Response => new Response(`page ${new URL(req.url).pathname}`);
+    const server = await serve(scripted(new Recorder()), { port: 0, path: '/ws', onRequest });
+    servers.push(server);
+    const http = server.url.replace('ws:', 'http:');
+    for (const method of ['GET', 'POST']) {
+      const plain = await fetch(`${http}/ws?x=1`, { method });
+      expect([plain.status, plain.headers.get('upgrade')]).toEqual([426, 'websocket']);
+      expect(await plain.text()).toContain('/ws is a WebSocket endpoint');
+    }
+    expect(await (await fetch(`${http}/home`)).text()).toBe('page /home');
+    const anyPath = await serve(scripted(new Recorder()), { port: 0, onRequest });
+    servers.push(anyPath);
+    expect(await (await fetch(`${anyPath.url.replace('ws:', 'http:')}/ws`)).text()).toBe('page /ws');
   });
 
   it('an aborted signal shuts the server down gracefully', async () => {
