@@ -1,8 +1,9 @@
 /**
  * What the servers built on the Fetch API (Bun, Deno) share beside
- * `fromFetchRequest`: a request's path as node:http gives it, and the plain-text
- * response every refusal is.
+ * `fromFetchRequest`: a request's path as node:http gives it, the plain-text
+ * response every refusal is, and `serve()`'s routing of a request.
  */
+import { noEndpoint, routeOf, upgradeRequired } from './listen-options.js';
 
 /**
  * The path and query of a Fetch request's absolute URL, as node:http's `req.url` gives them.
@@ -23,4 +24,30 @@ export function pathOf(url: string): string {
  */
 export function textResponse(status: number, body: string, headers?: Readonly<Record<string, string>>): Response {
   return new Response(body, { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...headers } });
+}
+
+/**
+ * What a Fetch server's `serve()` does with a request no mount took (see
+ * `routeOf`): `'request'` for `onRequest`, `'upgrade'` to upgrade it at
+ * `target`, or the refusal to answer — 426 with `Upgrade: websocket` for a plain
+ * request to the WebSocket path, 404 for an upgrade elsewhere.
+ *
+ * @example
+ * const route = fetchRoute(pathOf(req.url), req.headers.has('upgrade'), '/ws');
+ * if (route === 'request') return onRequest(req);
+ * return route === 'upgrade' ? upgrade(req) : route;
+ */
+export function fetchRoute(target: string, upgrading: boolean, path: string | undefined): 'request' | 'upgrade' | Response {
+  switch (routeOf(target, upgrading, path)) {
+    case 'request':
+      return 'request';
+    case 'upgrade':
+      return 'upgrade';
+    case 'upgradeRequired': {
+      const refusal = upgradeRequired(path ?? target);
+      return textResponse(refusal.status, refusal.reason, refusal.headers);
+    }
+    case 'notFound':
+      return textResponse(404, noEndpoint(target).reason);
+  }
 }

@@ -5,6 +5,6 @@
  * listed in the README's Deno section.
  */
 export { createDenoHandler, type DenoHandler, type DenoHandlerOptions } from './upgrade.js';
-export { serve, type ServeOptions, type BeamsockServer } from './server.js';
+export { serve, type ServeOptions, type BeamsockServer, type DenoMountContext, type DenoServeMount } from './server.js';
 export { DenoProtocolError } from './transport.js';
 export type { DenoHttpServer, DenoServeHandlerInfo, DenoWebSocket } from './native.js';

@@ -1,15 +1,37 @@
 /**
  * `serve` on Deno: `Deno.serve` with WebSocket upgrades run by a handler,
- * ordinary routes beside them, and a graceful shutdown — the same shape as
- * `beamsock/ws`'s and `beamsock/bun`'s `serve`, so a program switches server by
- * switching import.
+ * ordinary routes and mounts beside them, and a graceful shutdown — the same
+ * shape as `beamsock/ws`'s and `beamsock/bun`'s `serve`, so a program switches
+ * server by switching import.
  */
 import type { WebSock } from '../../websock/behaviour.js';
-import { connectionOptionsOf, listenOptions, onPath, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
+import { fetchRoute, pathOf, textResponse } from '../../websock/fetch.js';
+import { connectionOptionsOf, listenOptions, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
+import { isFetchMountList, MountServings, type FetchMount, type FetchMountContext, type MountUpgrade } from '../../websock/mount.js';
 import type { ConnectionOptions } from '../../websock/options.js';
 import { denoRuntime, type DenoHttpServer, type DenoServeHandlerInfo } from './native.js';
-import { pathOf, textResponse } from '../../websock/fetch.js';
 import { denoServing } from './upgrade.js';
+
+/**
+ * What a mount on Deno's `serve` is lent for one request: the client's address
+ * and an upgrade to any handler (as on every Fetch server), and the request's
+ * `Deno.serve` info, for a mount that upgrades with its own `createDenoHandler`.
+ *
+ * @example
+ * const mount: DenoServeMount = { handleFetch: (req, { info }) => (isMine(req) ? mine.upgrade(req, info) : false), close: () => mine.closeConnections() };
+ */
+export interface DenoMountContext extends FetchMountContext {
+  readonly info: DenoServeHandlerInfo;
+}
+
+/**
+ * Something mounted beside the handler on a `serve` server, such as
+ * `mountObserver()`: it sees each request first, and is closed with the server.
+ *
+ * @example
+ * await serve(EchoServer, { port: 4000, mounts: [mountObserver()] });
+ */
+export type DenoServeMount = FetchMount<DenoMountContext>;
 
 /**
  * Options of `serve`: where to listen and what to upgrade, plus every connection option.
@@ -20,8 +42,14 @@ import { denoServing } from './upgrade.js';
 export interface ServeOptions<A> extends ConnectionOptions, ServeListenOptions {
   /** What `init` receives: a value, or a function of the upgrade request. */
   readonly args?: A | ((req: Request) => A);
-  /** Ordinary HTTP requests (not upgrades), as a `Deno.serve` handler. Default: 404 for everything. */
+  /**
+   * Ordinary HTTP requests, as a `Deno.serve` handler: not upgrades (requests
+   * with an `Upgrade` header), and not for `path` when it is set (those get 426).
+   * Default: 404 for everything.
+   */
   readonly onRequest?: (req: Request, info: DenoServeHandlerInfo) => Response | Promise<Response>;
+  /** Mounted beside the handler, asked first. */
+  readonly mounts?: readonly DenoServeMount[];
 }
 
 /**
@@ -37,9 +65,11 @@ export interface BeamsockServer extends RunningServer {
 
 /**
  * Starts `Deno.serve` with WebSocket upgrades run by `handler`, each connection
- * in its own process. Options are checked before anything listens. A request
- * with an `Upgrade` header is an upgrade attempt (refused with 400, 403 or 426
- * and the reason when invalid); any other goes to `onRequest`.
+ * in its own process. Options are checked before anything listens. Mounts are
+ * asked first; then a request with an `Upgrade` header is an upgrade attempt
+ * (refused with 400, 403 or 426 and the reason when invalid, 404 off `path`), a
+ * plain request to `path` gets 426 with `Upgrade: websocket`, and any other goes
+ * to `onRequest`.
  *
  * @throws TypeError (as a rejection) for an invalid option, for one Deno cannot
  *   honour, or when not running on Deno.
@@ -52,8 +82,12 @@ export interface BeamsockServer extends RunningServer {
 export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> = {}): Promise<BeamsockServer> {
   const deno = denoRuntime('serve() from beamsock/deno');
   const { port, host, path } = listenOptions(opts);
+  if (!isFetchMountList(opts.mounts)) throw new TypeError(`option 'mounts' must be a list of { handleFetch, close } (such as mountObserver())`);
+  const mounts = opts.mounts ?? [];
   const onRequest = opts.onRequest ?? (() => textResponse(404, 'not found'));
+
   const { serving, upgrade } = denoServing(handler, { ...connectionOptionsOf(opts), args: opts.args, maxConnections: opts.maxConnections }, 'server options');
+  const mounted = new MountServings<MountedUpgrade>((h, options) => denoServing(h, options ?? {}, 'mount upgrade options'));
   let denoServer: DenoHttpServer;
   try {
     denoServer = deno.serve({
@@ -61,9 +95,19 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
       hostname: host,
       onListen: () => undefined,
       handler(req, info) {
-        if (!req.headers.has('upgrade')) return onRequest(req, info);
-        if (!onPath(pathOf(req.url), path)) return textResponse(404, `no WebSocket endpoint at ${pathOf(req.url)}`);
-        return upgrade(req, info);
+        const upgrading = req.headers.has('upgrade');
+        if (mounts.length > 0 && !(upgrading && serving.isClosing)) {
+          const context = new MountContext(req, info, mounted);
+          for (const m of mounts) {
+            const answer = m.handleFetch(req, context);
+            // A mount's upgrade always answers on Deno: its 101 or its refusal.
+            if (answer !== false) return answer ?? textResponse(500, 'the mount answered nothing');
+          }
+        }
+        const target = pathOf(req.url);
+        const route = fetchRoute(target, upgrading, path);
+        if (route === 'request') return onRequest(req, info);
+        return route === 'upgrade' ? upgrade(req, info, undefined, target) : route;
       },
     });
   } catch (err) {
@@ -73,11 +117,40 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
 
   let closed: Promise<void> | undefined;
   const close = (timeoutMs?: number): Promise<void> => {
-    // Deno's shutdown cuts the WebSockets still open, so the connections are closed (1001) first,
-    // upgrades refused (503) meanwhile; it then cuts what the close left behind.
-    closed ??= serving.close(timeoutMs).then(() => denoServer.shutdown());
+    closed ??= (async () => {
+      // Refuses new upgrades at once, while the mounts close.
+      const connections = serving.close(timeoutMs);
+      await Promise.all(mounts.map((m) => m.close(timeoutMs)));
+      await Promise.all([connections, mounted.close(timeoutMs)]);
+      // Deno's shutdown cuts the WebSockets still open, so it comes after the connections closed (1001);
+      // it then cuts what the close left behind.
+      await denoServer.shutdown();
+    })();
     return closed;
   };
 
   return { denoServer, ...(await serving.running(denoServer.addr.port, host, close, opts.signal)) };
+}
+
+type MountedUpgrade = ReturnType<typeof denoServing<unknown, unknown>>;
+
+class MountContext implements DenoMountContext {
+  /** Read now: Deno forgets the peer's address once the request is upgraded. */
+  readonly remoteAddress: string | undefined;
+  readonly #req: Request;
+  readonly #mounted: MountServings<MountedUpgrade>;
+
+  constructor(
+    req: Request,
+    readonly info: DenoServeHandlerInfo,
+    mounted: MountServings<MountedUpgrade>,
+  ) {
+    this.remoteAddress = info.remoteAddr.hostname;
+    this.#req = req;
+    this.#mounted = mounted;
+  }
+
+  upgrade<S, A>(how: MountUpgrade<S, A>): Response {
+    return this.#mounted.for(how.handler as WebSock<unknown, unknown>, how.options).upgrade(this.#req, this.info, how.args, how.path);
+  }
 }

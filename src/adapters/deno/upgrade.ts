@@ -85,6 +85,7 @@ export function createDenoHandler<S, A>(handler: WebSock<S, A>, options: DenoHan
 
 /**
  * @internal the serving core of `createDenoHandler` and `serve`, with Deno's upgrade; `context` names the options in errors.
+ * `upgrade`'s `path` is what the connection records instead of the request's path and query.
  * @example
  * const { serving, upgrade } = denoServing(Echo, { timeout: 5_000 }, 'server options');
  */
@@ -92,15 +93,14 @@ export function denoServing<S, A>(
   handler: WebSock<S, A>,
   options: DenoHandlerOptions<A>,
   context: string,
-): { readonly serving: Serving<A, Request>; readonly upgrade: DenoHandler<A>['upgrade'] } {
+): { readonly serving: Serving<A, Request>; readonly upgrade: (req: Request, info?: DenoServeHandlerInfo, args?: A, path?: string) => Response } {
   const deno = denoRuntime(context === 'server options' ? 'serve() from beamsock/deno' : 'createDenoHandler()');
   const { args, maxConnections, ...connectionOptions } = options;
   const o = resolveDenoOptions(connectionOptions, context);
   const serving = new Serving<A, Request>({ server: 'deno', handler: handler as WebSock<unknown, A>, options: o, args, maxConnections });
   const extraHeaders = Object.entries(o.headers);
 
-  const upgrade = (req: Request, info?: DenoServeHandlerInfo, initArgs?: A): Response => {
-    const path = pathOf(req.url);
+  const upgrade = (req: Request, info?: DenoServeHandlerInfo, initArgs?: A, path = pathOf(req.url)): Response => {
     const admitted = serving.admit(fromFetchRequest(req), req, path, initArgs);
     if (!admitted.ok) {
       if (admitted.error !== undefined) logUpgradeFailure(path, admitted.error);

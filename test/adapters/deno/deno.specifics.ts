@@ -213,6 +213,48 @@ describe('serve()', () => {
     await server.denoServer.finished;
   });
 
+  it('routes by path: a plain request to path gets 426, an upgrade elsewhere 404, other requests onRequest', async () => {
+    const server = await serve(scripted(new Recorder()), { port: 0, path: '/ws', onRequest: () => new Response('app') });
+    servers.push(server);
+    const http = server.url.replace('ws:', 'http:');
+    const plain = await fetch(`${http}/ws`);
+    expect([plain.status, plain.headers.get('upgrade')]).toEqual([426, 'websocket']);
+    await plain.body?.cancel();
+    expect(await (await fetch(`${http}/other`)).text()).toBe('app');
+    const elsewhere = await rawRequest(server.url, { path: '/nope' });
+    expect([elsewhere.status, elsewhere.body]).toEqual([404, 'no WebSocket endpoint at /nope']);
+    expect((await rawRequest(server.url, { path: '/ws' })).status).toBe(101);
+  });
+
+  it('asks mounts first: one answers a route, one upgrades to its own handler with the client address, and both close with the server', async () => {
+    const rec = new Recorder();
+    const admin = new Recorder();
+    let closed = 0;
+    const server = await serve(scripted(rec), {
+      port: 0,
+      path: '/ws',
+      mounts: [
+        { handleFetch: (req) => (new URL(req.url).pathname === '/health' ? new Response('ok') : false), close: async () => void closed++ },
+        {
+          handleFetch: (req, context) =>
+            new URL(req.url).pathname === '/admin' ? context.upgrade({ handler: scripted(admin), args: context.remoteAddress, path: '/admin' }) : false,
+          close: async () => void closed++,
+        },
+      ],
+    });
+    expect(await (await fetch(`${server.url.replace('ws:', 'http:')}/health`)).text()).toBe('ok');
+    const c = new TestClient(server.url, { path: '/admin?token=x' });
+    clients.push(c);
+    await c.opened;
+    const pid = await admin.pid();
+    expect(admin.of('init')[0]?.input).toBe('127.0.0.1');
+    expect(processInfo(pid)?.details).toMatchObject({ path: '/admin', server: 'deno' });
+    expect(server.connections()).toEqual([]);
+    await server.close();
+    expect((await c.closeSeen()).code).toBe(1001);
+    expect(closed).toBe(2);
+  });
+
   it('answers ordinary requests through onRequest, beside the upgrades', async () => {
     const server = await serve(scripted(new Recorder()), { port: 0, onRequest: () => new Response('hello from deno') });
     servers.push(server);

@@ -3,7 +3,8 @@
  * where `Deno.serve` does not exist, so it starts vitest again under Deno (the
  * `deno` devDependency runs vitest's own CLI, whose test workers are then Deno
  * processes) on `deno.conformance.ts` (the shared conformance suite) and
- * `deno.specifics.ts` (what only the Deno adapter does), reads its JSON report,
+ * `deno.specifics.ts` (what only the Deno adapter does), and the observer
+ * mounted on Deno's `serve` (`test/observer/mount.deno.ts`), reads its JSON report,
  * and prints Deno's output when anything is off.
  */
 import { spawn } from 'node:child_process';
@@ -86,6 +87,19 @@ describe('the Deno adapter under Deno', () => {
       const run = await denoVitest('test/adapters/deno/deno.specifics.ts');
       expect(run.failed, withOutput(run)).toEqual([]);
       expect(run.passed.length, withOutput(run)).toBeGreaterThan(5);
+      expect(run.exitCode, withOutput(run)).toBe(0);
+    },
+    RUN_TIMEOUT_MS,
+  );
+});
+
+describe('beamsock on Deno, beyond the adapter', () => {
+  it(
+    'the observer mounted on serve() passes its tests under Deno',
+    async () => {
+      const run = await denoVitest('test/observer/mount.deno.ts');
+      expect(run.failed, withOutput(run)).toEqual([]);
+      expect(run.passed.length, withOutput(run)).toBeGreaterThanOrEqual(8);
       expect(run.exitCode, withOutput(run)).toBe(0);
     },
     RUN_TIMEOUT_MS,
