@@ -3,6 +3,7 @@
  * it is never open to the network by accident: without an `auth` option only
  * loopback clients get in; a token or a predicate opens it further.
  */
+import { report } from '../runtime/logger.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
@@ -94,8 +95,9 @@ export function authorize(req: IncomingMessage | Request, auth: ObserverAuth | u
     try {
       allowed = auth(req);
     } catch (err) {
-      process.stderr.write(`[beamsock] observer auth predicate threw for ${req.url ?? '/'}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      return refuse(500, 'internal server error while checking access to the observer');
+      const reason = 'internal server error while checking access to the observer';
+      report({ kind: 'upgrade', server: 'observer', path: req.url ?? '/', status: 500, reason, error: err });
+      return refuse(500, reason);
     }
     return allowed === true ? ALLOWED : refuse(403, 'access to the observer was refused');
   }

@@ -66,7 +66,7 @@ export interface Observer {
    * the page or its refusal, an upgrade of the socket path through
    * `context.upgrade` (undefined on Bun once upgraded), or false for any other path.
    */
-  handleFetch(req: Request, context: FetchMountContext): Response | undefined | false;
+  handleFetch(req: Request, context: FetchMountContext): Response | Promise<Response | undefined> | undefined | false;
   /**
    * Puts the observer in front of `server`'s current `request` and `upgrade`
    * listeners: its paths go to the observer, all others to them as before.
@@ -211,9 +211,8 @@ export function mountObserver(opts: ObserverOptions = {}): Observer {
       }
       // The query may hold the token; what the connection records (and the observer shows) should not.
       req.url = socketPath;
-      upgrade(req, socket, head, ObserverSocket, args, SOCKET_OPTIONS).catch((err: unknown) =>
-        process.stderr.write(`[beamsock] observer upgrade failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`),
-      );
+      // A failed upgrade was reported to the logger by the serving core.
+      upgrade(req, socket, head, ObserverSocket, args, SOCKET_OPTIONS).catch(() => undefined);
       return true;
     },
 

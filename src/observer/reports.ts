@@ -48,6 +48,8 @@ function summaryOf(r: Report): string {
       return `holds ${r.heapSize} bytes, over its maxHeapSize of ${r.limit}${r.killed ? '; killed' : ''}`;
     case 'supervisor':
       return `${r.event}${r.pid === undefined ? '' : ` ${String(r.pid)}`}${r.reason === undefined ? '' : `: ${formatReason(r.reason)}`}`;
+    case 'upgrade':
+      return `${r.status} ${r.reason}`;
   }
 }
 
@@ -57,8 +59,8 @@ function rowOf(r: Report, seq: number): ReportRow {
     seq,
     at: Date.now(),
     kind: r.kind,
-    pid: String(r.kind === 'supervisor' ? r.supervisor : r.pid),
-    name: (r.kind === 'supervisor' ? r.childId : r.name) ?? null,
+    pid: r.kind === 'upgrade' ? '' : String(r.kind === 'supervisor' ? r.supervisor : r.pid),
+    name: (r.kind === 'supervisor' ? r.childId : r.kind === 'upgrade' ? `${r.server} ${r.path ?? '/'}` : r.name) ?? null,
     summary: summaryOf(r),
     text: text.length > TEXT_LIMIT ? `${text.slice(0, TEXT_LIMIT)}...` : text,
   };

@@ -58,6 +58,7 @@ export {
   type CrashReport,
   type HeapReport,
   type SupervisorReport,
+  type UpgradeReport,
 } from './logger.js';
 export {
   Registry,

@@ -38,8 +38,23 @@ export interface SupervisorReport {
   readonly reason: ExitReason | undefined;
 }
 
-/** Everything the runtime reports. */
-export type Report = CrashReport | HeapReport | SupervisorReport;
+/**
+ * A server refused an upgrade request (`status` 4xx or 503, with the reason the
+ * client got) or failed on one (500, with what application code threw).
+ */
+export interface UpgradeReport {
+  readonly kind: 'upgrade';
+  /** The server's name: 'ws', 'bun'... */
+  readonly server: string;
+  readonly path: string | undefined;
+  readonly status: number;
+  readonly reason: string;
+  /** What an application function threw, for a 500; else undefined. */
+  readonly error: unknown;
+}
+
+/** Everything the runtime reports, and the servers' refused upgrades. */
+export type Report = CrashReport | HeapReport | SupervisorReport | UpgradeReport;
 
 /** Receives every report. Must not throw; a throwing logger is ignored. */
 export type Logger = (report: Report) => void;
@@ -98,6 +113,11 @@ export function formatReport(r: Report): string {
       const pid = r.pid === undefined ? '' : ` ${String(r.pid)}`;
       const reason = r.reason === undefined ? '' : `: ${formatReason(r.reason)}`;
       return `[beamsock] supervisor ${String(r.supervisor)} ${r.event}${child}${pid}${reason}`;
+    }
+    case 'upgrade': {
+      const what = `[beamsock] ${r.server} upgrade of ${r.path ?? '/'}`;
+      if (r.error === undefined) return `${what} refused with ${r.status}: ${r.reason}`;
+      return `${what} failed with ${r.status}: ${r.error instanceof Error ? (r.error.stack ?? r.error.message) : formatTerm(r.error)}`;
     }
   }
 }

@@ -19,7 +19,7 @@ import type { CloseDetail, CloseInfo, CloseReason, Frame, Frames, HandleResult, 
 import { validateCloseDetail } from './close-codes.js';
 import { IdleWheel, type IdleWatched } from './idle-wheel.js';
 import type { ResolvedOptions } from './options.js';
-import { countClose, countControl, countReceived, countSent, frameStats, publishCrash, publishStart, publishStop, type FrameStats } from './telemetry.js';
+import { countClose, countControl, countReceived, countSent, frameStats, handleIn, publishCrash, publishStart, publishStop, type FrameStats } from './telemetry.js';
 import { Outbound, type ConnectionMeta, type Inbound, type Transport } from './transport.js';
 
 /** The per-connection settings a connection enforces itself. */
@@ -254,7 +254,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
         case TEXT:
         case BINARY:
           this.unpend();
-          return this.settle('handleIn', this.handler.handleIn([msg.data, msg.kind === TEXT ? TEXT_META : BINARY_META] as never, this.state));
+          return this.settle('handleIn', handleIn(this.handler, [msg.data, msg.kind === TEXT ? TEXT_META : BINARY_META] as never, this.state, this.pid, this.meta));
         case PING:
         case PONG: {
           const handleControl = this.handler.handleControl;

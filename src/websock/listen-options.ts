@@ -38,7 +38,7 @@ export interface ServeListenOptions {
 }
 
 /** The keys of every adapter's `serve()` options that are not connection options. */
-const SERVE_KEYS = new Set(['port', 'host', 'path', 'args', 'onRequest', 'signal', 'maxConnections', 'mounts']);
+const SERVE_KEYS = new Set(['port', 'host', 'path', 'args', 'authorize', 'onRequest', 'signal', 'maxConnections', 'mounts']);
 
 /**
  * The connection options among `serve()`'s options: every key but the serving

@@ -51,7 +51,7 @@ export interface FetchMountContext {
    * else the refusal (400/426/403, 503 while closing, 500 when `args` or a check
    * throws). Throws TypeError for invalid options.
    */
-  upgrade<S, A>(how: MountUpgrade<S, A>): Response | undefined;
+  upgrade<S, A>(how: MountUpgrade<S, A>): Response | undefined | Promise<Response | undefined>;
 }
 
 /**
@@ -68,7 +68,7 @@ export interface FetchMountContext {
  */
 export interface FetchMount<C extends FetchMountContext = FetchMountContext> {
   /** Its answer (undefined once it upgraded the request), or false when the request is not its own. */
-  handleFetch(req: Request, context: C): Response | Promise<Response> | undefined | false;
+  handleFetch(req: Request, context: C): Response | Promise<Response | undefined> | undefined | false;
   /** Closes what it serves (its connections), within `timeoutMs` when given. */
   close(timeoutMs?: number): Promise<void>;
 }

@@ -25,20 +25,23 @@ export interface DeflateOptions {
   readonly strategy?: DeflateStrategy;
   /**
    * Reset the server's compression context after every message: less memory per
-   * connection, larger messages. Default false. ws: `serverNoContextTakeover`.
+   * connection, larger messages. Default false: the context is kept unless the
+   * client's offer asks otherwise (which is always taken). See
+   * `permessage-deflate.ts` for how offers are taken.
    */
   readonly serverNoContextTakeover?: boolean;
-  /** Ask the client to reset its context after every message. Default false. ws: `clientNoContextTakeover`. */
+  /** Ask the client to reset its context after every message. Default false (unless the client offers to). */
   readonly clientNoContextTakeover?: boolean;
   /**
-   * The largest LZ77 window (2^bits bytes, 8-15) the server compresses with; an
-   * offer that demands a smaller one is declined. Default: whatever the client
-   * offers. ws: `serverMaxWindowBits`.
+   * The LZ77 window (2^bits bytes, 8-15) the server compresses with; an offer
+   * that demands a smaller one is declined (the next offer is read). Default:
+   * whatever the client offers, else 15.
    */
   readonly serverMaxWindowBits?: number;
   /**
-   * The window (8-15) asked of a client that offers `client_max_window_bits`.
-   * Default: the client's choice. ws: `clientMaxWindowBits`.
+   * The window (8-15) asked of the client; an offer without
+   * `client_max_window_bits` (the client cannot limit its window) is declined.
+   * Default: the client's choice.
    */
   readonly clientMaxWindowBits?: number;
   /**

@@ -65,7 +65,7 @@ export interface BunServer extends BunUpgrader {
 export interface BunServeOptions<D> {
   readonly port: number;
   readonly hostname: string;
-  fetch(req: Request, server: BunServer): Response | Promise<Response> | undefined;
+  fetch(req: Request, server: BunServer): Response | Promise<Response | undefined> | undefined;
   readonly websocket: BunWebSocketHandler<D>;
 }
 

@@ -3,6 +3,7 @@
  * routes beside them, and a graceful shutdown — the same shape as `beamsock/ws`'s
  * `serve`, so a program switches server by switching import.
  */
+import type { Authorize } from '../../websock/admission.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import { connectionOptionsOf, listenOptions, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
 import { isFetchMountList, MountServings, type FetchMount, type FetchMountContext, type MountUpgrade } from '../../websock/mount.js';
@@ -39,6 +40,8 @@ export type BunServeMount = FetchMount<BunMountContext>;
 export interface ServeOptions<A> extends ConnectionOptions, ServeListenOptions {
   /** What `init` receives: a value, or a function of the upgrade request. */
   readonly args?: A | ((req: Request) => A);
+  /** Lets a request through (with `init`'s args, if it gives them) or refuses it with 401 or 403; see `Authorize`. */
+  readonly authorize?: Authorize<A, Request>;
   /**
    * Ordinary HTTP requests, as a Bun `fetch` handler: not upgrades (requests
    * with an `Upgrade` header), and not for `path` when it is set (those get 426).
@@ -77,7 +80,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   const mounts = opts.mounts ?? [];
   const onRequest = opts.onRequest ?? (() => textResponse(404, 'not found'));
 
-  const { serving, upgrade, websocket } = bunServing(handler, { ...connectionOptionsOf(opts), args: opts.args, maxConnections: opts.maxConnections }, 'server options');
+  const { serving, upgrade, websocket } = bunServing(handler, { ...connectionOptionsOf(opts), args: opts.args, authorize: opts.authorize, maxConnections: opts.maxConnections }, 'server options');
   const mounted = new MountServings<MountedUpgrade>((h, options) => bunServing(h, options ?? {}, 'mount upgrade options'));
   let bunServer: BunServer;
   try {
@@ -142,7 +145,7 @@ class MountContext implements BunMountContext {
     return this.server.requestIP(this.#req)?.address;
   }
 
-  upgrade<S, A>(how: MountUpgrade<S, A>): Response | undefined {
+  upgrade<S, A>(how: MountUpgrade<S, A>): Response | undefined | Promise<Response | undefined> {
     return this.#mounted.for(how.handler as WebSock<unknown, unknown>, how.options).upgrade(this.#req, this.server, how.args, how.path);
   }
 }

@@ -4,6 +4,7 @@
  * shape as `beamsock/ws`'s and `beamsock/bun`'s `serve`, so a program switches
  * server by switching import.
  */
+import type { Authorize } from '../../websock/admission.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import { fetchRoute, pathOf, textResponse } from '../../websock/fetch.js';
 import { connectionOptionsOf, listenOptions, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
@@ -42,6 +43,8 @@ export type DenoServeMount = FetchMount<DenoMountContext>;
 export interface ServeOptions<A> extends ConnectionOptions, ServeListenOptions {
   /** What `init` receives: a value, or a function of the upgrade request. */
   readonly args?: A | ((req: Request) => A);
+  /** Lets a request through (with `init`'s args, if it gives them) or refuses it with 401 or 403; see `Authorize`. */
+  readonly authorize?: Authorize<A, Request>;
   /**
    * Ordinary HTTP requests, as a `Deno.serve` handler: not upgrades (requests
    * with an `Upgrade` header), and not for `path` when it is set (those get 426).
@@ -86,7 +89,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   const mounts = opts.mounts ?? [];
   const onRequest = opts.onRequest ?? (() => textResponse(404, 'not found'));
 
-  const { serving, upgrade } = denoServing(handler, { ...connectionOptionsOf(opts), args: opts.args, maxConnections: opts.maxConnections }, 'server options');
+  const { serving, upgrade } = denoServing(handler, { ...connectionOptionsOf(opts), args: opts.args, authorize: opts.authorize, maxConnections: opts.maxConnections }, 'server options');
   const mounted = new MountServings<MountedUpgrade>((h, options) => denoServing(h, options ?? {}, 'mount upgrade options'));
   let denoServer: DenoHttpServer;
   try {
@@ -100,8 +103,9 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
           const context = new MountContext(req, info, mounted);
           for (const m of mounts) {
             const answer = m.handleFetch(req, context);
-            // A mount's upgrade always answers on Deno: its 101 or its refusal.
-            if (answer !== false) return answer ?? textResponse(500, 'the mount answered nothing');
+            if (answer === false) continue;
+            // A mount's upgrade always answers on Deno, its 101 or its refusal; only a broken mount gives nothing.
+            return answer instanceof Promise ? answer.then(answered) : answered(answer);
           }
         }
         const target = pathOf(req.url);
@@ -132,6 +136,10 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   return { denoServer, ...(await serving.running(denoServer.addr.port, host, close, opts.signal)) };
 }
 
+function answered(answer: Response | undefined): Response {
+  return answer ?? textResponse(500, 'the mount answered nothing');
+}
+
 type MountedUpgrade = ReturnType<typeof denoServing<unknown, unknown>>;
 
 class MountContext implements DenoMountContext {
@@ -150,7 +158,7 @@ class MountContext implements DenoMountContext {
     this.#mounted = mounted;
   }
 
-  upgrade<S, A>(how: MountUpgrade<S, A>): Response {
+  upgrade<S, A>(how: MountUpgrade<S, A>): Response | Promise<Response> {
     return this.#mounted.for(how.handler as WebSock<unknown, unknown>, how.options).upgrade(this.#req, this.info, how.args, how.path);
   }
 }

@@ -10,9 +10,10 @@
  * process keeps the `timeout` itself, as on every server.
  */
 import type { Pid } from '../../runtime/pid.js';
+import type { Authorize } from '../../websock/admission.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import { normalizeOptions, type ConnectionOptions, type ResolvedOptions } from '../../websock/options.js';
-import { logUpgradeFailure, Serving } from '../../websock/serving.js';
+import { Serving, type Admitted } from '../../websock/serving.js';
 import { pathOf, textResponse } from '../../websock/fetch.js';
 import { fromFetchRequest } from '../../websock/upgrade-validation.js';
 import { denoRuntime, type DenoServeHandlerInfo } from './native.js';
@@ -27,6 +28,8 @@ import { DENO_MAX_MESSAGE, DenoTransport } from './transport.js';
 export interface DenoHandlerOptions<A> extends ConnectionOptions {
   /** What `init` receives: a value, or a function of the upgrade request. `upgrade`'s own `args` wins. */
   readonly args?: A | ((req: Request) => A);
+  /** Lets a request through (with `init`'s args, if it gives them, which win over `args`) or refuses it with 401 or 403; see `Authorize`. */
+  readonly authorize?: Authorize<A, Request>;
   /** Connections allowed at once (the supervisor's `maxChildren`); one more is closed with 1013. Default Infinity. */
   readonly maxConnections?: number;
 }
@@ -42,12 +45,14 @@ export interface DenoHandler<A> {
   /**
    * Upgrades `req` (call it from a `Deno.serve` handler and return what it
    * returns; pass the handler's `info` for the connection's remote address):
-   * the 101 response, else the refusal — 400 or 426 for an invalid upgrade and
-   * 403 for a refused origin, with the reason as a plain-text body; 500 when
-   * `checkOrigin`, `subprotocols` or `args` throws (the error goes to stderr);
-   * 503 while `closeConnections` runs. Never throws.
+   * the 101 response, else the refusal — 400 or 426 for an invalid upgrade,
+   * 403 for a refused origin, 401 or 403 as `authorize` says, with the reason as
+   * a plain-text body; 500 when `authorize`, `checkOrigin`, `subprotocols` or
+   * `args` throws (the error goes to the logger); 503 while `closeConnections`
+   * runs. A promise of that while an async `authorize` decides. Never throws or
+   * rejects.
    */
-  upgrade(req: Request, info?: DenoServeHandlerInfo, args?: A): Response;
+  upgrade(req: Request, info?: DenoServeHandlerInfo, args?: A): Response | Promise<Response>;
   /** The DynamicSupervisor every connection is a temporary child of (started with the handler). */
   readonly supervisor: Promise<Pid>;
   /** Pids of the live connections. */
@@ -93,21 +98,15 @@ export function denoServing<S, A>(
   handler: WebSock<S, A>,
   options: DenoHandlerOptions<A>,
   context: string,
-): { readonly serving: Serving<A, Request>; readonly upgrade: (req: Request, info?: DenoServeHandlerInfo, args?: A, path?: string) => Response } {
+): { readonly serving: Serving<A, Request>; readonly upgrade: (req: Request, info?: DenoServeHandlerInfo, args?: A, path?: string) => Response | Promise<Response> } {
   const deno = denoRuntime(context === 'server options' ? 'serve() from beamsock/deno' : 'createDenoHandler()');
-  const { args, maxConnections, ...connectionOptions } = options;
+  const { args, authorize, maxConnections, ...connectionOptions } = options;
   const o = resolveDenoOptions(connectionOptions, context);
-  const serving = new Serving<A, Request>({ server: 'deno', handler: handler as WebSock<unknown, A>, options: o, args, maxConnections });
+  const serving = new Serving<A, Request>({ server: 'deno', handler: handler as WebSock<unknown, A>, options: o, args, authorize, maxConnections });
   const extraHeaders = Object.entries(o.headers);
 
-  const upgrade = (req: Request, info?: DenoServeHandlerInfo, initArgs?: A, path = pathOf(req.url)): Response => {
-    const admitted = serving.admit(fromFetchRequest(req), req, path, initArgs);
-    if (!admitted.ok) {
-      if (admitted.error !== undefined) logUpgradeFailure(path, admitted.error);
-      return textResponse(admitted.status, admitted.reason, admitted.headers);
-    }
-    // Deno forgets the peer's address once the request is upgraded.
-    const remoteAddress = info?.remoteAddr.hostname;
+  const handshake = (req: Request, remoteAddress: string | undefined, path: string, admitted: Admitted<A>): Response => {
+    if (!admitted.ok) return textResponse(admitted.status, admitted.reason, admitted.headers);
     let upgraded: ReturnType<typeof deno.upgradeWebSocket>;
     try {
       // idleTimeout 0: Deno sends no pings and closes nothing on its own.
@@ -127,6 +126,14 @@ export function denoServing<S, A>(
       admitted.args,
     );
     return response;
+  };
+
+  const upgrade = (req: Request, info?: DenoServeHandlerInfo, initArgs?: A, path = pathOf(req.url)): Response | Promise<Response> => {
+    // Read first: Deno forgets the peer's address once the request is upgraded.
+    const remoteAddress = info?.remoteAddr.hostname;
+    const admitted = serving.admit(fromFetchRequest(req), req, path, initArgs);
+    if (admitted instanceof Promise) return admitted.then((a) => handshake(req, remoteAddress, path, a));
+    return handshake(req, remoteAddress, path, admitted);
   };
 
   return { serving, upgrade };

@@ -5,10 +5,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Authorize } from '../../websock/admission.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import { connectionOptionsOf, listenOptions, noEndpoint, onPath, routeOf, upgradeRequired, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
 import type { ConnectionOptions } from '../../websock/options.js';
-import { logUpgradeFailure, Serving } from '../../websock/serving.js';
+import { Serving } from '../../websock/serving.js';
 import { validateUpgrade } from '../../websock/upgrade-validation.js';
 import { destroyOnError, resolveOptions, upgradeInto } from './upgrade.js';
 
@@ -29,6 +30,8 @@ export interface ServeMount {
 export interface ServeOptions<A> extends ConnectionOptions, ServeListenOptions {
   /** What `init` receives: a value, or a function of the upgrade request. */
   readonly args?: A | ((req: IncomingMessage) => A);
+  /** Lets a request through (with `init`'s args, if it gives them) or refuses it with 401 or 403; see `Authorize`. */
+  readonly authorize?: Authorize<A, IncomingMessage>;
   /**
    * Ordinary HTTP requests: not upgrades (requests with an `Upgrade` header), and
    * not for `path` when it is set (those get 426). Default: 404 for everything.
@@ -66,7 +69,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   ) {
     throw new TypeError(`option 'mounts' must be a list of { handleRequest, handleUpgrade, close } (such as mountObserver())`);
   }
-  const serving = new Serving<A, IncomingMessage>({ server: 'ws', handler: handler as WebSock<unknown, A>, options: o, args: opts.args, maxConnections: opts.maxConnections });
+  const serving = new Serving<A, IncomingMessage>({ server: 'ws', handler: handler as WebSock<unknown, A>, options: o, args: opts.args, authorize: opts.authorize, maxConnections: opts.maxConnections });
 
   const onRequest =
     opts.onRequest ??
@@ -97,7 +100,8 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
       socket.end(`HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
     }
-    upgradeInto(serving, req, socket, head).catch((err: unknown) => logUpgradeFailure(req.url, err));
+    // A failure was reported to the logger by the serving core.
+    upgradeInto(serving, req, socket, head).catch(() => undefined);
   });
 
   try {

@@ -2,9 +2,10 @@
  * Runs the Bun adapter's tests under Bun itself: vitest runs on Node, where
  * `Bun.serve` does not exist, so this file starts Bun's test runner (the `bun`
  * devDependency) on `bun.conformance.ts` (the shared conformance suite),
- * `bun.specifics.ts` (what only the Bun adapter does) and the `*.bun.ts` files
- * of what runs on it (the observer, the test kit), reads its JUnit report, and
- * prints Bun's output when anything is off.
+ * `bun.specifics.ts` (what only the Bun adapter does), `bun.admission.ts`
+ * (admission and telemetry) and the `*.bun.ts` files of what runs on it (the
+ * observer, the test kit), reads its JUnit report, and prints Bun's output when
+ * anything is off.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -92,6 +93,17 @@ describe('the Bun adapter under Bun', () => {
     'passes its own tests',
     async () => {
       const run = await bunTest('test/adapters/bun/bun.specifics.ts');
+      expect(run.failed, withOutput(run)).toEqual([]);
+      expect(run.passed.length, withOutput(run)).toBeGreaterThan(10);
+      expect(run.exitCode, withOutput(run)).toBe(0);
+    },
+    RUN_TIMEOUT_MS,
+  );
+
+  it(
+    'passes the admission and telemetry tests (deflate offers, authorize, plain telemetry)',
+    async () => {
+      const run = await bunTest('test/adapters/bun/bun.admission.ts');
       expect(run.failed, withOutput(run)).toEqual([]);
       expect(run.passed.length, withOutput(run)).toBeGreaterThan(10);
       expect(run.exitCode, withOutput(run)).toBe(0);
