@@ -172,8 +172,8 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     this.deliver(new SocketEvent(CLOSED, remote ? reason : null, remote ? code : 0));
   }
 
-  protocolError(error: Error, code: number): void {
-    this.deliver(new SocketEvent(PROTOCOL_ERROR, error, code));
+  protocolError(error: Error, code: number | undefined): void {
+    this.deliver(new SocketEvent(PROTOCOL_ERROR, error, code ?? 0));
   }
 
   drained(): void {
@@ -304,8 +304,9 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
           return this.finish('remote', info(msg.code, msg.data as string, msg.code), 'normal');
         case PROTOCOL_ERROR:
           this.flush();
-          this.transport.close(msg.code, '');
-          return this.finish({ error: msg.data }, info(undefined, undefined, msg.code), { shutdown: { protocolError: (msg.data as Error).message } });
+          // 0: the server cut the connection without a close frame (Deno), so there is nothing to answer.
+          if (msg.code !== 0) this.transport.close(msg.code, '');
+          return this.finish({ error: msg.data }, info(undefined, undefined, msg.code === 0 ? undefined : msg.code), { shutdown: { protocolError: (msg.data as Error).message } });
         case IDLE: {
           this.idleQueued = false;
           // Data may have arrived since the wheel looked: checked again here, in order.

@@ -89,8 +89,11 @@ export interface Inbound {
    * 1005 if it had none, and `reason`), otherwise the TCP connection dropped.
    */
   closed(remote: boolean, code: number, reason: string): void;
-  /** The server hit a protocol error and is closing with `code` (1002, 1007, 1009...). */
-  protocolError(error: Error, code: number): void;
+  /**
+   * The server hit a protocol error and is closing with `code` (1002, 1007,
+   * 1009...), or undefined when it cut the TCP connection without a close frame.
+   */
+  protocolError(error: Error, code: number | undefined): void;
   /** The socket wrote out its buffered bytes. */
   drained(): void;
 }

@@ -2,7 +2,7 @@
  * A program that closes its server exits by itself: after `close()` resolves, no
  * beamsock timer, interval, socket or process keeps it alive. Each fixture in
  * `exits/` serves, connects a client, closes, and prints "closed <codes>"; it
- * must then exit within 2 s, on Node and on Bun.
+ * must then exit within 2 s, on Node, on Bun and on Deno.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -13,6 +13,8 @@ import { describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NODE = [process.execPath, '--conditions=beamsock-source', '--import', 'tsx'];
 const BUN = [path.join(ROOT, 'node_modules', '.bin', 'bun')];
+// --sloppy-imports: the sources import './x.js' for './x.ts', as tsc and Bun resolve it.
+const DENO = [path.join(ROOT, 'node_modules', '.bin', 'deno'), 'run', '-A', '--sloppy-imports'];
 /** From "closed" to the process's exit. */
 const EXIT_WITHIN_MS = 2_000;
 /** Starting tsx or bun on a loaded machine takes its time; only the exit is measured. */
@@ -58,4 +60,8 @@ describe('a closed server lets its process exit', () => {
   it.concurrent('Bun serve(), with the observer mounted and open: exits within 2 s of close()', () => expectPromptExit(BUN, 'bun-serve.ts', '1001 1001'), RUN_TIMEOUT_MS);
 
   it.concurrent('Bun createBunHandler() users: exits within 2 s of closeConnections() and stop()', () => expectPromptExit(BUN, 'bun-handler.ts', '1001'), RUN_TIMEOUT_MS);
+
+  it.concurrent('Deno serve(): exits within 2 s of close()', () => expectPromptExit(DENO, 'deno-serve.ts', '1001'), RUN_TIMEOUT_MS);
+
+  it.concurrent('Deno createDenoHandler() users: exits within 2 s of closeConnections() and shutdown()', () => expectPromptExit(DENO, 'deno-handler.ts', '1001'), RUN_TIMEOUT_MS);
 });

@@ -5,11 +5,12 @@
  */
 import type { Authorize } from '../../websock/admission.js';
 import type { WebSock } from '../../websock/behaviour.js';
-import { connectionOptionsOf, listenOptions, noEndpoint, routeOf, upgradeRequired, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
+import { connectionOptionsOf, listenOptions, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
 import { isFetchMountList, MountServings, type FetchMount, type FetchMountContext, type MountUpgrade } from '../../websock/mount.js';
 import type { ConnectionOptions } from '../../websock/options.js';
 import { bunRuntime, type BunServer } from './native.js';
-import { bunServing, pathOf, textResponse } from './upgrade.js';
+import { fetchRoute, pathOf, textResponse } from '../../websock/fetch.js';
+import { bunServing } from './upgrade.js';
 
 /**
  * What a mount on Bun's `serve` is lent for one request: the client's address
@@ -96,18 +97,9 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
           }
         }
         const target = pathOf(req.url);
-        switch (routeOf(target, upgrading, path)) {
-          case 'request':
-            return onRequest(req, server);
-          case 'upgradeRequired': {
-            const refusal = upgradeRequired(path ?? target);
-            return textResponse(refusal.status, refusal.reason, refusal.headers);
-          }
-          case 'notFound':
-            return textResponse(404, noEndpoint(target).reason);
-          case 'upgrade':
-            return upgrade(req, server, undefined, target);
-        }
+        const route = fetchRoute(target, upgrading, path);
+        if (route === 'request') return onRequest(req, server);
+        return route === 'upgrade' ? upgrade(req, server, undefined, target) : route;
       },
       websocket,
     });

@@ -15,6 +15,7 @@ import type { WebSock } from '../../websock/behaviour.js';
 import { normalizeOptions, type ConnectionOptions, type ResolvedOptions } from '../../websock/options.js';
 import { negotiateDeflate } from '../../websock/permessage-deflate.js';
 import { Serving, type Admitted } from '../../websock/serving.js';
+import { pathOf, textResponse } from '../../websock/fetch.js';
 import { fromFetchRequest } from '../../websock/upgrade-validation.js';
 import type { BunUpgrader, BunWebSocketHandler } from './native.js';
 import { BunTransport, bunWebSocketHandler } from './transport.js';
@@ -171,15 +172,4 @@ function resolveBunOptions(options: ConnectionOptions, context: string): Resolve
     );
   }
   return o;
-}
-
-/** The path and query of a Fetch request's absolute URL, as node:http's `req.url` gives them. */
-export function pathOf(url: string): string {
-  const slash = url.indexOf('/', url.indexOf('//') + 2);
-  return slash === -1 ? '/' : url.slice(slash);
-}
-
-/** @internal a plain-text response, as every refusal is. */
-export function textResponse(status: number, body: string, headers?: Readonly<Record<string, string>>): Response {
-  return new Response(body, { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...headers } });
 }

@@ -6,7 +6,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBunHandler, serve } from '../../../src/adapters/bun/index.js';
-import { pathOf } from '../../../src/adapters/bun/upgrade.js';
 import type { BunUpgrader } from '../../../src/adapters/bun/native.js';
 import { Recorder, scripted } from '../../conformance/handlers.js';
 
@@ -128,10 +127,3 @@ describe('serve', () => {
   });
 });
 
-describe('pathOf', () => {
-  it("is the path and query of a Fetch request's URL, as node:http's req.url", () => {
-    expect(pathOf('http://localhost:4000/chat?room=1')).toBe('/chat?room=1');
-    expect(pathOf('http://[::1]:4000/')).toBe('/');
-    expect(pathOf('http://localhost:4000')).toBe('/');
-  });
-});
