@@ -19,5 +19,8 @@ conformance({
     upgradesAnyMethod: "Deno.upgradeWebSocket does not check the request's method",
     noCompression: "Deno's WebSocket server does not negotiate permessage-deflate",
     cannotPauseReading: 'Deno cannot stop reading a WebSocket, so the peer cannot be slowed down',
+    idleSeesMessagesOnly: "Deno's WebSocket shows JavaScript whole messages only, not the bytes of one still arriving",
+    answersCloseAtOnce: 'Deno answers a close frame as it reads it, before the replies to messages read with it',
+    cannotCutSocket: "Deno's WebSocket has no way to cut its TCP connection: a killed connection is closed with 1001",
   },
 });
