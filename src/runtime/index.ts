@@ -2,7 +2,7 @@
  * beamsock's actor runtime: BEAM-style processes, mailboxes, links, monitors,
  * timers, GenServer, Registry, PubSub and supervisors. It knows nothing of sockets.
  */
-export { Pid, Ref, makeRef, nodeName, setNodeName, type PidJSON } from './pid.js';
+export { Pid, Ref, makeRef, nodeName, nodeCreation, setNodeName, type PidJSON, type RefJSON } from './pid.js';
 export {
   type ExitReason,
   type ExitMessage,
