@@ -58,6 +58,7 @@ export {
   type CrashReport,
   type HeapReport,
   type SupervisorReport,
+  type ClusterReport,
 } from './logger.js';
 export {
   Registry,

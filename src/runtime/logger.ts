@@ -37,8 +37,24 @@ export interface SupervisorReport {
   readonly reason: ExitReason | undefined;
 }
 
+/**
+ * A cluster event worth a line in the log: a node lost with messages still unacknowledged
+ * (`nodedown`, with `lost`), an outbox over its bound (`outbox_overflow`), bytes on a
+ * beamsock subject that are not a beamsock frame (`bad_frame`), a message that could not be
+ * decoded (`bad_message`), two live nodes with one name (`name_conflict`).
+ */
+export interface ClusterReport {
+  readonly kind: 'cluster';
+  readonly event: 'nodedown' | 'outbox_overflow' | 'bad_frame' | 'bad_message' | 'name_conflict';
+  /** The other node concerned, when known. */
+  readonly node: string | undefined;
+  /** Messages given up on (counted in the node's `stats().lost`). */
+  readonly lost: number;
+  readonly detail: string;
+}
+
 /** Everything the runtime reports. */
-export type Report = CrashReport | HeapReport | SupervisorReport;
+export type Report = CrashReport | HeapReport | SupervisorReport | ClusterReport;
 
 /** Receives every report. Must not throw; a throwing logger is ignored. */
 export type Logger = (report: Report) => void;
@@ -90,6 +106,11 @@ export function formatReport(r: Report): string {
       const pid = r.pid === undefined ? '' : ` ${String(r.pid)}`;
       const reason = r.reason === undefined ? '' : `: ${formatReason(r.reason)}`;
       return `[beamsock] supervisor ${String(r.supervisor)} ${r.event}${child}${pid}${reason}`;
+    }
+    case 'cluster': {
+      const node = r.node === undefined ? '' : ` node ${r.node}`;
+      const lost = r.lost === 0 ? '' : ` (${r.lost} messages lost)`;
+      return `[beamsock] cluster ${r.event}${node}: ${r.detail}${lost}`;
     }
   }
 }

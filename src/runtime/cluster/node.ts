@@ -1,0 +1,873 @@
+/**
+ * A beamsock node: this process's name and incarnation in a cluster, the liveness of
+ * the other nodes, and one reliable stream per (this node, other node) pair carried
+ * by a broker transport.
+ *
+ * Subjects (Redis channels are the same strings), `<c>` the cluster name:
+ * - `bs.<c>.n.<node>`: everything addressed to one node (data frames, acks, nacks, resets);
+ * - `bs.<c>.ctl`: heartbeats and goodbyes.
+ *
+ * Streams. Everything sent to one node within one event-loop turn leaves as ONE broker
+ * message (a frame), numbered per stream: `(sid, seq)`, `sid` drawn afresh each time the
+ * peer comes up. The receiver takes frames strictly in order: a duplicate is dropped, a
+ * gap is never skipped (the frame is refused and a NACK asks for the missing ones), and
+ * acknowledges cumulatively. The sender keeps every unacknowledged frame (the outbox)
+ * and retransmits it after a NACK, when the broker comes back, or when it has waited
+ * `retransmitMs`. So a broker outage shorter than `outageMs` loses nothing: what was
+ * sent meanwhile arrives once, in order, afterwards. Past `outageMs`, or past
+ * `maxOutboxBytes`, the peer is declared down (`noconnection`) and what its outbox held
+ * is counted as lost, reported, never silently dropped.
+ *
+ * Liveness. Each node publishes a heartbeat every `heartbeatMs`; a peer silent for
+ * `nodeDownAfterMs` is down. While this node's own broker connection is down, peers are
+ * not judged (the silence is ours); once it is back they get a fresh `nodeDownAfterMs`.
+ */
+import { channel } from 'node:diagnostics_channel';
+import { randomInt } from 'node:crypto';
+import { Packr } from 'msgpackr';
+import { Pid, nodeName, setNodeIdentity } from '../pid.js';
+import { report } from '../logger.js';
+import { isAlive, remoteExitSignal, self, send, setRemoteRouter } from '../process.js';
+import type { ExitReason } from '../reasons.js';
+import { msgpackCodec, type Codec } from './codec.js';
+import type { Transport, Unsubscribe } from './transport.js';
+
+/** Options for `startNode`. */
+export interface NodeOptions {
+  /** This node's name, unique in the cluster: letters, digits and `_-@.:` (e.g. `'chat-1@10.0.0.5'`). */
+  readonly name: string;
+  /** The broker connection (`connectNats`, `connectRedis`). The node closes it on `stop`. */
+  readonly transport: Transport;
+  /** Nodes see each other only within one cluster name (a subject prefix). Default `'default'`. */
+  readonly cluster?: string;
+  /** How messages cross. Every node of a cluster must use the same. Default `msgpackCodec`. */
+  readonly codec?: Codec;
+  /** Milliseconds between heartbeats. Default 200. */
+  readonly heartbeatMs?: number;
+  /** A peer silent this long is down. Default 800: a SIGKILLed node is noticed in at most `nodeDownAfterMs + heartbeatMs`. */
+  readonly nodeDownAfterMs?: number;
+  /** How long unacknowledged messages are held through a broker outage before the peer is declared down. Default 5000. */
+  readonly outageMs?: number;
+  /** Unacknowledged bytes held per peer before it is declared down. Default 16 MiB. */
+  readonly maxOutboxBytes?: number;
+  /** A frame unacknowledged this long is sent again. Default 600. */
+  readonly retransmitMs?: number;
+}
+
+/** Counters of one node's cluster traffic, as `ClusterNode.stats()` returns them. */
+export interface ClusterStats {
+  /** Messages handed to the cluster for another node. */
+  messagesOut: number;
+  /** Messages received from other nodes and delivered. */
+  messagesIn: number;
+  /** Frames (broker messages) published with data, first sends only. */
+  framesOut: number;
+  /** Frames sent again (after a NACK, a reconnect or a timeout). */
+  retransmitted: number;
+  /** Frames received twice and dropped. */
+  duplicates: number;
+  /** Frames received out of order (a gap): refused and asked for again. */
+  gaps: number;
+  /** Messages given up on: held for a peer declared down. */
+  lost: number;
+  /** Messages for a node that is not up (unknown, down, or another incarnation), dropped at once. */
+  unreachable: number;
+  /** Times an outbox went over `maxOutboxBytes`. */
+  overflows: number;
+  /** Frames or messages that could not be decoded, dropped. */
+  badFrames: number;
+}
+
+/** Sent to processes that called `monitorNode` / `monitorNodes`. */
+export interface NodeDownMessage {
+  readonly type: 'nodedown';
+  readonly node: string;
+  /** `'noconnection'` when the node went silent, its stream broke or the broker was away too long; `'disconnect'` when it stopped cleanly. */
+  readonly reason: 'noconnection' | 'disconnect';
+}
+
+/** Sent to processes that called `monitorNodes`. */
+export interface NodeUpMessage {
+  readonly type: 'nodeup';
+  readonly node: string;
+}
+
+// ---- wire format of frames (independent of the message codec) ----
+
+const MAGIC = 0xb5c1; // beamsock cluster frame, version 1
+const F_DATA = 1;
+const F_ACK = 2;
+const F_NACK = 3;
+const F_RESET = 4;
+const F_BEAT = 10;
+const F_BYE = 11;
+const OP_SEND = 1;
+const OP_SEND_NAME = 2;
+const OP_EXIT = 3;
+
+type Op = [typeof OP_SEND, number, Uint8Array] | [typeof OP_SEND_NAME, string, Uint8Array] | [typeof OP_EXIT, number, [string, number, number], Uint8Array];
+
+const framePackr = new Packr({ useRecords: false, moreTypes: false });
+
+interface Unacked {
+  readonly seq: number;
+  readonly bytes: Uint8Array;
+  readonly count: number;
+  readonly firstSentAt: number;
+  lastSentAt: number;
+}
+
+class Peer {
+  up = false;
+  lastSeen = 0;
+  // Outbound stream.
+  outSid = 0;
+  nextSeq = 1;
+  unacked: Unacked[] = [];
+  unackedBytes = 0;
+  pending: Op[] = [];
+  pendingBytes = 0;
+  // Inbound stream.
+  inSid = 0;
+  expected = 1;
+  ackDue = false;
+  framesSinceAck = 0;
+  lastNackAt = 0;
+  readonly closedInSids = new Set<number>();
+
+  constructor(
+    readonly name: string,
+    readonly creation: number,
+  ) {}
+}
+
+const nodeUpChannel = channel('beamsock:cluster:nodeup');
+const nodeDownChannel = channel('beamsock:cluster:nodedown');
+const overflowChannel = channel('beamsock:cluster:overflow');
+const gapChannel = channel('beamsock:cluster:gap');
+const badFrameChannel = channel('beamsock:cluster:bad_frame');
+
+const NAME_RE = /^[A-Za-z0-9_\-@.:]+$/;
+
+let current: ClusterNode | null = null;
+
+/** Escapes a name into one subject token (no `.`, `*`, `>` or spaces). */
+function token(name: string): string {
+  return name.replace(/[%.*> ]/g, (c) => `%${c.charCodeAt(0).toString(16)}`);
+}
+
+function positive(options: NodeOptions, key: keyof NodeOptions, fallback: number): number {
+  const v = options[key];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new TypeError(`startNode option '${key}' must be a positive number, got ${String(v)}`);
+  }
+  return v;
+}
+
+/**
+ * This process's node in a cluster, as `startNode` returns it. One per process.
+ */
+export class ClusterNode {
+  /** This node's name. */
+  readonly name: string;
+  /** This node's incarnation: a random non-zero 32-bit number drawn at start. */
+  readonly creation: number;
+  /** The cluster name (subject prefix). */
+  readonly cluster: string;
+  readonly codec: Codec;
+  private readonly transport: Transport;
+  private readonly heartbeatMs: number;
+  private readonly nodeDownAfterMs: number;
+  private readonly outageMs: number;
+  private readonly maxOutboxBytes: number;
+  private readonly retransmitMs: number;
+  private readonly maxFrameBytes: number;
+  private readonly prefix: string;
+  private readonly ctlSubject: string;
+  private readonly peers = new Map<string, Peer>();
+  private readonly counters: ClusterStats = {
+    messagesOut: 0,
+    messagesIn: 0,
+    framesOut: 0,
+    retransmitted: 0,
+    duplicates: 0,
+    gaps: 0,
+    lost: 0,
+    unreachable: 0,
+    overflows: 0,
+    badFrames: 0,
+  };
+  private readonly watchersAll = new Set<Pid>();
+  private readonly watchersOne = new Map<string, Set<Pid>>();
+  private readonly unsubscribes: Unsubscribe[] = [];
+  private readonly stopStatus: () => void;
+  private tick: ReturnType<typeof setInterval> | undefined;
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  private flushQueued = false;
+  private brokerDownSince = 0;
+  private stopped = false;
+  private lastHelloReply = 0;
+  private nameConflict: number | undefined;
+  private onDrained: (() => void) | undefined;
+
+  /** @internal use `startNode`. */
+  constructor(options: NodeOptions, creation: number) {
+    this.name = options.name;
+    this.creation = creation;
+    this.cluster = options.cluster ?? 'default';
+    this.codec = options.codec ?? msgpackCodec;
+    this.transport = options.transport;
+    this.heartbeatMs = positive(options, 'heartbeatMs', 200);
+    this.nodeDownAfterMs = positive(options, 'nodeDownAfterMs', 800);
+    this.outageMs = positive(options, 'outageMs', 5000);
+    this.maxOutboxBytes = positive(options, 'maxOutboxBytes', 16 * 1024 * 1024);
+    this.retransmitMs = positive(options, 'retransmitMs', 600);
+    // Room for the frame header within the broker's limit.
+    this.maxFrameBytes = Math.max(1024, this.transport.maxPayload - 4096);
+    this.prefix = `bs.${token(this.cluster)}`;
+    this.ctlSubject = `${this.prefix}.ctl`;
+    this.stopStatus = this.transport.onStatus((s) => (s === 'up' ? this.brokerUp() : this.brokerDown()));
+  }
+
+  /** @internal subscribes, announces itself and waits for the others' heartbeats. */
+  async start(): Promise<void> {
+    this.unsubscribes.push(await this.transport.subscribe(`${this.prefix}.n.${token(this.name)}`, (d) => this.onNodeFrame(d)));
+    this.unsubscribes.push(await this.transport.subscribe(this.ctlSubject, (d) => this.onCtlFrame(d)));
+    this.beat(true);
+    this.tick = setInterval(() => this.onTick(), this.heartbeatMs);
+    this.tick.unref();
+    // Every live node answers a hello at once; two heartbeat periods let those answers arrive.
+    await new Promise<void>((resolve) => setTimeout(resolve, 2 * this.heartbeatMs));
+    if (this.nameConflict !== undefined) {
+      const other = this.nameConflict;
+      await this.stop();
+      throw new Error(`startNode: the name '${this.name}' is already taken in cluster '${this.cluster}' by a live node (incarnation ${other}); pick another name`);
+    }
+  }
+
+  /** Names of the other nodes that are up now, sorted. */
+  nodes(): string[] {
+    const up: string[] = [];
+    for (const p of this.peers.values()) if (p.up) up.push(p.name);
+    return up.sort();
+  }
+
+  /** A snapshot of this node's counters. */
+  stats(): ClusterStats {
+    return { ...this.counters };
+  }
+
+  /** Unacknowledged messages held for `node` now (0 for an unknown node). */
+  outboxSize(node: string): number {
+    const p = this.peers.get(node);
+    if (p === undefined) return 0;
+    let n = p.pending.length;
+    for (const u of p.unacked) n += u.count;
+    return n;
+  }
+
+  /**
+   * Leaves the cluster: a goodbye (peers see `nodedown` with reason `'disconnect'` at
+   * once), then the transport is closed. Afterwards nothing of the node keeps the
+   * process alive. Messages still unacknowledged are counted as lost.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.flush();
+    if (this.transport.isUp() && !this.drained()) {
+      // What was sent before stop() should arrive: wait (bounded) for the acks.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2 * this.retransmitMs);
+        this.onDrained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.onDrained = undefined;
+    }
+    this.stopped = true;
+    if (this.tick !== undefined) clearInterval(this.tick);
+    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
+    this.stopStatus();
+    if (this.transport.isUp()) this.transport.publish(this.ctlSubject, this.frame([F_BYE, this.name, this.creation]));
+    for (const p of this.peers.values()) if (p.up) this.peerDown(p, 'disconnect', false);
+    await this.transport.flush();
+    for (const u of this.unsubscribes.splice(0)) await u().catch(() => {});
+    await this.transport.close();
+    if (current === this) {
+      current = null;
+      setRemoteRouter(null);
+    }
+  }
+
+  // ---- sending ----
+
+  /** @internal queues a message for a remote pid (the process core calls this). */
+  sendTo(to: Pid, msg: unknown): void {
+    const bytes = this.codec.encode(msg);
+    this.counters.messagesOut++;
+    const p = this.reachable(to.node, to.creation);
+    if (p === undefined) {
+      this.counters.unreachable++;
+      return;
+    }
+    this.queue(p, [OP_SEND, to.serial, bytes], bytes.byteLength);
+  }
+
+  /** @internal queues a message for a name registered on `node`. */
+  sendToName(name: string, node: string, msg: unknown): void {
+    const bytes = this.codec.encode(msg);
+    this.counters.messagesOut++;
+    const p = this.reachable(node, 0);
+    if (p === undefined) {
+      this.counters.unreachable++;
+      return;
+    }
+    this.queue(p, [OP_SEND_NAME, name, bytes], bytes.byteLength + name.length);
+  }
+
+  /** @internal an exit signal for a remote pid. */
+  exitTo(to: Pid, from: Pid, reason: ExitReason): void {
+    const bytes = this.codec.encode(reason);
+    const p = this.reachable(to.node, to.creation);
+    if (p === undefined) {
+      this.counters.unreachable++;
+      return;
+    }
+    this.queue(p, [OP_EXIT, to.serial, [from.node, from.serial, from.creation], bytes], bytes.byteLength + 32);
+  }
+
+  private reachable(node: string, creation: number): Peer | undefined {
+    const p = this.peers.get(node);
+    if (p === undefined || !p.up || this.stopped) return undefined;
+    // A pid of another incarnation names a process that died with it.
+    if (creation !== 0 && creation !== p.creation) return undefined;
+    return p;
+  }
+
+  private queue(p: Peer, op: Op, size: number): void {
+    if (size > this.maxFrameBytes) {
+      throw new TypeError(`message is ${size} bytes encoded, over the ${this.maxFrameBytes} bytes one broker message carries (${this.transport.kind} max payload)`);
+    }
+    p.pending.push(op);
+    p.pendingBytes += size + 8;
+    if (p.unackedBytes + p.pendingBytes > this.maxOutboxBytes) {
+      this.overflow(p);
+      return;
+    }
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flushBound);
+    }
+  }
+
+  private readonly flushBound = (): void => this.flush();
+
+  /** Turns every peer's pending messages into frames: one broker message per peer per turn (split at the broker's limit). */
+  private flush(): void {
+    this.flushQueued = false;
+    const now = Date.now();
+    for (const p of this.peers.values()) {
+      if (p.pending.length === 0) continue;
+      let start = 0;
+      let bytes = 0;
+      for (let i = 0; i < p.pending.length; i++) {
+        const size = opSize(p.pending[i] as Op);
+        if (bytes + size > this.maxFrameBytes && i > start) {
+          this.sendData(p, p.pending.slice(start, i), now);
+          start = i;
+          bytes = 0;
+        }
+        bytes += size;
+      }
+      this.sendData(p, start === 0 ? p.pending : p.pending.slice(start), now);
+      p.pending = [];
+      p.pendingBytes = 0;
+    }
+  }
+
+  private sendData(p: Peer, ops: Op[], now: number): void {
+    const seq = p.nextSeq++;
+    const ackSeq = p.inSid === 0 ? 0 : p.expected - 1;
+    const bytes = this.frame([F_DATA, this.name, this.creation, p.creation, p.outSid, seq, p.inSid, ackSeq, ops]);
+    if (p.inSid !== 0) {
+      p.ackDue = false;
+      p.framesSinceAck = 0;
+    }
+    p.unacked.push({ seq, bytes, count: ops.length, firstSentAt: now, lastSentAt: now });
+    p.unackedBytes += bytes.byteLength;
+    this.counters.framesOut++;
+    this.transport.publish(this.nodeSubject(p.name), bytes);
+  }
+
+  private retransmit(p: Peer, fromSeq: number, now: number): void {
+    const subject = this.nodeSubject(p.name);
+    for (const u of p.unacked) {
+      if (u.seq < fromSeq) continue;
+      u.lastSentAt = now;
+      this.counters.retransmitted++;
+      this.transport.publish(subject, u.bytes);
+    }
+  }
+
+  private overflow(p: Peer): void {
+    this.counters.overflows++;
+    const held = this.outboxSize(p.name);
+    overflowChannel.publish({ node: p.name, bytes: p.unackedBytes + p.pendingBytes, messages: held });
+    report({
+      kind: 'cluster',
+      event: 'outbox_overflow',
+      node: p.name,
+      lost: held,
+      detail: `over ${this.maxOutboxBytes} bytes unacknowledged; the node is declared down (noconnection)`,
+    });
+    this.peerDown(p, 'noconnection', false);
+  }
+
+  // ---- receiving ----
+
+  private onNodeFrame(data: Uint8Array): void {
+    const f = this.parse(data);
+    if (f === undefined) return;
+    const type = f[1];
+    if (type === F_DATA || type === F_ACK || type === F_NACK || type === F_RESET) {
+      const [, , from, fromCreation, toCreation] = f as [number, number, unknown, unknown, unknown];
+      if (typeof from !== 'string' || typeof fromCreation !== 'number' || typeof toCreation !== 'number') return this.bad(data, 'malformed header');
+      // For an earlier incarnation of this node: its processes are gone.
+      if (toCreation !== this.creation) return;
+      const p = this.peerFor(from, fromCreation);
+      if (type === F_DATA) this.onData(p, f);
+      else if (type === F_ACK) this.onAck(p, f[5], f[6]);
+      else if (type === F_NACK) this.onNack(p, f[5], f[6]);
+      else this.onReset(p, f[5], f[6]);
+    } else {
+      this.bad(data, `unknown frame type ${String(type)} on a node subject`);
+    }
+  }
+
+  private onCtlFrame(data: Uint8Array): void {
+    const f = this.parse(data);
+    if (f === undefined) return;
+    const [, type, from, creation, hello] = f as [number, number, unknown, unknown, unknown];
+    if (typeof from !== 'string' || typeof creation !== 'number') return this.bad(data, 'malformed control frame');
+    if (from === this.name) {
+      if (creation !== this.creation) this.onNameConflict(creation);
+      return;
+    }
+    if (type === F_BEAT) {
+      const p = this.peerFor(from, creation);
+      p.lastSeen = Date.now();
+      if (hello === 1 && this.transport.isUp() && p.lastSeen - this.lastHelloReply > this.heartbeatMs / 4) {
+        this.lastHelloReply = p.lastSeen;
+        this.beat(false);
+      }
+    } else if (type === F_BYE) {
+      const p = this.peers.get(from);
+      if (p !== undefined && p.creation === creation) {
+        if (p.up) this.peerDown(p, 'disconnect', true);
+        this.peers.delete(from);
+      }
+    } else {
+      this.bad(data, `unknown frame type ${String(type)} on the control subject`);
+    }
+  }
+
+  private parse(data: Uint8Array): unknown[] | undefined {
+    let f: unknown;
+    try {
+      f = framePackr.unpack(data);
+    } catch (e) {
+      this.bad(data, `not a beamsock frame (${(e as Error).message})`);
+      return undefined;
+    }
+    if (!Array.isArray(f) || f[0] !== MAGIC) {
+      this.bad(data, 'not a beamsock frame (no magic number)');
+      return undefined;
+    }
+    return f;
+  }
+
+  private bad(data: Uint8Array, why: string): void {
+    this.counters.badFrames++;
+    badFrameChannel.publish({ bytes: data.byteLength, reason: why });
+    report({ kind: 'cluster', event: 'bad_frame', node: undefined, lost: 0, detail: `dropped ${data.byteLength} bytes: ${why}` });
+  }
+
+  /** The peer record for a live (name, creation); a new creation means the old incarnation died. */
+  private peerFor(name: string, creation: number): Peer {
+    let p = this.peers.get(name);
+    if (p !== undefined && p.creation !== creation) {
+      if (p.up) this.peerDown(p, 'noconnection', true);
+      p = undefined;
+    }
+    if (p === undefined) {
+      p = new Peer(name, creation);
+      this.peers.set(name, p);
+    }
+    if (!p.up && !this.stopped) this.peerUp(p);
+    p.lastSeen = Date.now();
+    return p;
+  }
+
+  private onData(p: Peer, f: unknown[]): void {
+    const [, , , , , sid, seq, ackSid, ackSeq, ops] = f as [number, number, string, number, number, unknown, unknown, unknown, unknown, unknown];
+    if (typeof sid !== 'number' || typeof seq !== 'number' || !Array.isArray(ops)) return this.bad(new Uint8Array(0), `malformed data frame from ${p.name}`);
+    if (p.closedInSids.has(sid)) {
+      // A stream this node closed when it declared the peer down: tell the peer.
+      this.sendReset(p, sid, 0);
+      return;
+    }
+    if (sid !== p.inSid) {
+      if (p.inSid !== 0) {
+        // The peer started a new stream: it saw the connection break. So do we.
+        this.peerDown(p, 'noconnection', true);
+        this.peerUp(p);
+      }
+      p.inSid = sid;
+      p.expected = 1;
+    }
+    if (typeof ackSid === 'number' && typeof ackSeq === 'number') this.onAck(p, ackSid, ackSeq);
+    if (seq < p.expected) {
+      this.counters.duplicates++;
+      this.ackSoon(p, true);
+      return;
+    }
+    if (seq > p.expected) {
+      this.counters.gaps++;
+      gapChannel.publish({ node: p.name, expected: p.expected, got: seq });
+      const now = Date.now();
+      if (now - p.lastNackAt > this.retransmitMs / 2) {
+        p.lastNackAt = now;
+        this.transport.publish(this.nodeSubject(p.name), this.frame([F_NACK, this.name, this.creation, p.creation, sid, p.expected]));
+      }
+      return;
+    }
+    p.expected++;
+    this.deliverOps(p, ops);
+    this.ackSoon(p, ++p.framesSinceAck >= 32);
+  }
+
+  private deliverOps(p: Peer, ops: unknown[]): void {
+    for (const op of ops) {
+      if (!Array.isArray(op)) continue;
+      let msg: unknown;
+      try {
+        msg = this.codec.decode(op[op.length - 1] as Uint8Array);
+      } catch (e) {
+        this.counters.badFrames++;
+        report({ kind: 'cluster', event: 'bad_message', node: p.name, lost: 1, detail: `a message could not be decoded with the ${this.codec.name} codec: ${(e as Error).message}` });
+        continue;
+      }
+      this.counters.messagesIn++;
+      switch (op[0]) {
+        case OP_SEND:
+          send(Pid.from({ node: this.name, serial: op[1] as number, creation: this.creation }), msg);
+          break;
+        case OP_SEND_NAME:
+          send(op[1] as string, msg);
+          break;
+        case OP_EXIT: {
+          const [node, serial, creation] = op[2] as [string, number, number];
+          remoteExitSignal(Pid.from({ node: this.name, serial: op[1] as number, creation: this.creation }), Pid.from({ node, serial, creation }), msg as ExitReason);
+          break;
+        }
+      }
+    }
+  }
+
+  private ackSoon(p: Peer, now: boolean): void {
+    p.ackDue = true;
+    if (now) {
+      this.sendAck(p);
+      return;
+    }
+    if (this.ackTimer === undefined) {
+      // Short: it only waits for outgoing data to carry the ack instead.
+      this.ackTimer = setTimeout(() => {
+        this.ackTimer = undefined;
+        for (const q of this.peers.values()) if (q.ackDue) this.sendAck(q);
+      }, 5);
+      this.ackTimer.unref();
+    }
+  }
+
+  private sendAck(p: Peer): void {
+    p.ackDue = false;
+    p.framesSinceAck = 0;
+    this.transport.publish(this.nodeSubject(p.name), this.frame([F_ACK, this.name, this.creation, p.creation, p.inSid, p.expected - 1]));
+  }
+
+  private onAck(p: Peer, sid: unknown, seq: unknown): void {
+    if (sid !== p.outSid || typeof seq !== 'number') return;
+    let n = 0;
+    while (n < p.unacked.length && (p.unacked[n] as Unacked).seq <= seq) {
+      p.unackedBytes -= (p.unacked[n] as Unacked).bytes.byteLength;
+      n++;
+    }
+    if (n > 0) p.unacked.splice(0, n);
+    if (this.onDrained !== undefined && this.drained()) this.onDrained();
+  }
+
+  private drained(): boolean {
+    for (const p of this.peers.values()) if (p.up && p.unacked.length > 0) return false;
+    return true;
+  }
+
+  private onNack(p: Peer, sid: unknown, expected: unknown): void {
+    if (sid !== p.outSid || typeof expected !== 'number') return;
+    this.onAck(p, sid, expected - 1);
+    this.retransmit(p, expected, Date.now());
+  }
+
+  /** `theirOut`: the peer closed its stream to us with that sid; `ourOut`: it refused ours. */
+  private onReset(p: Peer, theirOut: unknown, ourOut: unknown): void {
+    if ((theirOut !== 0 && theirOut === p.inSid) || (ourOut !== 0 && ourOut === p.outSid)) {
+      this.peerDown(p, 'noconnection', true);
+      this.peerUp(p);
+    }
+  }
+
+  private sendReset(p: Peer, ourClosedIn: number, ourClosedOut: number): void {
+    this.transport.publish(this.nodeSubject(p.name), this.frame([F_RESET, this.name, this.creation, p.creation, ourClosedOut, ourClosedIn]));
+  }
+
+  // ---- liveness ----
+
+  private peerUp(p: Peer): void {
+    p.up = true;
+    p.lastSeen = Date.now();
+    p.outSid = randomInt(1, 0x7fffffff);
+    p.nextSeq = 1;
+    p.inSid = 0;
+    p.expected = 1;
+    nodeUpChannel.publish({ node: p.name });
+    this.notify({ type: 'nodeup', node: p.name }, p.name, false);
+  }
+
+  private peerDown(p: Peer, reason: 'noconnection' | 'disconnect', tellPeer: boolean): void {
+    if (!p.up) return;
+    p.up = false;
+    const lost = this.outboxSize(p.name);
+    if (tellPeer && reason === 'noconnection') this.sendReset(p, p.inSid, p.outSid);
+    if (p.inSid !== 0) {
+      p.closedInSids.add(p.inSid);
+      if (p.closedInSids.size > 8) p.closedInSids.delete(p.closedInSids.values().next().value as number);
+    }
+    p.unacked = [];
+    p.unackedBytes = 0;
+    p.pending = [];
+    p.pendingBytes = 0;
+    p.inSid = 0;
+    p.ackDue = false;
+    this.counters.lost += lost;
+    if (lost > 0 && reason === 'noconnection') {
+      report({ kind: 'cluster', event: 'nodedown', node: p.name, lost, detail: `node down (${reason}) with messages unacknowledged` });
+    }
+    nodeDownChannel.publish({ node: p.name, reason, lost });
+    this.notify({ type: 'nodedown', node: p.name, reason }, p.name, true);
+  }
+
+  private beat(hello: boolean): void {
+    this.transport.publish(this.ctlSubject, this.frame([F_BEAT, this.name, this.creation, hello ? 1 : 0]));
+  }
+
+  private onTick(): void {
+    const now = Date.now();
+    if (!this.transport.isUp()) {
+      if (this.brokerDownSince !== 0 && now - this.brokerDownSince > this.outageMs) {
+        for (const p of this.peers.values()) if (p.up) this.peerDown(p, 'noconnection', false);
+      }
+      return;
+    }
+    this.beat(false);
+    for (const p of this.peers.values()) {
+      if (!p.up) continue;
+      if (now - p.lastSeen > this.nodeDownAfterMs) {
+        this.peerDown(p, 'noconnection', false);
+        continue;
+      }
+      const oldest = p.unacked[0];
+      if (oldest === undefined) continue;
+      if (now - oldest.firstSentAt > this.outageMs) this.peerDown(p, 'noconnection', true);
+      else if (now - oldest.lastSentAt > this.retransmitMs) this.retransmit(p, 0, now);
+    }
+  }
+
+  private brokerDown(): void {
+    if (this.brokerDownSince === 0) this.brokerDownSince = Date.now();
+  }
+
+  private brokerUp(): void {
+    const now = Date.now();
+    this.brokerDownSince = 0;
+    if (this.stopped) return;
+    this.beat(true);
+    for (const p of this.peers.values()) {
+      if (!p.up) continue;
+      // Their silence was ours: give them a full period to be heard again.
+      p.lastSeen = now;
+      this.retransmit(p, 0, now);
+    }
+  }
+
+  private onNameConflict(creation: number): void {
+    this.nameConflict = creation;
+    report({
+      kind: 'cluster',
+      event: 'name_conflict',
+      node: this.name,
+      lost: 0,
+      detail: `another live node (incarnation ${creation}) uses this node's name; node names must be unique in a cluster`,
+    });
+  }
+
+  // ---- node monitors ----
+
+  /** @internal */
+  watch(pid: Pid, node: string | undefined, on: boolean): void {
+    if (node === undefined) {
+      if (on) this.watchersAll.add(pid);
+      else this.watchersAll.delete(pid);
+      return;
+    }
+    let set = this.watchersOne.get(node);
+    if (!on) {
+      set?.delete(pid);
+      return;
+    }
+    if (!this.peers.get(node)?.up) {
+      const m: NodeDownMessage = { type: 'nodedown', node, reason: 'noconnection' };
+      send(pid, m);
+      return;
+    }
+    if (set === undefined) this.watchersOne.set(node, (set = new Set()));
+    set.add(pid);
+  }
+
+  private notify(msg: NodeUpMessage | NodeDownMessage, node: string, down: boolean): void {
+    for (const pid of this.watchersAll) {
+      if (isAlive(pid)) send(pid, msg);
+      else this.watchersAll.delete(pid);
+    }
+    if (!down) return;
+    const once = this.watchersOne.get(node);
+    if (once === undefined) return;
+    this.watchersOne.delete(node);
+    for (const pid of once) send(pid, msg);
+  }
+
+  private nodeSubject(node: string): string {
+    return `${this.prefix}.n.${token(node)}`;
+  }
+
+  private frame(fields: unknown[]): Uint8Array {
+    return framePackr.pack([MAGIC, ...fields]);
+  }
+}
+
+function opSize(op: Op): number {
+  return (op[op.length - 1] as Uint8Array).byteLength + 16;
+}
+
+/**
+ * Makes this process a node of a cluster: names it (unique in the cluster; the call
+ * fails if a live node already has the name), draws its incarnation, starts the
+ * heartbeats and waits until the nodes already up are known (`nodes()`). Call it
+ * before the first `spawn`, because pids carry the node's name and incarnation.
+ * Afterwards `send(pid, msg)` reaches pids of other nodes.
+ *
+ * @example
+ * import { connectNats, startNode } from 'beamsock/cluster';
+ * const node = await startNode({ name: 'chat-1', transport: await connectNats() });
+ * node.nodes(); // ['chat-2']
+ */
+export async function startNode(options: NodeOptions): Promise<ClusterNode> {
+  if (typeof options !== 'object' || options === null) throw new TypeError('startNode expects an options object { name, transport }');
+  if (typeof options.name !== 'string' || !NAME_RE.test(options.name)) {
+    throw new TypeError(`startNode option 'name' must be letters, digits and _-@.: only, got ${JSON.stringify(options.name)}`);
+  }
+  if (options.cluster !== undefined && (typeof options.cluster !== 'string' || !NAME_RE.test(options.cluster))) {
+    throw new TypeError(`startNode option 'cluster' must be letters, digits and _-@.: only, got ${JSON.stringify(options.cluster)}`);
+  }
+  const t = options.transport as Partial<Transport> | undefined;
+  if (t === undefined || typeof t.publish !== 'function' || typeof t.subscribe !== 'function') {
+    throw new TypeError(`startNode option 'transport' must be a Transport (connectNats() or connectRedis())`);
+  }
+  if (current !== null) throw new Error(`startNode: this process is already node '${current.name}'; one node per process`);
+  const creation = randomInt(1, 0xffffffff);
+  setNodeIdentity(options.name, creation);
+  const n = new ClusterNode(options, creation);
+  current = n;
+  setRemoteRouter({
+    send: (to, msg) => (to instanceof Pid ? n.sendTo(to, msg) : n.sendToName(to.name, to.node, msg)),
+    exit: (to, from, reason) => n.exitTo(to, from, reason),
+  });
+  try {
+    await n.start();
+  } catch (e) {
+    if (current === n) {
+      current = null;
+      setRemoteRouter(null);
+    }
+    throw e;
+  }
+  return n;
+}
+
+/**
+ * The name of this node (`nodeName()`): `'nonode@nohost'` outside a cluster.
+ *
+ * @example
+ * node(); // 'chat-1'
+ */
+export function node(): string {
+  return nodeName();
+}
+
+/**
+ * The other nodes that are up, sorted (empty outside a cluster).
+ *
+ * @example
+ * nodes(); // ['chat-2', 'chat-3']
+ */
+export function nodes(): string[] {
+  return current === null ? [] : current.nodes();
+}
+
+/** This process's cluster node, or null before `startNode` (and after `stop`). */
+export function currentNode(): ClusterNode | null {
+  return current;
+}
+
+/**
+ * Erlang's `monitor_node(node, true)`: the calling process gets one
+ * `{ type: 'nodedown', node, reason }` when `node` goes down, or at once if it is not
+ * up now. `monitorNode(node, false)` cancels.
+ *
+ * @example
+ * monitorNode('chat-2'); // later: { type: 'nodedown', node: 'chat-2', reason: 'noconnection' }
+ */
+export function monitorNode(target: string, on = true, pid: Pid = self()): void {
+  if (current === null) {
+    if (on) {
+      const m: NodeDownMessage = { type: 'nodedown', node: target, reason: 'noconnection' };
+      send(pid, m);
+    }
+    return;
+  }
+  current.watch(pid, target, on);
+}
+
+/**
+ * Erlang's `net_kernel:monitor_nodes(true)`: the calling process gets
+ * `{ type: 'nodeup', node }` and `{ type: 'nodedown', node, reason }` for every node
+ * from now on, until `monitorNodes(false)` or its exit.
+ *
+ * @example
+ * monitorNodes(); // later: { type: 'nodeup', node: 'chat-3' }
+ */
+export function monitorNodes(on = true, pid: Pid = self()): void {
+  if (current === null) throw new Error('monitorNodes: this process is not a cluster node (call startNode first)');
+  current.watch(pid, undefined, on);
+}
