@@ -18,6 +18,8 @@ export interface NodeConfig {
   maxOutboxBytes?: number;
   /** Drop the data frames with these ordinal numbers (1-based) published to other nodes. */
   dropFrames?: number[];
+  /** Which runtime runs the node. Default `'node'`. */
+  runtime?: 'node' | 'bun';
 }
 
 export interface NodeEvent {
@@ -29,6 +31,7 @@ export interface NodeEvent {
 }
 
 const CHILD = fileURLToPath(new URL('./fixtures/node-child.ts', import.meta.url));
+const BUN = fileURLToPath(new URL('../../node_modules/.bin/bun', import.meta.url));
 
 export class NodeProc {
   readonly events: NodeEvent[] = [];
@@ -63,7 +66,7 @@ export class NodeProc {
   /** Forks a node; resolves once it has joined (or rejects with its start error). */
   static async start(config: NodeConfig): Promise<NodeProc> {
     const child = fork(CHILD, [JSON.stringify(config)], {
-      execArgv: ['--conditions=beamsock-source', '--import', 'tsx'],
+      ...(config.runtime === 'bun' ? { execPath: BUN, execArgv: ['--conditions=beamsock-source'] } : { execArgv: ['--conditions=beamsock-source', '--import', 'tsx'] }),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const n = new NodeProc(child);
