@@ -127,3 +127,17 @@ export async function killAll(): Promise<void> {
     }),
   );
 }
+
+/** How the inbox of node `creation` describes the message the `sendStructured` command sends. */
+export function structuredAsSeen(creation: number): Record<string, string> {
+  return {
+    pid: `Pid(${creation})`,
+    ref: 'undefined',
+    when: 'Date(12345)',
+    map: 'Map([["k","1bigint"]])',
+    set: 'Set(1)',
+    bytes: 'Bytes(1,2)',
+    none: 'undefined',
+    nil: 'null',
+  };
+}
