@@ -25,10 +25,10 @@
 import { channel } from 'node:diagnostics_channel';
 import { randomInt } from 'node:crypto';
 import { Packr } from 'msgpackr';
-import { Pid, nodeName, setNodeIdentity } from '../pid.js';
+import { Pid, Ref, internRef, nodeName, setNodeIdentity } from '../pid.js';
 import { report } from '../logger.js';
-import { isAlive, remoteExitSignal, self, send, setRemoteRouter } from '../process.js';
-import type { ExitReason } from '../reasons.js';
+import { isAlive, remoteExitSignal, self, send, setRemoteRouter, unwatch, watch } from '../process.js';
+import { formatReason, type DownMessage, type ExitReason } from '../reasons.js';
 import { msgpackCodec, type Codec } from './codec.js';
 import type { Transport, Unsubscribe } from './transport.js';
 
@@ -104,8 +104,47 @@ const F_BYE = 11;
 const OP_SEND = 1;
 const OP_SEND_NAME = 2;
 const OP_EXIT = 3;
+const OP_MONITOR = 4;
+const OP_DEMONITOR = 5;
+const OP_DOWN = 6;
+const OP_LINK = 7;
+const OP_UNLINK = 8;
+const OP_LINK_EXIT = 9;
 
-type Op = [typeof OP_SEND, number, Uint8Array] | [typeof OP_SEND_NAME, string, Uint8Array] | [typeof OP_EXIT, number, [string, number, number], Uint8Array];
+/** A pid or ref on the wire: [node, serial or id, creation]. */
+type Id = [string, number, number];
+
+type Op =
+  | [typeof OP_SEND, number, Uint8Array]
+  | [typeof OP_SEND_NAME, string, Uint8Array]
+  | [typeof OP_EXIT, number, Id, Uint8Array]
+  | [typeof OP_MONITOR, number, Id, Id]
+  | [typeof OP_DEMONITOR, number, Id]
+  | [typeof OP_DOWN, Id, Uint8Array]
+  | [typeof OP_LINK, number, Id]
+  | [typeof OP_UNLINK, number, Id]
+  | [typeof OP_LINK_EXIT, number, Id, Uint8Array];
+
+const pidId = (pid: Pid): Id => [pid.node, pid.serial, pid.creation];
+const refId = (ref: Ref): Id => {
+  internRef(ref);
+  return [ref.node, ref.id, ref.creation];
+};
+const idPid = ([node, serial, creation]: Id): Pid => Pid.from({ node, serial, creation });
+const idRef = ([node, ref, creation]: Id): Ref => Ref.from({ node, ref, creation });
+
+/** A monitor this node's process holds on a process of another node. */
+interface OutMonitor {
+  readonly owner: Pid;
+  readonly target: Pid;
+}
+
+/** A link between a process here and one on another node; `watchRef` watches the local end. */
+interface RemoteLink {
+  readonly local: Pid;
+  readonly remote: Pid;
+  readonly watchRef: Ref;
+}
 
 const framePackr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -134,6 +173,12 @@ class Peer {
   framesSinceAck = 0;
   lastNackAt = 0;
   readonly closedInSids = new Set<number>();
+  // Remote monitors and links with this peer, for `noconnection` when it goes down.
+  readonly outMonitors = new Map<Ref, OutMonitor>();
+  /** Monitors the peer's processes hold on ours: ref key -> our runtime watcher. */
+  readonly inMonitors = new Map<string, { target: Pid; watchRef: Ref }>();
+  /** Key: `${local.serial}:${remote.serial}`. */
+  readonly links = new Map<string, RemoteLink>();
 
   constructor(
     readonly name: string,
@@ -329,13 +374,85 @@ export class ClusterNode {
 
   /** @internal an exit signal for a remote pid. */
   exitTo(to: Pid, from: Pid, reason: ExitReason): void {
-    const bytes = this.codec.encode(reason);
+    const bytes = this.encodeReason(reason);
     const p = this.reachable(to.node, to.creation);
     if (p === undefined) {
       this.counters.unreachable++;
       return;
     }
     this.queue(p, [OP_EXIT, to.serial, [from.node, from.serial, from.creation], bytes], bytes.byteLength + 32);
+  }
+
+  /**
+   * @internal `monitor(remotePid)` from a local process: DOWN arrives with the remote
+   * process's exit reason, `noproc` if it is not alive, `noconnection` if its node goes down.
+   */
+  monitorRemote(owner: Pid, target: Pid, ref: Ref): void {
+    const p = this.reachable(target.node, target.creation);
+    if (p === undefined) {
+      const m: DownMessage = { type: 'DOWN', ref, pid: target, reason: 'noconnection' };
+      send(owner, m);
+      return;
+    }
+    p.outMonitors.set(ref, { owner, target });
+    this.queue(p, [OP_MONITOR, target.serial, pidId(owner), refId(ref)], 64);
+  }
+
+  /** @internal `demonitor(ref)` of a remote monitor; true if it was active. */
+  demonitorRemote(ref: Ref): boolean {
+    for (const p of this.peers.values()) {
+      const m = p.outMonitors.get(ref);
+      if (m === undefined) continue;
+      p.outMonitors.delete(ref);
+      if (p.up) this.queue(p, [OP_DEMONITOR, m.target.serial, refId(ref)], 48);
+      return true;
+    }
+    return false;
+  }
+
+  /** @internal `link(remotePid)` from `local`: exit signals cross both ways; `noconnection` if the node goes down. */
+  linkRemote(local: Pid, remote: Pid): void {
+    const p = this.reachable(remote.node, remote.creation);
+    if (p === undefined) {
+      remoteExitSignal(local, remote, 'noconnection');
+      return;
+    }
+    if (this.addLink(p, local, remote)) this.queue(p, [OP_LINK, remote.serial, pidId(local)], 48);
+  }
+
+  /** @internal `unlink(remotePid)` from `local`. */
+  unlinkRemote(local: Pid, remote: Pid): void {
+    const p = this.peers.get(remote.node);
+    if (p === undefined) return;
+    const key = `${local.serial}:${remote.serial}`;
+    const l = p.links.get(key);
+    if (l === undefined) return;
+    p.links.delete(key);
+    unwatch(local, l.watchRef);
+    if (p.up) this.queue(p, [OP_UNLINK, remote.serial, pidId(local)], 48);
+  }
+
+  /** Links `local` (alive here) with `remote`; false if `local` is dead or already linked. */
+  private addLink(p: Peer, local: Pid, remote: Pid): boolean {
+    const key = `${local.serial}:${remote.serial}`;
+    if (p.links.has(key)) return false;
+    const watchRef = watch(local, (_pid, reason) => {
+      if (p.links.get(key)?.watchRef !== watchRef) return;
+      p.links.delete(key);
+      if (p.up) this.queue(p, [OP_LINK_EXIT, remote.serial, pidId(local), this.encodeReason(reason)], 64);
+    });
+    if (watchRef === undefined) return false;
+    p.links.set(key, { local, remote, watchRef });
+    return true;
+  }
+
+  /** An exit reason for the wire; one the codec cannot carry crosses as its printed form, `{ error: '...' }`. */
+  private encodeReason(reason: ExitReason): Uint8Array {
+    try {
+      return this.codec.encode(reason);
+    } catch {
+      return this.codec.encode({ error: formatReason(reason) });
+    }
   }
 
   private reachable(node: string, creation: number): Peer | undefined {
@@ -551,27 +668,92 @@ export class ClusterNode {
   private deliverOps(p: Peer, ops: unknown[]): void {
     for (const op of ops) {
       if (!Array.isArray(op)) continue;
-      let msg: unknown;
       try {
-        msg = this.codec.decode(op[op.length - 1] as Uint8Array);
+        this.deliverOp(p, op as Op);
       } catch (e) {
         this.counters.badFrames++;
         report({ kind: 'cluster', event: 'bad_message', node: p.name, lost: 1, detail: `a message could not be decoded with the ${this.codec.name} codec: ${(e as Error).message}` });
-        continue;
       }
-      this.counters.messagesIn++;
-      switch (op[0]) {
-        case OP_SEND:
-          send(Pid.from({ node: this.name, serial: op[1] as number, creation: this.creation }), msg);
-          break;
-        case OP_SEND_NAME:
-          send(op[1] as string, msg);
-          break;
-        case OP_EXIT: {
-          const [node, serial, creation] = op[2] as [string, number, number];
-          remoteExitSignal(Pid.from({ node: this.name, serial: op[1] as number, creation: this.creation }), Pid.from({ node, serial, creation }), msg as ExitReason);
-          break;
+    }
+  }
+
+  private deliverOp(p: Peer, op: Op): void {
+    const local = (serial: number): Pid => Pid.from({ node: this.name, serial, creation: this.creation });
+    switch (op[0]) {
+      case OP_SEND: {
+        const msg = this.codec.decode(op[2]);
+        this.counters.messagesIn++;
+        send(local(op[1]), msg);
+        break;
+      }
+      case OP_SEND_NAME: {
+        const msg = this.codec.decode(op[2]);
+        this.counters.messagesIn++;
+        send(op[1], msg);
+        break;
+      }
+      case OP_EXIT:
+        remoteExitSignal(local(op[1]), idPid(op[2]), this.codec.decode(op[3]) as ExitReason);
+        break;
+      case OP_MONITOR: {
+        const target = local(op[1]);
+        const ref = idRef(op[3]);
+        const key = op[3].join(':');
+        const watchRef = watch(target, (_pid, reason) => {
+          if (p.inMonitors.get(key)?.watchRef !== watchRef) return;
+          p.inMonitors.delete(key);
+          if (p.up) this.queue(p, [OP_DOWN, refId(ref), this.encodeReason(reason)], 64);
+        });
+        if (watchRef === undefined) this.queue(p, [OP_DOWN, refId(ref), this.codec.encode('noproc')], 64);
+        else p.inMonitors.set(key, { target, watchRef });
+        break;
+      }
+      case OP_DEMONITOR: {
+        const key = op[2].join(':');
+        const m = p.inMonitors.get(key);
+        if (m !== undefined) {
+          p.inMonitors.delete(key);
+          unwatch(m.target, m.watchRef);
         }
+        break;
+      }
+      case OP_DOWN: {
+        const ref = idRef(op[1]);
+        const m = p.outMonitors.get(ref);
+        if (m === undefined) break;
+        p.outMonitors.delete(ref);
+        const down: DownMessage = { type: 'DOWN', ref, pid: m.target, reason: this.codec.decode(op[2]) as ExitReason };
+        send(m.owner, down);
+        break;
+      }
+      case OP_LINK: {
+        const target = local(op[1]);
+        const from = idPid(op[2]);
+        // A link to a process that is gone answers at once, as on the BEAM.
+        if (!this.addLink(p, target, from) && !p.links.has(`${target.serial}:${from.serial}`)) {
+          this.queue(p, [OP_LINK_EXIT, from.serial, pidId(target), this.codec.encode('noproc')], 64);
+        }
+        break;
+      }
+      case OP_UNLINK: {
+        const key = `${op[1]}:${op[2][1]}`;
+        const l = p.links.get(key);
+        if (l !== undefined) {
+          p.links.delete(key);
+          unwatch(l.local, l.watchRef);
+        }
+        break;
+      }
+      case OP_LINK_EXIT: {
+        const target = local(op[1]);
+        const from = idPid(op[2]);
+        const key = `${target.serial}:${from.serial}`;
+        const l = p.links.get(key);
+        if (l === undefined) break;
+        p.links.delete(key);
+        unwatch(target, l.watchRef);
+        remoteExitSignal(target, from, this.codec.decode(op[3]) as ExitReason);
+        break;
       }
     }
   }
@@ -666,6 +848,24 @@ export class ClusterNode {
     }
     nodeDownChannel.publish({ node: p.name, reason, lost });
     this.notify({ type: 'nodedown', node: p.name, reason }, p.name, true);
+    this.breakRemoteTies(p);
+  }
+
+  /** The node is gone: its monitors fire DOWN and its links EXIT, both `noconnection`; ours on it are dropped. */
+  private breakRemoteTies(p: Peer): void {
+    for (const [ref, m] of p.outMonitors) {
+      const down: DownMessage = { type: 'DOWN', ref, pid: m.target, reason: 'noconnection' };
+      send(m.owner, down);
+    }
+    p.outMonitors.clear();
+    for (const m of p.inMonitors.values()) unwatch(m.target, m.watchRef);
+    p.inMonitors.clear();
+    const links = [...p.links.values()];
+    p.links.clear();
+    for (const l of links) {
+      unwatch(l.local, l.watchRef);
+      remoteExitSignal(l.local, l.remote, 'noconnection');
+    }
   }
 
   private beat(hello: boolean): void {
@@ -767,7 +967,8 @@ export class ClusterNode {
 }
 
 function opSize(op: Op): number {
-  return (op[op.length - 1] as Uint8Array).byteLength + 16;
+  const last = op[op.length - 1];
+  return (last instanceof Uint8Array ? last.byteLength : 0) + 48;
 }
 
 /**
