@@ -62,6 +62,24 @@ describe.each(BROKERS)('nodes over %s (separate OS processes)', { timeout: 90_00
     expect((await a.request<{ messagesOut: number }>('stats')).messagesOut).toBe(1);
   });
 
+  it('exit(remotePid, reason) crosses: a trapping process gets the EXIT message, a plain one dies', async () => {
+    const cluster = uniqueCluster();
+    const a = await NodeProc.start({ kind, url, name: 'a', cluster, ...patient });
+    const b = await NodeProc.start({ kind, url, name: 'b', cluster, ...patient });
+    await a.waitUp('b');
+    const trapper = await b.request<PidJSON>('trapper');
+    const plain = await b.request<PidJSON>('spawnInbox');
+    await b.request('watchDeath', { pid: plain });
+    await a.request('exit', { to: trapper, reason: 'go away' });
+    await a.request('exit', { to: plain, reason: 'go away' });
+    await b.request('awaitInbox', { pid: trapper, count: 1 });
+    const [exitMsg] = await b.request<Record<string, string>[]>('inbox', { pid: trapper });
+    expect(exitMsg).toMatchObject({ type: '"EXIT"', reason: '"go away"' });
+    expect(exitMsg!.from).toBe(`Pid(${a.creation})`);
+    expect((await b.waitEvent((e) => e.event === 'death')).reason).toBe('"go away"');
+    expect(await b.request('alive', { pid: trapper })).toBe(true);
+  });
+
   it('a SIGKILLed node is seen down (noconnection) within the documented time, by node monitors', async () => {
     const cluster = uniqueCluster();
     const a = await NodeProc.start({ kind, url, name: 'a', cluster });
