@@ -33,6 +33,7 @@ function toRoom(room: string, message: unknown): void {
 }
 
 export const ChatServer: WebSock<ChatState, ChatArgs, ChatInfo> = {
+  name: 'ChatServer',
   init(args) {
     Rooms.register(args.room, args.username);
     toRoom(args.room, { type: 'join', from: args.username });

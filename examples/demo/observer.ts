@@ -1,6 +1,8 @@
 /**
  * The demo's observer at /observer: protected by a token when one is given
- * (open /observer?token=...), otherwise open to loopback clients only.
+ * (open /observer?token=...), otherwise open to loopback clients only. With
+ * `NODE_ENV=production` it is read-only (the mount's default): the page shows
+ * everything but sends no exit signals.
  */
 import { mountObserver, type Observer } from 'beamsock/observer';
 

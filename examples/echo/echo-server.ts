@@ -11,6 +11,7 @@ export interface EchoState {
 }
 
 export const EchoServer: WebSock<EchoState> = {
+  name: 'EchoServer',
   init: (args) => ok({ messages: [], opts: args }),
   handleIn([data], state) {
     if (typeof data !== 'string') return reply('ok', ['binary', data], state);
@@ -23,6 +24,7 @@ export const EchoServer: WebSock<EchoState> = {
 
 /** Echoes every text and binary message back unchanged (what WebSocket test clients such as Autobahn expect). */
 export const Echo: WebSock<null> = {
+  name: 'Echo',
   init: () => ok(null),
   handleIn: ([data, { opcode }], state) => push([opcode, data], state),
   handleInfo: (_message, state) => ok(state),

@@ -6,7 +6,7 @@ import { startHandler } from 'beamsock/testing';
 const Greeter: WebSock<{ name: string; seen: number }, { name: string }, 'ding'> = {
   init: ({ name }) => push(['text', `hello ${name}`], { name, seen: 0 }),
   handleIn([data], state) {
-    if (data === 'bye') return stop('normal', [1000, 'see you'], ['text', `${state.seen} messages`], state);
+    if (data === 'bye') return stop('normal', { code: 1000, reason: 'see you' }, ['text', `${state.seen} messages`], state);
     return ok({ ...state, seen: state.seen + 1 });
   },
   handleInfo: (msg, state) => push(['text', msg], state),

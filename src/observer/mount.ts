@@ -7,10 +7,12 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { upgrade } from '../adapters/ws/upgrade.js';
-import { exit, isAlive, send, type Pid } from '../runtime/index.js';
+import { exit, isAlive, send, type Pid, type Ref } from '../runtime/index.js';
+import { unwatch, watch } from '../runtime/process.js';
 import { renderRefusal } from '../websock/upgrade-validation.js';
 import { authorize, validateAuth, type ObserverAuth } from './auth.js';
 import { observerPage } from './page.js';
+import { ReportLog } from './reports.js';
 import { Sampler } from './sampler.js';
 import { CLOSE_PAGE, ObserverSocket, type ObserverArgs } from './socket.js';
 
@@ -26,6 +28,14 @@ export interface ObserverOptions {
   readonly auth?: ObserverAuth;
   /** Milliseconds between snapshots, at least 10. Default 1000. */
   readonly intervalMs?: number;
+  /**
+   * Look, don't touch: the page shows no exit-signal button and the socket
+   * refuses exit signals. Default: true when `NODE_ENV` is `production` at
+   * mount time, false otherwise; pass `false` to allow exit signals in production.
+   */
+  readonly readOnly?: boolean;
+  /** How many recent runtime reports (crashes, supervisor events) are kept for the page, 1 to 10 000. Default 100. */
+  readonly maxReports?: number;
 }
 
 /** A mounted observer: hand it the requests and upgrades of your server. */
@@ -65,15 +75,21 @@ export interface Observer {
 
 const PATH = /^\/[^\s?#]*$/;
 
-function checkOptions(opts: ObserverOptions): { base: string; intervalMs: number } {
-  const known = ['path', 'auth', 'intervalMs'];
+function checkOptions(opts: ObserverOptions): { base: string; intervalMs: number; readOnly: boolean; maxReports: number } {
+  const known = ['path', 'auth', 'intervalMs', 'readOnly', 'maxReports'];
   for (const key of Object.keys(opts)) if (!known.includes(key)) throw new TypeError(`unknown observer option '${key}' (expected one of ${known.join(', ')})`);
   const path = opts.path ?? '/observer';
   if (typeof path !== 'string' || !PATH.test(path)) throw new TypeError(`observer option 'path' must start with '/' and hold no spaces, '?' or '#', got ${JSON.stringify(path)}`);
   validateAuth(opts.auth);
   const intervalMs = opts.intervalMs ?? 1000;
   if (!(Number.isInteger(intervalMs) && intervalMs >= 10)) throw new TypeError(`observer option 'intervalMs' must be an integer of at least 10, got ${String(intervalMs)}`);
-  return { base: path.replace(/\/+$/, ''), intervalMs };
+  const readOnly = opts.readOnly ?? process.env.NODE_ENV === 'production';
+  if (typeof readOnly !== 'boolean') throw new TypeError(`observer option 'readOnly' must be true or false, got ${JSON.stringify(readOnly)}`);
+  const maxReports = opts.maxReports ?? 100;
+  if (!(Number.isInteger(maxReports) && maxReports >= 1 && maxReports <= 10_000)) {
+    throw new TypeError(`observer option 'maxReports' must be an integer from 1 to 10000, got ${String(maxReports)}`);
+  }
+  return { base: path.replace(/\/+$/, ''), intervalMs, readOnly, maxReports };
 }
 
 function pathnameOf(req: IncomingMessage): string {
@@ -102,7 +118,9 @@ const PAGE_HEADERS = {
 
 /**
  * Creates an observer: a live view of this node's processes (supervision tree,
- * process table, charts, details, exit signals) served at `opts.path` over a
+ * process table, charts, details, exit signals unless read-only), its runtime
+ * (memory, event-loop delay, GC), its registries and PubSub topics, and recent
+ * crash reports, served at `opts.path` over a
  * beamsock WebSocket. Mount it with `attach(server)`, or call `handleRequest` and
  * `handleUpgrade` from your own listeners. Throws TypeError for a bad option.
  *
@@ -113,12 +131,15 @@ const PAGE_HEADERS = {
  * // at shutdown: await observer.close(); await server.close();
  */
 export function mountObserver(opts: ObserverOptions = {}): Observer {
-  const { base, intervalMs } = checkOptions(opts);
+  const { base, intervalMs, readOnly, maxReports } = checkOptions(opts);
   const auth = opts.auth;
   const path = base === '' ? '/' : base;
   const socketPath = `${base}/ws`;
-  const page = observerPage(socketPath);
-  const args: ObserverArgs = { sampler: new Sampler(), intervalMs };
+  const page = observerPage(socketPath, { readOnly });
+  // Reports are kept from mount on, so the page shows crashes from before it was opened.
+  const reports = new ReportLog(maxReports);
+  reports.start();
+  const args: ObserverArgs = { sampler: new Sampler(), intervalMs, readOnly, reports };
   const live = new Set<Pid>();
   let closing = false;
 
@@ -201,13 +222,38 @@ export function mountObserver(opts: ObserverOptions = {}): Observer {
 
     async close(timeoutMs = 5000) {
       closing = true;
+      reports.stop();
       const open = connections();
       for (const pid of open) send(pid, CLOSE_PAGE);
-      const deadline = Date.now() + timeoutMs;
-      while (open.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await exitedWithin(open, timeoutMs);
       for (const pid of open) if (isAlive(pid)) exit(pid, 'kill');
       live.clear();
     },
   };
   return observer;
+}
+
+/**
+ * Resolves once every pid has exited or `timeoutMs` has passed, whichever is
+ * first, leaving no timer or watch behind either way.
+ */
+function exitedWithin(pids: readonly Pid[], timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const watches = new Map<Pid, Ref>();
+    let timer: NodeJS.Timeout | undefined;
+    const done = (): void => {
+      clearTimeout(timer);
+      for (const [pid, ref] of watches) unwatch(pid, ref);
+      resolve();
+    };
+    for (const pid of pids) {
+      const ref = watch(pid, () => {
+        watches.delete(pid);
+        if (watches.size === 0) done();
+      });
+      if (ref !== undefined) watches.set(pid, ref);
+    }
+    if (watches.size === 0) done();
+    else if (Number.isFinite(timeoutMs)) timer = setTimeout(done, timeoutMs);
+  });
 }

@@ -66,11 +66,31 @@ const STYLE = `
   #kill-result, #error { margin-top: .4rem; color: var(--muted); }
   #error { color: var(--danger); }
   .muted { color: var(--muted); }
+  #mode { padding: .1rem .5rem; border-radius: 1rem; background: #8a6d00; font-size: .8rem; }
+  .cards.rt { grid-template-columns: repeat(8, minmax(0, 1fr)); }
+  .charts { grid-template-columns: 1fr 1fr 1fr; }
+  figcaption .heap { color: var(--in); } figcaption .rss { color: var(--out); }
+  .tables h3 { font-size: .85rem; margin: .4rem 0 .2rem; }
+  .tables td.members { white-space: normal; }
+  ol#reports { list-style: none; margin: 0; padding: 0; max-height: 22rem; overflow: auto; }
+  ol#reports li { border-bottom: 1px solid var(--line); padding: .25rem 0; }
+  ol#reports li.crash .rk, ol#reports li.max_heap_size .rk { color: var(--danger); }
+  ol#reports summary { cursor: pointer; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+  ol#reports pre { margin: .2rem 0 0; }
 `;
+
+// Left out of a read-only page altogether, not just hidden.
+const KILLBOX = `<div class="killbox">
+          <select id="reason" aria-label="exit reason"><option value="kill">kill</option><option value="shutdown">shutdown</option><option value="normal">normal</option><option value="custom">custom...</option></select>
+          <input id="reason-custom" placeholder="reason" aria-label="custom reason" hidden>
+          <button id="kill" class="danger" type="button">Send exit signal</button>
+        </div>
+        <div id="kill-result"></div>`;
 
 const BODY = `
 <header>
   <h1>beamsock observer<span id="node"></span></h1>
+  <span id="mode" hidden>read-only</span>
   <span id="conn">connecting</span>
 </header>
 <section class="cards">
@@ -81,9 +101,20 @@ const BODY = `
   <div class="card"><div class="v" id="s-queued">-</div><div class="k">queued messages</div></div>
   <div class="card"><div class="v" id="s-heap">-</div><div class="k">bytes held</div></div>
 </section>
+<section class="cards rt" id="runtime">
+  <div class="card"><div class="v" id="r-heap">-</div><div class="k">JS heap used / total</div></div>
+  <div class="card"><div class="v" id="r-rss">-</div><div class="k">RSS</div></div>
+  <div class="card"><div class="v" id="r-external">-</div><div class="k">external / array buffers</div></div>
+  <div class="card"><div class="v" id="r-delay">-</div><div class="k">event-loop delay p50 / p99</div></div>
+  <div class="card"><div class="v" id="r-delay-max">-</div><div class="k">event-loop delay max</div></div>
+  <div class="card"><div class="v" id="r-gc">-</div><div class="k">GCs / pause this interval</div></div>
+  <div class="card"><div class="v" id="r-gc-total">-</div><div class="k">GCs / pause in all</div></div>
+  <div class="card"><div class="v" id="r-uptime">-</div><div class="k">uptime</div></div>
+</section>
 <section class="charts">
   <figure><figcaption>connections</figcaption><canvas id="chart-conn"></canvas></figure>
   <figure><figcaption>messages / s: <span class="in">in</span>, <span class="out">out</span></figcaption><canvas id="chart-msg"></canvas></figure>
+  <figure><figcaption>memory: <span class="heap">JS heap used</span>, <span class="rss">RSS</span></figcaption><canvas id="chart-mem"></canvas></figure>
 </section>
 <div class="grid">
   <aside>
@@ -93,6 +124,8 @@ const BODY = `
     <div class="panel"><table id="by-kind"></table></div>
     <h2>By status</h2>
     <div class="panel"><table id="by-status"></table></div>
+    <h2>Connections by handler</h2>
+    <div class="panel"><table id="by-handler"></table></div>
     <h2>Top by mailbox</h2><div class="panel"><ol class="top" id="top-mailbox"></ol></div>
     <h2>Top by messages / s</h2><div class="panel"><ol class="top" id="top-rate"></ol></div>
     <h2>Top by bytes held</h2><div class="panel"><ol class="top" id="top-heap"></ol></div>
@@ -115,6 +148,10 @@ const BODY = `
     </table>
     <nav id="pager"><button id="prev" type="button">&lsaquo; prev</button><span id="pageinfo"></span><button id="next" type="button">next &rsaquo;</button></nav>
     <div id="error" role="alert"></div>
+    <h2>Registries and PubSub topics <span id="tables-total" class="muted"></span></h2>
+    <div class="panel tables" id="tables"></div>
+    <h2>Reports <span id="reports-info" class="muted"></span></h2>
+    <div class="panel"><ol id="reports"></ol></div>
   </section>
   <aside>
     <h2>Details</h2>
@@ -128,12 +165,7 @@ const BODY = `
           <h2>reported by its kind</h2>
           <pre id="d-extra"></pre>
         </div>
-        <div class="killbox">
-          <select id="reason" aria-label="exit reason"><option value="kill">kill</option><option value="shutdown">shutdown</option><option value="normal">normal</option><option value="custom">custom...</option></select>
-          <input id="reason-custom" placeholder="reason" aria-label="custom reason" hidden>
-          <button id="kill" class="danger" type="button">Send exit signal</button>
-        </div>
-        <div id="kill-result"></div>
+        KILLBOX
       </div>
     </div>
   </aside>
@@ -147,7 +179,9 @@ const $ = (id) => document.getElementById(id);
 const HISTORY = 120;
 const SIZE = 50;
 const NUMERIC = ['mailbox', 'rate', 'in', 'out', 'heap', 'links', 'monitors'];
-let ws = null, retry = 0, history = [], selected = null, lastTree = '', lastKinds = '';
+const MAX_REPORTS = 200;
+let ws = null, retry = 0, history = [], selected = null, lastTree = '', lastKinds = '', lastTables = '';
+let handlerFilter = '';
 let query = { page: 0, size: SIZE, sort: 'pid', dir: 'asc' };
 let scope = null;
 
@@ -164,7 +198,14 @@ function bytes(n) {
   return (n / 1048576).toFixed(1) + ' MB';
 }
 function send(msg) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(msg)); }
-function qkey(q) { return [q.page, q.size, q.sort, q.dir, q.kind || '', q.status || '', q.parent || '', q.text || ''].join('|'); }
+function qkey(q) { return [q.page, q.size, q.sort, q.dir, q.kind || '', q.status || '', q.handler || '', q.parent || '', q.text || ''].join('|'); }
+function plural(n, one, many) { return num(n) + ' ' + (n === 1 ? one : many || one + 's'); }
+function ms(n) { return n < 10 ? n.toFixed(2) + ' ms' : Math.round(n) + ' ms'; }
+function duration(sec) {
+  if (sec < 3600) return Math.floor(sec / 60) + 'm ' + (sec % 60) + 's';
+  if (sec < 86400) return Math.floor(sec / 3600) + 'h ' + Math.floor(sec % 3600 / 60) + 'm';
+  return Math.floor(sec / 86400) + 'd ' + Math.floor(sec % 86400 / 3600) + 'h';
+}
 function pidLink(pid, text) {
   const b = el('button', text || pid, 'link');
   b.type = 'button';
@@ -176,6 +217,8 @@ function buildQuery() {
   const q = { page: query.page, size: SIZE, sort: query.sort, dir: query.dir };
   const kind = scope ? scope.kind : $('kind-filter').value;
   if (kind) q.kind = kind;
+  const handler = scope ? scope.handler : handlerFilter;
+  if (handler) q.handler = handler;
   if (scope) q.parent = scope.parent;
   const text = $('filter').value.trim();
   if (text) q.text = text;
@@ -229,8 +272,8 @@ function renderPage(page) {
     const c = r.cells;
     c[0].textContent = p.pid;
     c[1].textContent = p.kind;
-    c[2].textContent = p.name || p.label || '';
-    c[2].title = [p.name, p.label].filter(Boolean).join(' ');
+    c[2].textContent = p.name || [p.handler, p.label].filter(Boolean).join(' ');
+    c[2].title = [p.name, p.handler, p.label].filter(Boolean).join(' ');
     c[3].textContent = p.status;
     c[4].textContent = num(p.mailbox);
     c[5].textContent = p.inRate;
@@ -276,7 +319,7 @@ function renderTop(list, rows, value) {
   if (rows.length === 0) { list.appendChild(el('li', 'none', 'muted')); return; }
   for (const r of rows) {
     const li = el('li');
-    li.append(pidLink(r.pid), el('span', ' ' + (r.name || r.label || r.kind) + ': ' + value(r), 'muted'));
+    li.append(pidLink(r.pid), el('span', ' ' + (r.name || r.handler || r.label || r.kind) + ': ' + value(r), 'muted'));
     list.appendChild(li);
   }
 }
@@ -284,17 +327,17 @@ function treeItem(node) {
   const li = el('li');
   if (node.pid === null) li.append(el('strong', node.name));
   else {
-    li.append(pidLink(node.pid, node.name ? node.name + ' ' + node.pid : node.pid), el('span', node.kind + (node.label ? ' ' + node.label : ''), 'kind'));
+    li.append(pidLink(node.pid, node.name ? node.name + ' ' + node.pid : node.pid), el('span', [node.kind, node.handler, node.label].filter(Boolean).join(' '), 'kind'));
   }
   if (node.children.length > 0 || node.groups.length > 0) {
     const ul = el('ul');
     for (const child of node.children) ul.appendChild(treeItem(child));
     for (const g of node.groups) {
       const gl = el('li');
-      const b = el('button', num(g.count) + ' x ' + g.kind, 'link group');
+      const b = el('button', num(g.count) + ' x ' + g.kind + (g.handler ? ' ' + g.handler : ''), 'link group');
       b.type = 'button';
       b.title = 'list them in the table';
-      b.addEventListener('click', () => setScope(node.pid === null ? 'root' : node.pid, g.kind, node.pid === null ? 'top level' : node.pid));
+      b.addEventListener('click', () => setScope(node.pid === null ? 'root' : node.pid, g.kind, node.pid === null ? 'top level' : node.pid, g.handler || ''));
       gl.appendChild(b);
       ul.appendChild(gl);
     }
@@ -312,6 +355,9 @@ function renderSummary(s) {
   $('s-heap').textContent = bytes(s.totals.heapBytes);
   renderCounts($('by-kind'), s.byKind, (k) => { $('kind-filter').value = k; requery(true); });
   renderCounts($('by-status'), s.byStatus, null);
+  renderCounts($('by-handler'), s.byHandler, (h) => { handlerFilter = h; scope = null; setScopeLabel('handler ' + h); requery(true); });
+  renderRuntime(s.runtime);
+  renderTables(s.tables);
   renderTop($('top-mailbox'), s.top.mailbox, (r) => num(r.mailbox));
   renderTop($('top-rate'), s.top.rate, (r) => num(r.inRate + r.outRate));
   renderTop($('top-heap'), s.top.heap, (r) => bytes(r.heap));
@@ -327,11 +373,73 @@ function renderSummary(s) {
     sel.value = keep;
   }
 }
-function setScope(parent, kind, label) {
-  scope = { parent, kind };
-  $('scope').textContent = 'children of ' + label + (kind ? ' (' + kind + ')' : '');
+function setScopeLabel(text) {
+  $('scope').textContent = text;
   $('clear-scope').hidden = false;
+}
+function setScope(parent, kind, label, handler) {
+  scope = { parent, kind, handler };
+  setScopeLabel('children of ' + label + (kind ? ' (' + [kind, handler].filter(Boolean).join(' ') + ')' : ''));
   requery(true);
+}
+function renderRuntime(r) {
+  const m = r.memory;
+  $('r-heap').textContent = bytes(m.heapUsed) + ' / ' + bytes(m.heapTotal);
+  $('r-rss').textContent = bytes(m.rss);
+  $('r-external').textContent = bytes(m.external) + ' / ' + bytes(m.arrayBuffers);
+  const d = r.eventLoopDelay;
+  $('r-delay').textContent = d ? ms(d.p50) + ' / ' + ms(d.p99) : '-';
+  $('r-delay-max').textContent = d ? ms(d.max) : '-';
+  $('r-gc').textContent = r.gc ? num(r.gc.count) + ' / ' + ms(r.gc.pauseMs) : 'n/a';
+  $('r-gc-total').textContent = r.gc ? num(r.gc.totalCount) + ' / ' + ms(r.gc.totalPauseMs) : 'n/a';
+  $('r-gc-total').title = r.gc ? Object.keys(r.gc.totalByKind).map((k) => k + ': ' + r.gc.totalByKind[k]).join(', ') : 'this runtime reports no GC';
+  $('r-uptime').textContent = duration(r.uptimeSec);
+}
+function renderTables(t) {
+  const text = JSON.stringify(t);
+  if (text === lastTables) return;
+  lastTables = text;
+  $('tables-total').textContent = t.total > t.shown.length ? '(' + t.shown.length + ' largest of ' + num(t.total) + ')' : '(' + t.total + ')';
+  const box = $('tables');
+  box.replaceChildren();
+  if (t.shown.length === 0) { box.appendChild(el('p', 'none open', 'muted')); return; }
+  for (const v of t.shown) {
+    const counts = v.type === 'pubsub'
+      ? plural(v.keyCount, 'topic') + ', ' + plural(v.entryCount, 'subscription')
+      : plural(v.keyCount, v.keys + ' key') + ', ' + plural(v.entryCount, 'entry', 'entries');
+    box.appendChild(el('h3', (v.type === 'pubsub' ? 'PubSub ' : 'Registry ') + (v.name || v.id) + ': ' + counts));
+    if (v.top.length === 0) continue;
+    const table = el('table');
+    for (const k of v.top) {
+      const tr = el('tr');
+      const members = el('td', undefined, 'members');
+      k.members.forEach((p, i) => { if (i > 0) members.append(', '); members.append(pidLink(p)); });
+      if (k.count > k.members.length) members.append(' and ' + num(k.count - k.members.length) + ' more');
+      tr.append(el('td', k.key), el('td', num(k.count), 'num'), members);
+      table.appendChild(tr);
+    }
+    box.appendChild(table);
+  }
+}
+
+// --- reports, newest first ---
+function addReports(r) {
+  const list = $('reports');
+  for (const row of r.reports) {
+    const li = el('li', undefined, row.kind);
+    const details = el('details');
+    const summary = el('summary');
+    summary.append(el('span', new Date(row.at).toLocaleTimeString() + ' ', 'muted'), el('span', row.kind + ' ', 'rk'));
+    if (row.pid.startsWith('#PID')) summary.append(pidLink(row.pid));
+    summary.append(el('span', (row.name ? ' (' + row.name + ')' : '') + ' ' + row.summary));
+    details.append(summary, el('pre', row.text));
+    li.appendChild(details);
+    list.insertBefore(li, list.firstChild);
+  }
+  while (list.children.length > MAX_REPORTS) list.lastChild.remove();
+  if (r.dropped > 0) $('reports-info').textContent = '(' + num(r.dropped) + ' more were not kept)';
+  if (list.children.length === 0) $('reports-info').textContent = '(none yet)';
+  else if (r.dropped === 0 && r.reports.length > 0) $('reports-info').textContent = '';
 }
 
 // --- charts ---
@@ -373,6 +481,10 @@ function drawCharts() {
     { values: history.map((p) => p.in), color: css.getPropertyValue('--in') },
     { values: history.map((p) => p.out), color: css.getPropertyValue('--out') },
   ]);
+  drawChart($('chart-mem'), [
+    { values: history.map((p) => (p.heapUsed || 0) / 1048576), color: css.getPropertyValue('--in') },
+    { values: history.map((p) => (p.rss || 0) / 1048576), color: css.getPropertyValue('--out') },
+  ]);
 }
 window.addEventListener('resize', drawCharts);
 
@@ -389,7 +501,7 @@ function renderDetails(d, full) {
   $('d-empty').hidden = true;
   $('d-body').hidden = false;
   $('d-pid').textContent = d.pid;
-  $('kill').disabled = !d.alive;
+  if ($('kill')) $('kill').disabled = !d.alive;
   const list = $('d-list');
   if (!d.alive) {
     list.replaceChildren(el('dt', 'status'), el('dd', 'exited'));
@@ -441,7 +553,7 @@ function renderChildren(d) {
 }
 function select(pid) {
   selected = pid;
-  $('kill-result').textContent = '';
+  if ($('kill-result')) $('kill-result').textContent = '';
   $('d-children').replaceChildren();
   for (const r of rows) r.tr.classList.toggle('selected', r.tr.dataset.pid === pid);
   send({ op: 'select', pid });
@@ -451,7 +563,7 @@ function select(pid) {
 let filterTimer = null;
 $('filter').addEventListener('input', () => { clearTimeout(filterTimer); filterTimer = setTimeout(() => requery(true), 200); });
 $('kind-filter').addEventListener('change', () => requery(true));
-$('clear-scope').addEventListener('click', () => { scope = null; $('scope').textContent = ''; $('clear-scope').hidden = true; requery(true); });
+$('clear-scope').addEventListener('click', () => { scope = null; handlerFilter = ''; $('scope').textContent = ''; $('clear-scope').hidden = true; requery(true); });
 $('prev').addEventListener('click', () => { query.page = Math.max(0, query.page - 1); requery(false); });
 $('next').addEventListener('click', () => { query.page += 1; requery(false); });
 for (const th of document.querySelectorAll('#procs th')) {
@@ -462,18 +574,24 @@ for (const th of document.querySelectorAll('#procs th')) {
     requery(true);
   });
 }
-$('reason').addEventListener('change', () => { $('reason-custom').hidden = $('reason').value !== 'custom'; });
-$('kill').addEventListener('click', () => {
-  if (!selected) return;
-  const reason = $('reason').value === 'custom' ? $('reason-custom').value.trim() : $('reason').value;
-  if (!reason) { $('kill-result').textContent = 'type a reason first'; return; }
-  send({ op: 'kill', pid: selected, reason });
-});
+// A read-only page has no exit-signal controls at all.
+if ($('kill')) {
+  $('reason').addEventListener('change', () => { $('reason-custom').hidden = $('reason').value !== 'custom'; });
+  $('kill').addEventListener('click', () => {
+    if (!selected) return;
+    const reason = $('reason').value === 'custom' ? $('reason-custom').value.trim() : $('reason').value;
+    if (!reason) { $('kill-result').textContent = 'type a reason first'; return; }
+    send({ op: 'kill', pid: selected, reason });
+  });
+}
 
 // --- the socket ---
 function handle(m) {
   if (m.type === 'hello') {
     history = m.history.slice(-HISTORY);
+    $('mode').hidden = !m.readOnly;
+    $('reports').replaceChildren();
+    addReports(m.reports);
     drawCharts();
   } else if (m.type === 'snapshot') {
     renderSummary(m.summary);
@@ -485,12 +603,13 @@ function handle(m) {
     drawCharts();
     renderPage(m.page);
     if (m.details) renderDetails(m.details, false);
+    if (m.reports.reports.length > 0 || m.reports.dropped > 0) addReports(m.reports);
     document.body.dataset.ticks = String(Number(document.body.dataset.ticks || 0) + 1);
   } else if (m.type === 'page') {
     renderPage(m.page);
   } else if (m.type === 'details') {
     renderDetails(m.details, true);
-  } else if (m.type === 'exit_sent') {
+  } else if (m.type === 'exit_sent' && $('kill-result')) {
     $('kill-result').textContent = 'exit(' + m.pid + ', ' + m.reason + ') sent: ' + (m.alive ? 'it is still alive' : 'it has exited');
   } else if (m.type === 'error') {
     $('error').textContent = m.message;
@@ -522,12 +641,13 @@ connect();
 
 /**
  * The observer page, talking to the WebSocket at `socketPath` (same origin; a
- * `?token=` in the page's own address is passed on to it).
+ * `?token=` in the page's own address is passed on to it). A read-only page
+ * carries no exit-signal controls.
  *
  * @example
- * res.end(observerPage('/observer/ws'));
+ * res.end(observerPage('/observer/ws', { readOnly: true }));
  */
-export function observerPage(socketPath: string): string {
+export function observerPage(socketPath: string, opts: { readonly readOnly: boolean }): string {
   // JSON is a JavaScript literal; escaping '<' keeps '</script>' in a path from ending the script.
   const literal = JSON.stringify(socketPath).replace(/</g, '\\u003c');
   return `<!doctype html>
@@ -538,7 +658,7 @@ export function observerPage(socketPath: string): string {
 <title>beamsock observer</title>
 <style>${STYLE}</style>
 </head>
-<body>${BODY}
+<body>${BODY.replace('KILLBOX', opts.readOnly ? '<p class="muted">read-only: exit signals are off</p>' : KILLBOX)}
 <script>
 const SOCKET_PATH = ${literal};
 ${SCRIPT}

@@ -4,6 +4,7 @@
  * interval, pushes a `snapshot` carrying the summary, the page of the process
  * table the page is looking at, and the details of the process it selected.
  */
+import type { ReportsSince } from './reports.js';
 import type { HistoryPoint, SampleSummary } from './sampler.js';
 
 /** Columns the process table sorts by. */
@@ -21,9 +22,11 @@ export interface PageQuery {
   readonly kind?: string;
   /** Only this status. */
   readonly status?: string;
+  /** Only connections running the handler of this name. */
+  readonly handler?: string;
   /** Only children of this printed pid, or `'root'` for processes without a live parent. */
   readonly parent?: string;
-  /** Case-insensitive substring of the pid, kind, registered name or label. */
+  /** Case-insensitive substring of the pid, kind, registered name, handler name or label. */
   readonly text?: string;
 }
 
@@ -34,6 +37,8 @@ export interface ProcessRow {
   readonly kind: string;
   readonly status: string;
   readonly name: string | null;
+  /** The name of the handler a connection runs (its class or its `name` field); null for other kinds. */
+  readonly handler: string | null;
   /** What identifies it beside its name: a connection's request path. */
   readonly label: string | null;
   readonly mailbox: number;
@@ -53,6 +58,8 @@ export interface ProcessRow {
 /** Children of one kind too many to list: the page lists them through a `parent` + `kind` query. */
 export interface TreeGroup {
   readonly kind: string;
+  /** For connections: the handler they all run; absent when the processes name none. */
+  readonly handler?: string;
   readonly count: number;
 }
 
@@ -61,6 +68,7 @@ export interface TreeNode {
   readonly pid: string | null;
   readonly kind: string;
   readonly name: string | null;
+  readonly handler: string | null;
   readonly label: string | null;
   readonly children: readonly TreeNode[];
   readonly groups: readonly TreeGroup[];
@@ -128,6 +136,10 @@ export type ObserverMessage =
       readonly maxPageSize: number;
       readonly query: PageQuery;
       readonly history: readonly HistoryPoint[];
+      /** True when the socket refuses exit signals: the page hides its button. */
+      readonly readOnly: boolean;
+      /** The recent runtime reports, oldest first. */
+      readonly reports: ReportsSince;
     }
   | {
       readonly type: 'snapshot';
@@ -135,6 +147,8 @@ export type ObserverMessage =
       readonly point: HistoryPoint | null;
       readonly page: PageResult;
       readonly details: ProcessDetails | GoneDetails | null;
+      /** Runtime reports since the previous message that carried some. */
+      readonly reports: ReportsSince;
     }
   | { readonly type: 'page'; readonly page: PageResult }
   | { readonly type: 'details'; readonly details: ProcessDetails | GoneDetails }
@@ -145,7 +159,7 @@ export type ObserverMessage =
 export const DEFAULT_QUERY: PageQuery = Object.freeze({ page: 0, size: 50, sort: 'pid', dir: 'asc' });
 
 const SORT_KEYS: readonly SortKey[] = ['pid', 'kind', 'name', 'status', 'mailbox', 'rate', 'in', 'out', 'heap', 'links', 'monitors'];
-const QUERY_KEYS: readonly string[] = ['page', 'size', 'sort', 'dir', 'kind', 'status', 'parent', 'text'];
+const QUERY_KEYS: readonly string[] = ['page', 'size', 'sort', 'dir', 'kind', 'status', 'handler', 'parent', 'text'];
 const MAX_TEXT = 200;
 
 function fail(what: string, value: unknown): never {
@@ -180,6 +194,7 @@ export function parseQuery(raw: unknown, maxPageSize: number): PageQuery {
   if (dir !== 'asc' && dir !== 'desc') fail("query.dir must be 'asc' or 'desc'", dir);
   const kind = optionalText(q, 'kind');
   const status = optionalText(q, 'status');
+  const handler = optionalText(q, 'handler');
   const parent = optionalText(q, 'parent');
   const text = optionalText(q, 'text');
   return {
@@ -189,6 +204,7 @@ export function parseQuery(raw: unknown, maxPageSize: number): PageQuery {
     dir,
     ...(kind !== undefined ? { kind } : {}),
     ...(status !== undefined ? { status } : {}),
+    ...(handler !== undefined ? { handler } : {}),
     ...(parent !== undefined ? { parent } : {}),
     ...(text !== undefined ? { text } : {}),
   };

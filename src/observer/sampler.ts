@@ -9,6 +9,8 @@
  */
 import { nodeName, processInfo, processes, type Pid } from '../runtime/index.js';
 import type { PageQuery, ProcessRow, SortKey, TreeGroup, TreeNode } from './protocol.js';
+import { sampleTables, type TablesSummary } from './registries.js';
+import { RuntimeStats, type RuntimeSample } from './runtime-stats.js';
 
 /** One point of the charts. */
 export interface HistoryPoint {
@@ -20,6 +22,10 @@ export interface HistoryPoint {
   readonly in: number;
   /** Messages sent per second, all processes together. */
   readonly out: number;
+  /** Bytes of JavaScript heap in use. */
+  readonly heapUsed: number;
+  /** Resident set size in bytes. */
+  readonly rss: number;
 }
 
 /** What one sample says about the whole node. */
@@ -39,9 +45,15 @@ export interface SampleSummary {
   };
   readonly byKind: Readonly<Record<string, number>>;
   readonly byStatus: Readonly<Record<string, number>>;
+  /** Connections counted by the name of the handler they run. */
+  readonly byHandler: Readonly<Record<string, number>>;
   /** The busiest processes, at most `topN` each, only those with a non-zero value. */
   readonly top: { readonly mailbox: readonly ProcessRow[]; readonly rate: readonly ProcessRow[]; readonly heap: readonly ProcessRow[] };
   readonly tree: TreeNode;
+  /** Memory, event-loop delay and GC of the whole process. */
+  readonly runtime: RuntimeSample;
+  /** The open Registry and PubSub instances with their busiest keys and members. */
+  readonly tables: TablesSummary;
 }
 
 /** Options of `new Sampler(...)`. */
@@ -63,6 +75,7 @@ class Entry implements ProcessRow {
   kind = '';
   status = '';
   name: string | null = null;
+  handler: string | null = null;
   label: string | null = null;
   mailbox = 0;
   inRate = 0;
@@ -87,6 +100,7 @@ class Entry implements ProcessRow {
       kind: this.kind,
       status: this.status,
       name: this.name,
+      handler: this.handler,
       label: this.label,
       mailbox: this.mailbox,
       inRate: this.inRate,
@@ -117,7 +131,7 @@ function positive(name: string, value: number | undefined, fallback: number): nu
 const SORT_VALUE: Readonly<Record<SortKey, (e: Entry) => number | string>> = {
   pid: (e) => e.serial,
   kind: (e) => e.kind,
-  name: (e) => e.name ?? e.label ?? '',
+  name: (e) => e.name ?? e.handler ?? e.label ?? '',
   status: (e) => e.status,
   mailbox: (e) => e.mailbox,
   rate: (e) => e.inRate + e.outRate,
@@ -139,6 +153,8 @@ const SORT_VALUE: Readonly<Record<SortKey, (e: Entry) => number | string>> = {
  * sampler.page({ page: 0, size: 50, sort: 'mailbox', dir: 'desc' }).rows.length; // at most 50
  */
 export class Sampler {
+  /** Its runtime panel: observer pages `watch()` it while they are open. */
+  readonly runtime = new RuntimeStats();
   readonly #entries = new Map<Pid, Entry>();
   /** The same entries by printed pid: rows name their parent that way. */
   readonly #byPrinted = new Map<string, Entry>();
@@ -175,6 +191,7 @@ export class Sampler {
     this.#sampledAt = now;
     const byKind: Record<string, number> = {};
     const byStatus: Record<string, number> = {};
+    const byHandler: Record<string, number> = {};
     let inDelta = 0;
     let outDelta = 0;
     let queued = 0;
@@ -203,8 +220,10 @@ export class Sampler {
       e.kind = info.kind;
       e.status = info.status;
       e.name = info.registeredName ?? null;
-      const path = info.details.path;
+      const { path, handler } = info.details;
       e.label = typeof path === 'string' ? path : null;
+      // A connection's details name its handler: the adapter's handlerName(handler).
+      e.handler = typeof handler === 'string' ? handler : null;
       e.mailbox = info.messageQueueLen;
       e.heap = info.heapSize;
       e.maxHeap = info.maxHeapSize.size;
@@ -216,6 +235,7 @@ export class Sampler {
       heapBytes += e.heap;
       byKind[e.kind] = (byKind[e.kind] ?? 0) + 1;
       byStatus[e.status] = (byStatus[e.status] ?? 0) + 1;
+      if (e.handler !== null) byHandler[e.handler] = (byHandler[e.handler] ?? 0) + 1;
     }
     for (const [pid, e] of entries) {
       if (e.seen === gen) continue;
@@ -227,7 +247,9 @@ export class Sampler {
     const connections = byKind.connection ?? 0;
     const inPerSec = elapsed > 0 ? round1(inDelta / elapsed) : 0;
     const outPerSec = elapsed > 0 ? round1(outDelta / elapsed) : 0;
-    this.#history.push({ t: at, processes: entries.size, connections, in: inPerSec, out: outPerSec });
+    const runtime = this.runtime.read();
+    const { heapUsed, rss } = runtime.memory;
+    this.#history.push({ t: at, processes: entries.size, connections, in: inPerSec, out: outPerSec, heapUsed, rss });
     if (this.#history.length > this.#historyLength) this.#history.shift();
     this.#summary = {
       node: nodeName(),
@@ -235,12 +257,15 @@ export class Sampler {
       totals: { processes: entries.size, connections, messagesInPerSec: inPerSec, messagesOutPerSec: outPerSec, queued, heapBytes },
       byKind,
       byStatus,
+      byHandler,
       top: {
         mailbox: this.#top((e) => e.mailbox),
         rate: this.#top((e) => e.inRate + e.outRate),
         heap: this.#top((e) => e.heap),
       },
       tree: this.#tree(),
+      runtime,
+      tables: sampleTables(),
     };
     this.#summaryJson = JSON.stringify(this.#summary);
   }
@@ -320,6 +345,7 @@ export class Sampler {
     for (const e of this.#entries.values()) {
       if (q.kind !== undefined && e.kind !== q.kind) continue;
       if (q.status !== undefined && e.status !== q.status) continue;
+      if (q.handler !== undefined && e.handler !== q.handler) continue;
       if (parent !== undefined && (parent === null ? this.#parentOf(e) !== undefined : e.parent !== parent)) continue;
       if (text !== undefined && !matchesText(e, text)) continue;
       out.push(e);
@@ -360,25 +386,28 @@ export class Sampler {
     const groupAbove = this.#groupAbove;
     const build = (owner: Entry | null): { children: TreeNode[]; groups: TreeGroup[] } => {
       const kids = children.get(owner) ?? [];
-      const perKind = new Map<string, Entry[]>();
+      // Connections of different handlers are different families.
+      const families = new Map<string, Entry[]>();
       for (const k of kids) {
-        let list = perKind.get(k.kind);
-        if (list === undefined) perKind.set(k.kind, (list = []));
+        const family = k.handler === null ? k.kind : `${k.kind}\u0000${k.handler}`;
+        let list = families.get(family);
+        if (list === undefined) families.set(family, (list = []));
         list.push(k);
       }
       const nodes: TreeNode[] = [];
       const groups: TreeGroup[] = [];
-      for (const [kind, list] of perKind) {
+      for (const list of families.values()) {
+        const { kind, handler } = list[0] as Entry;
         if (list.length > groupAbove || list.length > budget) {
-          groups.push({ kind, count: list.length });
+          groups.push(handler === null ? { kind, count: list.length } : { kind, handler, count: list.length });
           continue;
         }
         budget -= list.length;
-        for (const k of list) nodes.push({ pid: k.pid, kind: k.kind, name: k.name, label: k.label, ...build(k) });
+        for (const k of list) nodes.push({ pid: k.pid, kind: k.kind, name: k.name, handler: k.handler, label: k.label, ...build(k) });
       }
       return { children: nodes, groups };
     };
-    return { pid: null, kind: 'node', name: nodeName(), label: null, ...build(null) };
+    return { pid: null, kind: 'node', name: nodeName(), handler: null, label: null, ...build(null) };
   }
 }
 
@@ -387,6 +416,7 @@ function matchesText(e: Entry, text: string): boolean {
     e.pid.toLowerCase().includes(text) ||
     e.kind.toLowerCase().includes(text) ||
     (e.name !== null && e.name.toLowerCase().includes(text)) ||
+    (e.handler !== null && e.handler.toLowerCase().includes(text)) ||
     (e.label !== null && e.label.toLowerCase().includes(text))
   );
 }

@@ -3,7 +3,8 @@
  * connection process that ticks on its own timer (`sendAfter` to itself), reads
  * the shared `Sampler` and pushes one snapshot per tick; between ticks it answers
  * the page's requests: another page of the table, one process's details, an
- * exit signal.
+ * exit signal (refused when read-only). While a page is open the sampler's
+ * runtime panel measures event-loop delay and GC.
  */
 import {
   Pid,
@@ -15,7 +16,7 @@ import {
   sendAfter,
   type ChildInfo,
 } from '../runtime/index.js';
-import { ok, push, stop, type HandleResult, type InFrame, type WebSock } from '../websock/behaviour.js';
+import { ok, push, stop, type CloseReason, type HandleResult, type InFrame, type WebSock } from '../websock/behaviour.js';
 import {
   DEFAULT_QUERY,
   parseRequest,
@@ -26,6 +27,7 @@ import {
   type PageResult,
   type ProcessDetails,
 } from './protocol.js';
+import type { ReportLog } from './reports.js';
 import { MAX_PAGE_SIZE, type Sampler } from './sampler.js';
 
 /** What each observer connection is started with. */
@@ -34,6 +36,10 @@ export interface ObserverArgs {
   readonly sampler: Sampler;
   /** Milliseconds between snapshots. */
   readonly intervalMs: number;
+  /** Refuse exit signals: the page only looks. */
+  readonly readOnly: boolean;
+  /** The runtime reports the pages stream; started by whoever owns it. */
+  readonly reports: ReportLog;
 }
 
 /** One observer page's view. */
@@ -41,6 +47,8 @@ export interface ObserverState {
   readonly args: ObserverArgs;
   readonly query: PageQuery;
   readonly selected: Pid | undefined;
+  /** The last report this page was sent. */
+  readonly reportSeq: number;
 }
 
 const TICK = Symbol('observer tick');
@@ -63,16 +71,19 @@ function pageOf(state: ObserverState): PageResult {
 }
 
 // Built as text around the summary's JSON, which the sampler serializes once for
-// every page it serves; the shape is ObserverMessage's 'snapshot'.
-function snapshot(state: ObserverState): ['text', string] {
-  const { sampler } = state.args;
+// every page it serves; the shape is ObserverMessage's 'snapshot'. The page's
+// state moves on to the last report sent.
+function snapshot(state: ObserverState): { readonly frame: ['text', string]; readonly next: ObserverState } {
+  const { sampler, reports } = state.args;
   const history = sampler.history();
   const point = history[history.length - 1] ?? null;
   const details = state.selected === undefined ? null : detailsOf(state.selected, sampler);
-  return [
+  const news = reports.since(state.reportSeq);
+  const frame: ['text', string] = [
     'text',
-    `{"type":"snapshot","summary":${sampler.summaryJson()},"point":${JSON.stringify(point)},"page":${JSON.stringify(pageOf(state))},"details":${JSON.stringify(details)}}`,
+    `{"type":"snapshot","summary":${sampler.summaryJson()},"point":${JSON.stringify(point)},"page":${JSON.stringify(pageOf(state))},"details":${JSON.stringify(details)},"reports":${JSON.stringify(news)}}`,
   ];
+  return { frame, next: { ...state, reportSeq: news.last } };
 }
 
 function printed(pids: readonly Pid[]): string[] {
@@ -182,6 +193,7 @@ async function answer(text: string, state: ObserverState): Promise<HandleResult<
       return push(message({ type: 'details', details }), { ...state, selected: pid });
     }
     case 'kill': {
+      if (state.args.readOnly) throw new TypeError(`the observer is read-only: exit signals are refused (mounted with readOnly: true); ${req.pid} was not signalled`);
       const pid = parsePid(req.pid);
       exit(pid, req.reason);
       return push(message({ type: 'exit_sent', pid: req.pid, reason: req.reason, alive: isAlive(pid) }), state);
@@ -192,17 +204,22 @@ async function answer(text: string, state: ObserverState): Promise<HandleResult<
 /**
  * The observer page's WebSocket handler. Host it yourself when `mountObserver`
  * does not fit your server (Bun, a router): every connection needs the same
- * `ObserverArgs`, one `Sampler` for all of them.
+ * `ObserverArgs`, one `Sampler` and one started `ReportLog` for all of them.
  *
  * @example
- * const args: ObserverArgs = { sampler: new Sampler(), intervalMs: 1000 };
+ * const reports = new ReportLog(100);
+ * reports.start();
+ * const args: ObserverArgs = { sampler: new Sampler(), intervalMs: 1000, readOnly: true, reports };
  * server.on('upgrade', (req, socket, head) => upgrade(req, socket, head, ObserverSocket, args));
  */
-export const ObserverSocket: WebSock<ObserverState, ObserverArgs> = {
-  init(args) {
+// A class instance, so that the adapters name its connections after the class
+// ('ObserverPage') and the observer lists its own pages by that name.
+export const ObserverSocket: WebSock<ObserverState, ObserverArgs> = new (class ObserverPage implements WebSock<ObserverState, ObserverArgs> {
+  init(args: ObserverArgs): HandleResult<ObserverState> {
     args.sampler.refresh(args.intervalMs * 0.9);
     sendAfter(self(), TICK, args.intervalMs);
-    const state: ObserverState = { args, query: DEFAULT_QUERY, selected: undefined };
+    const reports = args.reports.since(0);
+    const state: ObserverState = { args, query: DEFAULT_QUERY, selected: undefined, reportSeq: reports.last };
     const hello = message({
       type: 'hello',
       node: args.sampler.summary().node,
@@ -210,26 +227,37 @@ export const ObserverSocket: WebSock<ObserverState, ObserverArgs> = {
       maxPageSize: MAX_PAGE_SIZE,
       query: DEFAULT_QUERY,
       history: args.sampler.history(),
+      readOnly: args.readOnly,
+      reports,
     });
-    return push([hello, snapshot(state)], state);
-  },
+    const { frame, next } = snapshot(state);
+    // Last, so that an init that threw leaves nothing watching: terminate would not undo it.
+    args.sampler.runtime.watch();
+    return push([hello, frame], next);
+  }
 
-  async handleIn([data]: InFrame, state) {
+  async handleIn([data]: InFrame, state: ObserverState): Promise<HandleResult<ObserverState>> {
     if (typeof data !== 'string') return push(message({ type: 'error', message: 'requests are JSON text frames, got a binary frame' }), state);
     try {
       return await answer(data, state);
     } catch (err) {
       return refuse(err, state);
     }
-  },
+  }
 
-  handleInfo(msg, state) {
-    if (msg === CLOSE_PAGE) return stop('normal', [1001, 'observer closed'], state);
+  handleInfo(msg: unknown, state: ObserverState): HandleResult<ObserverState> {
+    if (msg === CLOSE_PAGE) return stop('normal', { code: 1001, reason: 'observer closed' }, state);
     if (msg !== TICK) return ok(state);
     const { sampler, intervalMs } = state.args;
     // Pages ticking out of phase reuse a sample younger than most of an interval.
     sampler.refresh(intervalMs * 0.9);
     sendAfter(self(), TICK, intervalMs);
-    return push(snapshot(state), state);
-  },
-};
+    const { frame, next } = snapshot(state);
+    return push(frame, next);
+  }
+
+  terminate(_reason: CloseReason, state: ObserverState): void {
+    // However the page ended (closed, killed, crashed), it no longer watches.
+    state.args.sampler.runtime.unwatch();
+  }
+})();

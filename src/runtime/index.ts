@@ -118,3 +118,5 @@ export {
   type SupervisorErrorReason,
 } from './supervisor.js';
 export { DynamicSupervisor, type DynamicSupervisorOptions, type DynamicChildSpec } from './dynamic-supervisor.js';
+export { Task, TaskError, type TaskResult, type AsyncStreamOptions } from './task.js';
+export { TaskSupervisor, type TaskSupervisorOptions } from './task-supervisor.js';

@@ -2,6 +2,7 @@
  * Structured reports the runtime emits (crashes, heap-limit overflows, supervisor
  * events) and the pluggable logger that receives them.
  */
+import { channel } from 'node:diagnostics_channel';
 import type { Pid } from './pid.js';
 import { formatReason, formatTerm, type ExitReason } from './reasons.js';
 
@@ -67,6 +68,12 @@ export const consoleLogger: Logger = (report) => {
 let current: Logger = consoleLogger;
 
 /**
+ * Every report is also published here, whatever logger is set, so a reader such
+ * as the observer sees them without taking the logger's place.
+ */
+const reportChannel = channel('beamsock:report');
+
+/**
  * Replaces the logger; returns the previous one so a test can restore it.
  *
  * @example
@@ -83,6 +90,7 @@ export function setLogger(logger: Logger): Logger {
 
 /** @internal */
 export function report(r: Report): void {
+  if (reportChannel.hasSubscribers) reportChannel.publish(r);
   try {
     current(r);
   } catch {

@@ -19,7 +19,8 @@
  */
 import { nodeName as localNodeName, type Pid } from './pid.js';
 import { send } from './process.js';
-import { Registry, type RegistryEntry } from './registry.js';
+import { LiveSet } from './live-set.js';
+import { Registry, openRegistries, type RegistryEntry } from './registry.js';
 
 /**
  * Delivers one broadcast to the subscriptions of a topic: `entries` holds one
@@ -77,6 +78,9 @@ export const defaultDispatcher: Dispatcher<unknown> = (entries, from, message) =
 };
 
 const byName = new Map<string, PubSub<unknown>>();
+
+/** @internal Every open PubSub, held weakly, for the observer. */
+export const openPubSubs = new LiveSet<PubSub<unknown>>();
 const always = (): boolean => true;
 
 function validateOptions(opts: PubSubOptions<unknown>): void {
@@ -136,6 +140,8 @@ export class PubSub<Meta = undefined> {
     this.name = opts.name;
     this.dispatcher = opts.dispatcher ?? defaultDispatcher;
     if (opts.name !== undefined) byName.set(opts.name, this as PubSub<unknown>);
+    openRegistries.delete(this.registry as Registry<unknown, unknown>);
+    openPubSubs.add(this as PubSub<unknown>);
     this.adapter = opts.adapter === undefined ? null : opts.adapter(this);
   }
 
@@ -324,6 +330,12 @@ export class PubSub<Meta = undefined> {
     this.closed = true;
     this.registry.close();
     if (this.name !== undefined && byName.get(this.name) === (this as PubSub<unknown>)) byName.delete(this.name);
+    openPubSubs.delete(this as PubSub<unknown>);
+  }
+
+  /** @internal The registry of its local subscriptions, topic to subscriber, for the observer to read. */
+  subscriptions(): Registry<string, Meta> {
+    return this.registry;
   }
 
   private resolve(dispatcher: Dispatcher<Meta> | string | undefined): Dispatcher<Meta> {

@@ -15,6 +15,7 @@
  * Keys are compared as `Map` keys (SameValueZero): use strings, numbers or other
  * primitives; an object key matches only that same object.
  */
+import { LiveSet } from './live-set.js';
 import { Pid } from './pid.js';
 import { offExit, onExit, requireSelf, send } from './process.js';
 import { DEAD, type ExitHook, type Proc } from './proc.js';
@@ -78,6 +79,9 @@ interface Owner<K, V> {
 const OK: RegisterResult = Object.freeze({ ok: true });
 
 const byName = new Map<string, Registry<unknown, unknown>>();
+
+/** @internal Every open registry, held weakly, for the observer (a PubSub's own registry is listed as the PubSub). */
+export const openRegistries = new LiveSet<Registry<unknown, unknown>>();
 
 function sameKey(a: unknown, b: unknown): boolean {
   return a === b || (a !== a && b !== b);
@@ -147,6 +151,7 @@ export class Registry<K, V> {
     this.name = opts.name;
     this.listeners = opts.listeners === undefined ? [] : [...opts.listeners];
     if (opts.name !== undefined) byName.set(opts.name, this as Registry<unknown, unknown>);
+    openRegistries.add(this as Registry<unknown, unknown>);
   }
 
   /**
@@ -415,6 +420,7 @@ export class Registry<K, V> {
     this.buckets.clear();
     this.total = 0;
     if (this.name !== undefined && byName.get(this.name) === (this as Registry<unknown, unknown>)) byName.delete(this.name);
+    openRegistries.delete(this as Registry<unknown, unknown>);
   }
 
   private requireOpen(what: string): void {

@@ -8,7 +8,8 @@
  * frames wait, in order, as they would in TCP buffers.
  */
 import type { Frame } from '../websock/behaviour.js';
-import { Outbound, type Connection, type Transport } from '../websock/connection.js';
+import type { Connection } from '../websock/connection.js';
+import { Outbound, type Transport } from '../websock/transport.js';
 import { toWire, type FrameLog } from './frames.js';
 
 /**

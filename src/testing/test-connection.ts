@@ -12,6 +12,7 @@ import type { CloseInfo, CloseReason, WebSock } from '../websock/behaviour.js';
 import { validateCloseDetail } from '../websock/close-codes.js';
 import { Connection, connectionSettings } from '../websock/connection.js';
 import { normalizeOptions, type ConnectionOptions, type ResolvedOptions } from '../websock/options.js';
+import { handlerName } from '../websock/serving.js';
 import { describeValue } from '../websock/upgrade-validation.js';
 import {
   assertClose,
@@ -51,11 +52,6 @@ export interface Termination<S> {
 export type ExpectedClose = Partial<ClosedInfo>;
 
 
-function handlerName(handler: object): string {
-  const name = (handler as { name?: unknown }).name ?? handler.constructor?.name;
-  return typeof name === 'string' && name !== 'Object' ? name : 'WebSock';
-}
-
 /** Control frames carry at most 125 bytes (RFC 6455 §5.5). */
 function controlPayload(method: string, data: string | Uint8Array | undefined): Buffer {
   const bytes = data === undefined ? Buffer.alloc(0) : typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
@@ -90,7 +86,6 @@ export class TestConnection<S = unknown, I = unknown> {
       this.socket,
       connectionSettings(o),
       { handlerName: handlerName(handler), remoteAddress: undefined, path: undefined, protocol: undefined, server: 'testing' },
-      undefined,
     );
     this.socket.attach(conn);
     this.pid = conn.pid;

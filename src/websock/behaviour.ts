@@ -29,10 +29,17 @@ export type Frame = readonly [opcode: FrameOpcode, data: Payload];
 export type Frames = Frame | readonly Frame[];
 
 /**
- * How a stop closes the socket: a close code, or a code and a reason (text or
- * bytes, at most 123 bytes; `null` for none).
+ * How a stop closes the socket: a close code and an optional reason (text or
+ * bytes, at most 123 bytes of UTF-8; `null` or absent for none), Elixir's
+ * `{code, reason}`. An object, so the compiler never mistakes it for a state.
+ *
+ * @example
+ * const detail: CloseDetail = { code: 4000, reason: 'room closed' };
  */
-export type CloseDetail = number | readonly [code: number, reason: Payload];
+export interface CloseDetail {
+  readonly code: number;
+  readonly reason?: Payload | undefined;
+}
 
 /** What `handleIn` receives: one whole message (continuations joined). Text arrives as a string, binary as a Buffer. */
 export type InFrame = readonly [data: string, meta: { readonly opcode: 'text' }] | readonly [data: Buffer, meta: { readonly opcode: 'binary' }];
@@ -116,6 +123,12 @@ export interface WebSock<S, A = unknown, I = unknown> {
   handleInfo(message: I, state: S): MaybePromise<HandleResult<S>>;
   /** Runs at most once when the connection ends; its return value is ignored. */
   terminate?(reason: CloseReason, state: S, info: CloseInfo): unknown;
+  /**
+   * How telemetry, crash reports and the observer name this handler's connections
+   * (default: the constructor's name for a class instance, else `'WebSock'`), as an
+   * Elixir module name does.
+   */
+  readonly name?: string;
 }
 
 /**
@@ -152,12 +165,14 @@ export function ok<S>(state: S): OkResult<S> {
 /**
  * Close the connection: `stop(reason, state)`, `stop(reason, closeDetail, state)`
  * or `stop(reason, closeDetail, frames, state)` (frames go out before the close).
+ * The close detail is an object (`{ code, reason? }`), so a numeric or tuple state
+ * can never be taken for one: `stop('normal', 4000, state)` does not compile.
  *
  * @example
- * return stop('normal', state);                         // 1000
- * return stop({ shutdown: 'restart' }, state);          // 1012
- * return stop('normal', [4000, 'bye'], state);          // 4000 "bye"
- * return stop('normal', 1000, ['text', 'last words'], state);
+ * return stop('normal', state);                                  // 1000
+ * return stop({ shutdown: 'restart' }, state);                   // 1012
+ * return stop('normal', { code: 4000, reason: 'bye' }, state);   // 4000 "bye"
+ * return stop('normal', { code: 1000 }, ['text', 'last words'], state);
  */
 export function stop<S>(reason: ExitReason, state: S): StopResult<S>;
 export function stop<S>(reason: ExitReason, closeDetail: CloseDetail, state: S): StopResult<S>;

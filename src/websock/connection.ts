@@ -1,14 +1,15 @@
 /**
  * The connection process: drives one WebSock handler for one socket, whatever the
- * server. An adapter owns the socket and hands the connection a `Transport`; the
- * connection owns everything else — the callbacks and their results, the closing
- * table, the idle timeout, flow control, output batching and telemetry.
+ * server. An adapter owns the socket, hands the connection a `Transport` and
+ * delivers its `Inbound` events (see `transport.ts`); the connection owns the
+ * rest — the callbacks and their results, the closing table, the idle timeout
+ * (`idle-wheel.ts`), flow control, output batching, and what telemetry reports
+ * (`telemetry.ts`).
  *
  * Socket events enter the process's mailbox like any other message, so a frame,
  * a `send(pid, msg)` and the peer's close are handled strictly in arrival order,
  * one at a time. Frames pushed during one scheduler slice leave in one write.
  */
-import { channel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import type { Pid } from '../runtime/pid.js';
 import { enqueue, exit, kill, procOf, rootPid, setHeld, spawnOwned, type SpawnOptions } from '../runtime/process.js';
@@ -16,36 +17,10 @@ import { isExit, isShutdownReason, type ExitReason } from '../runtime/reasons.js
 import { BUSY, DEAD, SCHEDULED, type Proc, type ProcOwner } from '../runtime/proc.js';
 import type { CloseDetail, CloseInfo, CloseReason, Frame, Frames, HandleResult, Payload, WebSock } from './behaviour.js';
 import { validateCloseDetail } from './close-codes.js';
+import { IdleWheel, type IdleWatched } from './idle-wheel.js';
 import type { ResolvedOptions } from './options.js';
-
-/**
- * A frame encoded once and written to many connections (see `fastlane`). The
- * transport that first writes it keeps its encoding in `encoded` for the others.
- */
-export class Outbound {
-  encoded: unknown = undefined;
-  constructor(readonly frame: Frame) {}
-}
-
-/** What a server adapter provides to a connection. */
-export interface Transport {
-  /** Writes frames in order, in as few socket writes as the server allows. Must not keep the array. */
-  write(frames: readonly (Frame | Outbound)[], compress: boolean): void;
-  /** Sends a close frame after everything written so far, and lets the server finish the closing handshake. */
-  close(code: number, reason: string | Uint8Array): void;
-  /** Cuts the TCP connection without a close frame. */
-  abort(): void;
-  /** Stops reading from the socket. */
-  pause(): void;
-  /** Reads from the socket again. */
-  resume(): void;
-  /** Outbound bytes accepted but not yet handed to the network. */
-  bufferedAmount(): number;
-  /** Changes the largest message the peer may send from now on. */
-  setMaxFrameSize(bytes: number): void;
-  /** True when permessage-deflate was negotiated. */
-  readonly compressed: boolean;
-}
+import { countClose, countControl, countReceived, countSent, frameStats, publishCrash, publishStart, publishStop, type FrameStats } from './telemetry.js';
+import { Outbound, type ConnectionMeta, type Inbound, type Transport } from './transport.js';
 
 /** The per-connection settings a connection enforces itself. */
 export interface ConnectionSettings {
@@ -61,7 +36,10 @@ export interface ConnectionSettings {
 
 /**
  * The settings a connection enforces itself, from resolved upgrade options: what
- * every adapter (and the test kit) hands `Connection`.
+ * the serving core (and the test kit) hands `Connection`.
+ *
+ * @example
+ * const settings = connectionSettings(normalizeOptions({ timeout: 30_000 }));
  */
 export function connectionSettings(o: ResolvedOptions): ConnectionSettings {
   return {
@@ -71,47 +49,6 @@ export function connectionSettings(o: ResolvedOptions): ConnectionSettings {
     maxHeapSize: o.maxHeapSize.size === 0 ? undefined : o.maxHeapSize,
     fullsweepAfter: o.fullsweepAfter,
   };
-}
-
-/** Facts about the connection for telemetry and `processInfo` details. */
-export interface ConnectionMeta {
-  readonly handlerName: string;
-  readonly remoteAddress: string | undefined;
-  readonly path: string | undefined;
-  readonly protocol: string | undefined;
-  readonly server: string;
-}
-
-const upgradeChannel = channel('beamsock:upgrade');
-const startChannel = channel('beamsock:connection:start');
-const stopChannel = channel('beamsock:connection:stop');
-const crashChannel = channel('beamsock:connection:crash');
-
-/** @internal for the adapters: published once per upgrade attempt. */
-export function publishUpgrade(event: { server: string; path: string | undefined; status: number; reason?: string }): void {
-  if (upgradeChannel.hasSubscribers) upgradeChannel.publish(event);
-}
-
-/** Frame counts and bytes per type, received and sent, as `beamsock:connection:stop` reports them. */
-export interface FrameStats {
-  recvTextCount: number;
-  recvTextBytes: number;
-  recvBinaryCount: number;
-  recvBinaryBytes: number;
-  recvPingCount: number;
-  recvPingBytes: number;
-  recvPongCount: number;
-  recvPongBytes: number;
-  recvCloseCount: number;
-  recvCloseBytes: number;
-  sendTextCount: number;
-  sendTextBytes: number;
-  sendBinaryCount: number;
-  sendBinaryBytes: number;
-  sendPingCount: number;
-  sendPingBytes: number;
-  sendPongCount: number;
-  sendPongBytes: number;
 }
 
 // What handleIn and handleControl receive beside the data: shared, never changed.
@@ -143,7 +80,6 @@ class SocketEvent {
   }
 }
 
-
 /** @internal the connection run by the calling process, for the connection commands. */
 export function connectionOf(pid: Pid): Connection<unknown> | undefined {
   const owner = procOf(pid)?.owner;
@@ -151,11 +87,15 @@ export function connectionOf(pid: Pid): Connection<unknown> | undefined {
 }
 
 /**
- * One connection process. An adapter creates one per upgraded socket (`new
- * Connection(...)`, then `superviseConnection`) and reports socket events through `received`, `control`, `closed`,
- * `protocolError` and `drained`.
+ * One connection process. A server starts one per upgraded socket through
+ * `Serving.start`, which also supervises and tracks it; the adapter then reports
+ * the socket's events through the `Inbound` methods.
+ *
+ * @example
+ * const conn = serving.start(transport, meta, args);
+ * socket.on('message', (data) => conn.received(String(data), false, data.length));
  */
-export class Connection<S> implements ProcOwner {
+export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   readonly pid: Pid;
   private readonly proc: Proc;
   private state: S = undefined as S;
@@ -172,6 +112,8 @@ export class Connection<S> implements ProcOwner {
   private timeout: number;
   private shutdownReason: ExitReason | undefined;
   private refusal: { code: number; why: string } | undefined;
+  /** The supervisor that adopted it; until then the root, as for any process without a parent. */
+  private parent: Pid | undefined;
   private readonly startedAt = performance.now();
   private readonly stats: FrameStats | null;
 
@@ -181,10 +123,9 @@ export class Connection<S> implements ProcOwner {
     private readonly transport: Transport,
     private readonly settings: ConnectionSettings,
     private readonly meta: ConnectionMeta,
-    private parent: Pid | undefined,
   ) {
     this.timeout = settings.timeout;
-    this.stats = stopChannel.hasSubscribers ? newStats() : null;
+    this.stats = frameStats();
     const spawnOpts: SpawnOptions = {
       kind: 'connection',
       trapExit: true,
@@ -194,62 +135,33 @@ export class Connection<S> implements ProcOwner {
     };
     this.pid = spawnOwned(this, spawnOpts);
     this.proc = procOf(this.pid) as Proc;
-    if (startChannel.hasSubscribers) startChannel.publish({ pid: this.pid, ...meta, compress: transport.compressed });
+    publishStart(this.pid, meta, transport.compressed);
     this.armIdle();
   }
 
-  // Adapter-facing events -------------------------------------------------------------
+  // Inbound: the adapter's events ------------------------------------------------------
 
-  /** A whole text (`binary` false) or binary message arrived. */
   received(data: string | Buffer, binary: boolean, bytes: number): void {
     this.idleTicks = 0;
-    if (this.stats !== null) {
-      if (binary) {
-        this.stats.recvBinaryCount++;
-        this.stats.recvBinaryBytes += bytes;
-      } else {
-        this.stats.recvTextCount++;
-        this.stats.recvTextBytes += bytes;
-      }
-    }
+    if (this.stats !== null) countReceived(this.stats, binary, bytes);
     this.deliver(new SocketEvent(binary ? BINARY : TEXT, data, 0));
   }
 
-  /** A ping (already answered) or a pong arrived. */
   control(data: Buffer, opcode: 'ping' | 'pong'): void {
     this.idleTicks = 0;
-    if (this.stats !== null) {
-      if (opcode === 'ping') {
-        this.stats.recvPingCount++;
-        this.stats.recvPingBytes += data.length;
-        this.stats.sendPongCount++;
-        this.stats.sendPongBytes += data.length;
-      } else {
-        this.stats.recvPongCount++;
-        this.stats.recvPongBytes += data.length;
-      }
-    }
+    if (this.stats !== null) countControl(this.stats, opcode, data.length);
     this.deliver(new SocketEvent(opcode === 'ping' ? PING : PONG, data, 0));
   }
 
-  /**
-   * The socket closed: `remote` when the peer sent a close frame (with `code`,
-   * 1005 if it had none, and `reason`), otherwise the TCP connection dropped.
-   */
   closed(remote: boolean, code: number, reason: string): void {
-    if (this.stats !== null && remote) {
-      this.stats.recvCloseCount++;
-      this.stats.recvCloseBytes += code === 1005 ? 0 : 2 + Buffer.byteLength(reason);
-    }
+    if (this.stats !== null && remote) countClose(this.stats, code, reason);
     this.deliver(new SocketEvent(CLOSED, remote ? reason : null, remote ? code : 0));
   }
 
-  /** The server hit a protocol error and is closing with `code` (1002, 1007, 1009...). */
   protocolError(error: Error, code: number): void {
     this.deliver(new SocketEvent(PROTOCOL_ERROR, error, code));
   }
 
-  /** The socket wrote out its buffered bytes. */
   drained(): void {
     if (this.proc.maxHeap !== 0 && !this.done) setHeld(this.proc, this.transport.bufferedAmount());
   }
@@ -331,7 +243,7 @@ export class Connection<S> implements ProcOwner {
 
   // The process ----------------------------------------------------------------------
 
-  /** @internal ProcOwner: one message of the connection's mailbox. */
+  /** ProcOwner (runtime-facing, not for applications): one message of the connection's mailbox. */
   receive(msg: unknown): unknown {
     if (msg instanceof Outbound) {
       (this.out ??= []).push(msg);
@@ -427,13 +339,11 @@ export class Connection<S> implements ProcOwner {
     }
     let closeReason: Payload = '';
     if (detail !== undefined) {
-      if (typeof detail === 'number') code = detail;
-      else if (Array.isArray(detail)) {
-        code = detail[0];
-        closeReason = detail[1];
-      } else {
-        throw new TypeError(`stop() close detail must be a code or [code, reason], got ${describeValue(detail)}`);
+      if (detail === null || typeof detail !== 'object' || Array.isArray(detail)) {
+        throw new TypeError(`stop() close detail must be { code, reason? }, got ${describeValue(detail)}`);
       }
+      code = detail.code;
+      closeReason = detail.reason ?? '';
       validateCloseDetail(code, closeReason);
     }
     if (frames !== undefined) this.queue(frames);
@@ -484,8 +394,7 @@ export class Connection<S> implements ProcOwner {
     return undefined;
   }
 
-  /** Any exit that did not go through `finish`: a crash, a kill, a linked process's exit signal. */
-  /** @internal ProcOwner: any exit that did not go through `finish`. */
+  /** ProcOwner (runtime-facing, not for applications): any exit that did not go through `finish` (a crash, a kill, a linked process's exit signal). */
   exited(reason: ExitReason): void {
     if (this.done) return;
     this.done = true;
@@ -500,7 +409,7 @@ export class Connection<S> implements ProcOwner {
       terminateReason = 'shutdown';
     } else if (typeof reason === 'object' && reason !== null && 'error' in reason) {
       terminateReason = reason as { error: unknown };
-      if (crashChannel.hasSubscribers) crashChannel.publish({ pid: this.pid, ...this.meta, reason });
+      publishCrash(this.pid, this.meta, reason);
     } else {
       terminateReason = { error: reason };
     }
@@ -531,22 +440,15 @@ export class Connection<S> implements ProcOwner {
   }
 
   private publishStop(reason: CloseReason): void {
-    if (!stopChannel.hasSubscribers) return;
-    stopChannel.publish({
-      pid: this.pid,
-      ...this.meta,
-      reason,
-      duration: performance.now() - this.startedAt,
-      ...(this.stats ?? {}),
-    });
+    publishStop(this.pid, this.meta, reason, performance.now() - this.startedAt, this.stats);
   }
 
-  /** @internal ProcOwner: flushes what the slice pushed. */
+  /** ProcOwner (runtime-facing, not for applications): flushes what the slice pushed. */
   sliceEnd(): void {
     this.flush();
   }
 
-  /** @internal ProcOwner: frames pushed earlier in this slice still go out; only the buffer's capacity is released. */
+  /** ProcOwner (runtime-facing, not for applications): frames pushed earlier in this slice still go out; only the buffer's capacity is released. */
   hibernated(): void {
     this.flush();
     this.out = null;
@@ -575,7 +477,7 @@ export class Connection<S> implements ProcOwner {
     }
   }
 
-  /** @internal ProcOwner: what processInfo shows as details. */
+  /** ProcOwner (runtime-facing, not for applications): what processInfo shows as details. */
   describe(): Record<string, unknown> {
     return {
       handler: this.meta.handlerName,
@@ -593,111 +495,8 @@ export class Connection<S> implements ProcOwner {
 
 const ONE: Outbound[] = [undefined as unknown as Outbound];
 
-/**
- * One timer for every connection with the same idle timeout, instead of one per
- * connection. It ticks every eighth of the timeout (at least every 10 ms) and
- * counts ticks per connection, which inbound data resets, like Cowboy's idle
- * ticks: no clock is read per message, and a connection idles out between its
- * timeout and two ticks after it.
- */
-class IdleWheel {
-  private static readonly wheels = new Map<number, IdleWheel>();
-  private readonly conns = new Set<Connection<unknown>>();
-  private timer: NodeJS.Timeout | undefined;
-  private readonly interval: number;
-  /** Ticks that cover the timeout; one more, since data may have come just after a tick. */
-  private readonly limit: number;
-
-  private constructor(private readonly timeout: number) {
-    this.interval = Math.max(10, Math.floor(timeout / 8));
-    this.limit = Math.ceil(timeout / this.interval) + 1;
-  }
-
-  expired(ticks: number): boolean {
-    return ticks >= this.limit;
-  }
-
-  static for(timeout: number): IdleWheel {
-    let w = IdleWheel.wheels.get(timeout);
-    if (w === undefined) {
-      w = new IdleWheel(timeout);
-      IdleWheel.wheels.set(timeout, w);
-    }
-    return w;
-  }
-
-  add(conn: Connection<unknown>): void {
-    this.conns.add(conn);
-    if (this.timer === undefined) {
-      this.timer = setInterval(() => this.tick(), this.interval);
-      this.timer.unref();
-    }
-  }
-
-  delete(conn: Connection<unknown>): void {
-    this.conns.delete(conn);
-    if (this.conns.size === 0 && this.timer !== undefined) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-      IdleWheel.wheels.delete(this.timeout);
-    }
-  }
-
-  private tick(): void {
-    for (const c of this.conns) c.idleTick(this);
-  }
-}
-
 function info(remoteCode: number | undefined, remoteReason: string | undefined, sentCode: number | undefined): CloseInfo {
   return { remoteCode, remoteReason, sentCode };
-}
-
-function newStats(): FrameStats {
-  return {
-    recvTextCount: 0,
-    recvTextBytes: 0,
-    recvBinaryCount: 0,
-    recvBinaryBytes: 0,
-    recvPingCount: 0,
-    recvPingBytes: 0,
-    recvPongCount: 0,
-    recvPongBytes: 0,
-    recvCloseCount: 0,
-    recvCloseBytes: 0,
-    sendTextCount: 0,
-    sendTextBytes: 0,
-    sendBinaryCount: 0,
-    sendBinaryBytes: 0,
-    sendPingCount: 0,
-    sendPingBytes: 0,
-    sendPongCount: 0,
-    sendPongBytes: 0,
-  };
-}
-
-function countSent(stats: FrameStats, frames: readonly (Frame | Outbound)[]): void {
-  for (const item of frames) {
-    const [opcode, data] = item instanceof Outbound ? item.frame : item;
-    const bytes = data === null ? 0 : typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
-    switch (opcode) {
-      case 'text':
-        stats.sendTextCount++;
-        stats.sendTextBytes += bytes;
-        break;
-      case 'binary':
-        stats.sendBinaryCount++;
-        stats.sendBinaryBytes += bytes;
-        break;
-      case 'ping':
-        stats.sendPingCount++;
-        stats.sendPingBytes += bytes;
-        break;
-      case 'pong':
-        stats.sendPongCount++;
-        stats.sendPongBytes += bytes;
-        break;
-    }
-  }
 }
 
 function checkFrame(f: Frame): Frame {

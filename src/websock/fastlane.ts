@@ -13,7 +13,8 @@ import type { Dispatcher } from '../runtime/pubsub.js';
 import { procOf, enqueue, send } from '../runtime/process.js';
 import type { Proc } from '../runtime/proc.js';
 import type { Frame } from './behaviour.js';
-import { Outbound, connectionOf } from './connection.js';
+import { connectionOf } from './connection.js';
+import { Outbound } from './transport.js';
 
 export { Outbound };
 

@@ -3,6 +3,7 @@
  * listens so that a bad one fails at start-up naming itself.
  */
 import type { Pid } from '../runtime/pid.js';
+import type { ConnectionOptions } from './options.js';
 
 /** What every adapter's `serve()` resolves to, beside its server's own handle. */
 export interface RunningServer {
@@ -34,6 +35,22 @@ export interface ServeListenOptions {
   readonly signal?: AbortSignal;
   /** Connections allowed at once (the supervisor's `maxChildren`); one more is closed with 1013. Default Infinity. */
   readonly maxConnections?: number;
+}
+
+/** The keys of every adapter's `serve()` options that are not connection options. */
+const SERVE_KEYS = new Set(['port', 'host', 'path', 'args', 'onRequest', 'signal', 'maxConnections', 'mounts']);
+
+/**
+ * The connection options among `serve()`'s options: every key but the serving
+ * ones, for `normalizeOptions` to check (it names an unknown key).
+ *
+ * @example
+ * connectionOptionsOf({ port: 0, timeout: 5_000 }); // { timeout: 5000 }
+ */
+export function connectionOptionsOf(opts: object): ConnectionOptions {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(opts)) if (!SERVE_KEYS.has(k)) out[k] = v;
+  return out as ConnectionOptions;
 }
 
 /** `port`, `host`, `path` and `onRequest` after checking, with their defaults. */
@@ -69,6 +86,19 @@ export function listenOptions(opts: { port?: unknown; host?: unknown; path?: unk
 }
 
 /**
+ * Whether a request target (path and query, as node:http's `req.url`) is for
+ * `path`, the query ignored; any target is when `path` is undefined.
+ *
+ * @example
+ * onPath('/ws?room=1', '/ws'); // true
+ */
+export function onPath(target: string, path: string | undefined): boolean {
+  if (path === undefined) return true;
+  const query = target.indexOf('?');
+  return (query === -1 ? target : target.slice(0, query)) === path;
+}
+
+/**
  * Checks `maxConnections` (a positive integer or Infinity; default Infinity), the
  * `maxChildren` of a server's connection supervisor.
  *
@@ -91,7 +121,12 @@ export function wsUrl(host: string, port: number): string {
   return `ws://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-/** Wires `serve()`'s `signal`: closes at once when it is already aborted, else when it aborts. */
+/**
+ * Wires `serve()`'s `signal`: closes at once when it is already aborted, else when it aborts.
+ *
+ * @example
+ * await closeOnAbort(opts.signal, close);
+ */
 export async function closeOnAbort(signal: AbortSignal | undefined, close: () => Promise<void>): Promise<void> {
   if (signal === undefined) return;
   if (signal.aborted) await close();

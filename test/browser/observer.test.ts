@@ -17,7 +17,7 @@ describe('the observer in Chromium', () => {
   it('lists the two chat connections of room A, and one killed from its button disappears while its page sees the close', async () => {
     const { browser, demo } = env;
     const alice = await joinChat(browser, demo.url, 'A', 'alice');
-    const bob = await joinChat(browser, demo.url, 'A', 'bob');
+    await joinChat(browser, demo.url, 'A', 'bob');
 
     const observer = await browser.newPage();
     await observer.goto(`${demo.url}/observer?token=${TOKEN}`);

@@ -261,15 +261,15 @@ const SHAPES: readonly Shape[] = [
   },
   {
     name: 'stop with a close code sends that code',
-    result: (s) => stop('normal', 4001, s),
+    result: (s) => stop('normal', { code: 4001 }, s),
     check: async (c, rec) => {
       expect(await c.closeSeen()).toEqual({ code: 4001, reason: '' });
       expect((await rec.terminated()).reason).toBe('normal');
     },
   },
   {
-    name: 'stop with [code, reason] sends both',
-    result: (s) => stop('normal', [4002, 'bye'], s),
+    name: 'stop with { code, reason } sends both',
+    result: (s) => stop('normal', { code: 4002, reason: 'bye' }, s),
     check: async (c, rec) => {
       expect(await c.closeSeen()).toEqual({ code: 4002, reason: 'bye' });
       expect((await rec.terminated()).info.sentCode).toBe(4002);
@@ -277,14 +277,14 @@ const SHAPES: readonly Shape[] = [
   },
   {
     name: 'stop with [code, null] sends the code alone',
-    result: (s) => stop('normal', [4004, null], s),
+    result: (s) => stop('normal', { code: 4004, reason: null }, s),
     check: async (c) => {
       expect(await c.closeSeen()).toEqual({ code: 4004, reason: '' });
     },
   },
   {
     name: 'stop with a code and frames sends the frames before the close',
-    result: (s) => stop('normal', 4003, [['text', 'last'], ['binary', new Uint8Array([9])]], s),
+    result: (s) => stop('normal', { code: 4003 }, [['text', 'last'], ['binary', new Uint8Array([9])]], s),
     check: async (c) => {
       expect(await c.closeSeen()).toEqual({ code: 4003, reason: '' });
       expect(dataFrames(c)).toEqual([
@@ -570,7 +570,7 @@ function describeClosing(test: TestFn, reportsFor: (pid: Pid, kind: Report['kind
 
     test('a close detail overrides the code of any reason, and terminate still sees the reason', async (s) => {
       const rec = new Recorder();
-      const server = await s.start(scripted(rec, { handleIn: (_f, st) => stop('boom', [4000, 'custom'], st) }));
+      const server = await s.start(scripted(rec, { handleIn: (_f, st) => stop('boom', { code: 4000, reason: 'custom' }, st) }));
       const client = await s.connect(server);
       client.send('stop');
       expect(await client.closeSeen()).toEqual({ code: 4000, reason: 'custom' });
@@ -579,20 +579,20 @@ function describeClosing(test: TestFn, reportsFor: (pid: Pid, kind: Report['kind
 
     test('a close reason given as bytes is sent as is', async (s) => {
       const rec = new Recorder();
-      const server = await s.start(scripted(rec, { handleIn: (_f, st) => stop('normal', [1000, Buffer.from('über')], st) }));
+      const server = await s.start(scripted(rec, { handleIn: (_f, st) => stop('normal', { code: 1000, reason: Buffer.from('über') }, st) }));
       const client = await s.connect(server);
       client.send('stop');
       expect(await client.closeSeen()).toEqual({ code: 1000, reason: 'über' });
     });
 
     for (const [what, detail, message] of [
-      ['code 999', 999, /close code 999/],
-      ['code 1005 (never sent)', 1005, /close code 1005/],
-      ['a reason over 123 bytes', [4000, 'x'.repeat(124)], /123/],
+      ['code 999', { code: 999 }, /close code 999/],
+      ['code 1005 (never sent)', { code: 1005 }, /close code 1005/],
+      ['a reason over 123 bytes', { code: 4000, reason: 'x'.repeat(124) }, /123/],
     ] as const) {
       test(`a stop with ${what} closes with 1011 and terminate gets the error, not a wire violation`, async (s) => {
         const rec = new Recorder();
-        const server = await s.start(scripted(rec, { handleIn: (_f, st) => stop('normal', detail as never, st) }));
+        const server = await s.start(scripted(rec, { handleIn: (_f, st) => stop('normal', detail, st) }));
         const client = await s.connect(server);
         client.send('stop');
         expect((await client.closeSeen()).code).toBe(1011);

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { authorize } from '../../src/observer/auth.js';
 import { mountObserver } from '../../src/observer/mount.js';
+import { idle, send, setLogger, spawn } from '../../src/runtime/index.js';
 import { rawRequest } from '../conformance/client.js';
 import { ObserverClient, observed, type Observed } from './observer-client.js';
 
@@ -131,6 +132,75 @@ describe('mountObserver auth', () => {
     expect(() => mountObserver({ path: 'observer' })).toThrow(/'path' must start with '\/'.*got "observer"/);
     expect(() => mountObserver({ intervalMs: 5 })).toThrow(/'intervalMs' must be an integer of at least 10, got 5/);
     expect(() => mountObserver({ port: 1 } as never)).toThrow(/unknown observer option 'port'/);
+    expect(() => mountObserver({ readOnly: 'yes' } as never)).toThrow(/observer option 'readOnly' must be true or false, got "yes"/);
+    expect(() => mountObserver({ maxReports: 0 })).toThrow(/observer option 'maxReports' must be an integer from 1 to 10000, got 0/);
+    expect(() => mountObserver({ maxReports: 10_001 })).toThrow(/got 10001/);
+    expect(() => mountObserver({ readonly: true } as never)).toThrow(/unknown observer option 'readonly' \(expected one of path, auth, intervalMs, readOnly, maxReports\)/);
+  });
+});
+
+describe('mountObserver readOnly', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  const greeting = async (e: Observed): Promise<boolean> => {
+    const page = await ObserverClient.open(e.ws);
+    try {
+      return (await page.next('hello')).readOnly;
+    } finally {
+      page.close();
+    }
+  };
+
+  it('serves a page without exit-signal controls, and a socket that refuses them', async () => {
+    const e = await start({ readOnly: true });
+    const html = await (await get(`${e.http}/observer`)).text();
+    expect(html).not.toContain('id="kill"');
+    expect(html).toContain('read-only: exit signals are off');
+    expect(await greeting(e)).toBe(true);
+  });
+
+  it('is read-only by default when NODE_ENV is production, unless mounted with readOnly: false', async () => {
+    vi.stubEnv('NODE_ENV', 'production');
+    const e = await start();
+    expect(await (await get(`${e.http}/observer`)).text()).not.toContain('id="kill"');
+    expect(await greeting(e)).toBe(true);
+    await e.close();
+    env = undefined;
+    const open = await start({ readOnly: false });
+    expect(await (await get(`${open.http}/observer`)).text()).toContain('id="kill"');
+    expect(await greeting(open)).toBe(false);
+  });
+
+  it('lets exit signals through by default elsewhere', async () => {
+    vi.stubEnv('NODE_ENV', 'development');
+    const e = await start();
+    expect(await (await get(`${e.http}/observer`)).text()).toContain('id="kill"');
+    expect(await greeting(e)).toBe(false);
+  });
+});
+
+describe('mountObserver reports', () => {
+  it('keeps reports from mount on, so a page opened later sees earlier crashes, and stops keeping them once closed', async () => {
+    const logger = setLogger(() => undefined);
+    try {
+      const e = await start({ maxReports: 2 });
+      for (const why of ['one', 'two', 'three']) {
+        const pid = spawn(() => {
+          throw new Error(why);
+        });
+        send(pid, 'go');
+      }
+      await idle();
+      const page = await ObserverClient.open(e.ws);
+      const { reports } = await page.next('hello');
+      expect(reports.reports.map((r) => r.summary)).toEqual([expect.stringContaining('two'), expect.stringContaining('three')]);
+      expect(reports.dropped).toBe(1);
+      page.close();
+    } finally {
+      setLogger(logger);
+    }
   });
 });
 

@@ -2,11 +2,13 @@
  * Test helpers for the observer: a server with it attached, and a WebSocket
  * client that speaks its protocol.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { exit, idle, processes, type Pid } from '../../src/runtime/index.js';
 import { mountObserver, type Observer, type ObserverOptions } from '../../src/observer/mount.js';
 import type { ObserverMessage, ObserverRequest } from '../../src/observer/protocol.js';
+import { ok, type WebSock } from '../../src/websock/behaviour.js';
 import { TestClient } from '../conformance/client.js';
 
 export interface Observed {
@@ -19,9 +21,13 @@ export interface Observed {
   close(): Promise<void>;
 }
 
-/** A plain node:http server answering 'app' to everything, with an observer attached in front. */
-export async function observed(opts: ObserverOptions = {}): Promise<Observed> {
+/**
+ * A plain node:http server answering 'app' to everything (and handing other
+ * upgrades to `appUpgrade`, if given), with an observer attached in front.
+ */
+export async function observed(opts: ObserverOptions = {}, appUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): Promise<Observed> {
   const server = createServer((_req, res) => res.end('app'));
+  if (appUpgrade !== undefined) server.on('upgrade', appUpgrade);
   const observer = mountObserver(opts);
   observer.attach(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -82,4 +88,21 @@ export class ObserverClient {
 export async function killStartedSince(baseline: ReadonlySet<Pid>): Promise<void> {
   for (const pid of processes()) if (!baseline.has(pid)) exit(pid, 'kill');
   await idle();
+}
+
+/**
+ * A handler that does nothing, given as a class instance: the adapters name a
+ * connection after its handler's class, so each test subclasses it under the
+ * name it wants to see.
+ */
+export class QuietSocket implements WebSock<null, null> {
+  init() {
+    return ok(null);
+  }
+  handleIn(_frame: unknown, state: null) {
+    return ok(state);
+  }
+  handleInfo(_msg: unknown, state: null) {
+    return ok(state);
+  }
 }

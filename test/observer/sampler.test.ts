@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DynamicSupervisor, Supervisor, exit, idle, processes, send, spawn, spawnLink, type Pid } from '../../src/runtime/index.js';
 import { DEFAULT_QUERY, type PageQuery, type TreeNode } from '../../src/observer/protocol.js';
 import { Sampler } from '../../src/observer/sampler.js';
+import { startHandler } from '../../src/testing/test-connection.js';
+import { QuietSocket } from './observer-client.js';
 
 afterEach(async () => {
   for (const pid of processes()) exit(pid, 'kill');
@@ -168,6 +170,37 @@ describe('Sampler.page', () => {
     expect(pids({ text: String(s) })).toEqual([String(s)]);
     expect(pids({ parent: String(sup) })).toEqual(kids.map(String));
     expect(pids({ parent: 'root' })).toEqual([conn, s, sup].map(String));
+  });
+});
+
+class ChatSocket extends QuietSocket {}
+class FeedSocket extends QuietSocket {}
+
+describe('Sampler handler names', () => {
+  it('shows each connection by the name of its handler, counts them by it and filters on it', async () => {
+    const chats = [startHandler(new ChatSocket(), null), startHandler(new ChatSocket(), null)];
+    const feed = startHandler(new FeedSocket(), null);
+    idleWorker();
+    await idle();
+    const sampler = new Sampler();
+    sampler.sample();
+    expect(sampler.summary().byHandler).toEqual({ ChatSocket: 2, FeedSocket: 1 });
+    const rows = sampler.page(q({ kind: 'connection' })).rows;
+    expect(rows.map((r) => [r.pid, r.handler])).toEqual([...chats.map((c) => [String(c.pid), 'ChatSocket']), [String(feed.pid), 'FeedSocket']]);
+    expect(sampler.page(q({ handler: 'FeedSocket' })).rows.map((r) => r.pid)).toEqual([String(feed.pid)]);
+    expect(sampler.page(q({ text: 'chatsock' })).total).toBe(2);
+    expect(sampler.page(q({ kind: 'worker' })).rows[0]?.handler).toBeNull();
+  });
+
+  it('collapses connections into one family per handler', async () => {
+    for (let i = 0; i < 12; i++) startHandler(new ChatSocket(), null);
+    startHandler(new FeedSocket(), null);
+    await idle();
+    const sampler = new Sampler({ groupAbove: 10 });
+    sampler.sample();
+    const { tree } = sampler.summary();
+    expect(tree.groups).toEqual([{ kind: 'connection', handler: 'ChatSocket', count: 12 }]);
+    expect(tree.children.map((c) => [c.kind, c.handler])).toEqual([['connection', 'FeedSocket']]);
   });
 });
 

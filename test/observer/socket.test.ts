@@ -1,8 +1,15 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Supervisor, exit, idle, isAlive, isExit, processes, spawn, spawnLink, send, type Pid } from '../../src/runtime/index.js';
+import { Registry, Supervisor, exit, idle, isAlive, isExit, processes, spawn, spawnLink, send, type Pid } from '../../src/runtime/index.js';
 import type { ProcessDetails } from '../../src/observer/protocol.js';
-import { ObserverClient, killStartedSince, observed, type Observed } from './observer-client.js';
+import { ReportLog } from '../../src/observer/reports.js';
+import { Sampler } from '../../src/observer/sampler.js';
+import { ObserverSocket, type ObserverArgs } from '../../src/observer/socket.js';
+import { upgrade } from '../../src/adapters/ws/upgrade.js';
+import { TestClient } from '../conformance/client.js';
+import { captureReports } from '../support/reports.js';
+import { ObserverClient, QuietSocket, killStartedSince, observed, type Observed } from './observer-client.js';
 
+const logged = captureReports();
 let env: Observed;
 let page: ObserverClient | undefined;
 let baseline: Set<Pid>;
@@ -28,7 +35,28 @@ afterEach(async () => {
 
 const open = async (): Promise<ObserverClient> => (page = await ObserverClient.open(env.ws));
 
+class LobbySocket extends QuietSocket {}
+
 describe('ObserverSocket', () => {
+  it("shows each connection by its handler's name, not as 'WebSock'", async () => {
+    await env.close();
+    env = await observed({ intervalMs: 50 }, (req, socket, head) => void upgrade(req, socket, head, new LobbySocket(), null));
+    const lobby = await TestClient.open(env.ws, { path: '/lobby' });
+    try {
+      const p = await open();
+      const snap = await p.snapshotWhere((s) => s.summary.byHandler.LobbySocket === 1);
+      const row = snap.page.rows.find((r) => r.label === '/lobby');
+      expect(row?.handler).toBe('LobbySocket');
+      p.send({ op: 'select', pid: row?.pid as string });
+      expect(((await p.next('details')).details as ProcessDetails).details).toMatchObject({ handler: 'LobbySocket', path: '/lobby' });
+      p.send({ op: 'query', query: { page: 0, size: 50, sort: 'pid', dir: 'asc', handler: 'LobbySocket' } });
+      expect((await p.next('page')).page.rows.map((r) => r.label)).toEqual(['/lobby']);
+    } finally {
+      lobby.ws.close();
+      await lobby.closeSeen();
+    }
+  });
+
   it('greets a page with the history, then pushes a snapshot every interval', async () => {
     const p = await open();
     const hello = await p.next('hello');
@@ -42,6 +70,7 @@ describe('ObserverSocket', () => {
     // The page's own connection is a process like any other.
     expect(later.summary.byKind.connection).toBe(1);
     expect(later.page.rows.filter((r) => r.kind === 'connection').map((r) => r.label)).toEqual(['/observer/ws']);
+    expect(later.summary.byHandler).toEqual({ ObserverPage: 1 });
   });
 
   it('answers a query with its page at once, and later snapshots show that page', async () => {
@@ -149,5 +178,85 @@ describe('ObserverSocket', () => {
       b.close();
     }
   });
+
+  it('streams runtime reports: earlier ones with the greeting, new ones with the next snapshot, and the logger still gets them all', async () => {
+    const crash = async (why: string): Promise<Pid> => {
+      const pid = spawn(() => {
+        throw new Error(why);
+      });
+      send(pid, 'go');
+      await idle();
+      return pid;
+    };
+    const early = await crash('before the page');
+    const p = await open();
+    const hello = await p.next('hello');
+    expect(hello.reports.reports.map((r) => [r.kind, r.pid])).toEqual([['crash', String(early)]]);
+    expect((await p.next('snapshot')).reports.reports).toEqual([]);
+    const late = await crash('while watched');
+    const snap = await p.snapshotWhere((m) => m.reports.reports.length > 0);
+    expect(snap.reports.reports).toEqual([expect.objectContaining({ kind: 'crash', pid: String(late), summary: expect.stringContaining('while watched') })]);
+    expect(snap.reports.dropped).toBe(0);
+    expect(logged.map((r) => r.kind === 'crash' && r.pid)).toEqual([early, late]);
+  });
+
+  it('shows the open registries with their keys and members', async () => {
+    const rooms = new Registry<string, null>({ keys: 'duplicate', name: 'observed-rooms' });
+    try {
+      const member = spawn(() => void rooms.register('lobby', null));
+      send(member, 'join');
+      await idle();
+      const p = await open();
+      const snap = await p.snapshotWhere((m) => m.summary.tables.shown.some((t) => t.name === 'observed-rooms'));
+      expect(snap.summary.tables.shown.find((t) => t.name === 'observed-rooms')?.top).toEqual([{ key: 'lobby', count: 1, members: [String(member)] }]);
+    } finally {
+      rooms.close();
+    }
+  });
+
+  it('reads memory, event-loop delay and GC, measuring delay and GC only while a page is open', async () => {
+    await env.close();
+    const reports = new ReportLog(10);
+    const args: ObserverArgs = { sampler: new Sampler(), intervalMs: 50, readOnly: false, reports };
+    env = await observed({ intervalMs: 50 }, (req, socket, head) => void upgrade(req, socket, head, ObserverSocket, args));
+    expect(args.sampler.runtime.watching).toBe(false);
+    const a = await ObserverClient.open(env.ws, '/own');
+    const b = await open();
+    try {
+      const snap = await a.snapshotWhere((m) => m.summary.runtime.eventLoopDelay !== null);
+      expect(snap.summary.runtime.memory.heapUsed).toBeGreaterThan(0);
+      expect(snap.summary.runtime.gc).not.toBeNull();
+      expect(snap.point?.heapUsed).toBe(snap.summary.runtime.memory.heapUsed);
+      expect(args.sampler.runtime.watching).toBe(true);
+    } finally {
+      a.close();
+      await a.client.closeSeen();
+    }
+    await idle();
+    expect(args.sampler.runtime.watching).toBe(false);
+    // The mount's own pages watch their own sampler.
+    expect((await b.snapshotWhere((m) => m.summary.runtime.eventLoopDelay !== null)).summary.runtime.gc).not.toBeNull();
+  });
 });
 
+describe('ObserverSocket read-only', () => {
+  it('refuses exit signals over the socket with a clear error, and the process lives on', async () => {
+    await env.close();
+    env = await observed({ intervalMs: 50, readOnly: true });
+    const victim = spawn(() => undefined);
+    const p = await open();
+    expect((await p.next('hello')).readOnly).toBe(true);
+    p.send({ op: 'kill', pid: String(victim), reason: 'kill' });
+    expect((await p.next('error')).message).toBe(`the observer is read-only: exit signals are refused (mounted with readOnly: true); ${String(victim)} was not signalled`);
+    await idle();
+    expect(isAlive(victim)).toBe(true);
+    // It still answers everything else.
+    p.send({ op: 'select', pid: String(victim) });
+    expect((await p.next('details')).details).toMatchObject({ pid: String(victim), alive: true });
+  });
+
+  it('says so in the greeting when it is not read-only', async () => {
+    const p = await open();
+    expect((await p.next('hello')).readOnly).toBe(false);
+  });
+});

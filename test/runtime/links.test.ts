@@ -13,7 +13,6 @@ import {
   spawnLink,
   trapExit,
   unlink,
-  watch,
 } from '../../src/runtime/process.js';
 import { idle } from '../../src/runtime/scheduler.js';
 import { isExit, type ExitMessage, type ExitReason } from '../../src/runtime/reasons.js';

@@ -19,7 +19,6 @@ import {
   spawnMonitor,
   trapExit,
   unregister,
-  watch,
   whereis,
   type SpawnOptions,
 } from '../../src/runtime/process.js';

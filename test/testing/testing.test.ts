@@ -23,7 +23,7 @@ const Echo: WebSock<{ n: number }, unknown, string> = {
   init: () => ok({ n: 0 }),
   handleIn([data, { opcode }], state) {
     if (data === 'stop') return stop('normal', state);
-    if (data === 'bye') return stop('normal', [4000, 'bye'], ['text', 'last words'], state);
+    if (data === 'bye') return stop('normal', { code: 4000, reason: 'bye' }, ['text', 'last words'], state);
     if (data === 'crash') throw new Error('boom');
     return push([opcode, data], { n: state.n + 1 });
   },

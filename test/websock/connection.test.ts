@@ -3,7 +3,8 @@ import { hibernate, isAlive, send } from '../../src/runtime/process.js';
 import { idle } from '../../src/runtime/scheduler.js';
 import { push, type Frame } from '../../src/websock/behaviour.js';
 import { setActive, setConnectionOptions, setDeflate, setShutdownReason } from '../../src/websock/commands.js';
-import { Connection, type ConnectionSettings, type Transport } from '../../src/websock/connection.js';
+import { Connection, type ConnectionSettings } from '../../src/websock/connection.js';
+import type { Transport } from '../../src/websock/transport.js';
 import { gate, inside, pushMessage, Recorder, runIn, scripted, type Script } from '../conformance/handlers.js';
 import { captureReports } from '../support/reports.js';
 
@@ -47,7 +48,7 @@ const META = { handlerName: 'Test', remoteAddress: '127.0.0.1', path: '/', proto
 function start(script: Script = {}, settings: Partial<ConnectionSettings> = {}) {
   const rec = new Recorder();
   const transport = new FakeTransport();
-  const conn = new Connection(scripted(rec, script), null, transport, { ...SETTINGS, ...settings }, META, undefined);
+  const conn = new Connection(scripted(rec, script), null, transport, { ...SETTINGS, ...settings }, META);
   return { rec, transport, conn };
 }
 

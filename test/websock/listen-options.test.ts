@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { closeOnAbort, listenOptions, maxConnectionsOption, wsUrl } from '../../src/websock/listen-options.js';
+import { closeOnAbort, connectionOptionsOf, listenOptions, maxConnectionsOption, onPath, wsUrl } from '../../src/websock/listen-options.js';
 
 describe('listenOptions', () => {
   it('fills in the defaults: port 4000, host 127.0.0.1, any path', () => {
@@ -49,5 +49,25 @@ describe('wsUrl and closeOnAbort', () => {
     expect(close).toHaveBeenCalledTimes(1);
     abort.abort();
     expect(close).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('onPath', () => {
+  it('matches the path of a request target, ignoring its query; any target when no path is set', () => {
+    expect(onPath('/ws?room=1', '/ws')).toBe(true);
+    expect(onPath('/ws', '/ws')).toBe(true);
+    expect(onPath('/wss', '/ws')).toBe(false);
+    expect(onPath('/other?x=/ws', '/ws')).toBe(false);
+    expect(onPath('/anything', undefined)).toBe(true);
+  });
+});
+
+describe('connectionOptionsOf', () => {
+  it("keeps the connection options of serve()'s options, leaving the serving ones out", () => {
+    const signal = AbortSignal.abort();
+    expect(connectionOptionsOf({ port: 0, host: '::1', path: '/ws', args: 1, onRequest: () => undefined, signal, maxConnections: 2, mounts: [], timeout: 5_000, compress: true })).toEqual({
+      timeout: 5_000,
+      compress: true,
+    });
   });
 });

@@ -3,7 +3,7 @@
  * (`Bun.serve`), each connection a process, with the behaviour handlers see on
  * `beamsock/ws`. Runs on Bun only.
  */
-export { createBunHandler, type BunHandler, type BunHandlerOptions } from './handler.js';
+export { createBunHandler, type BunHandler, type BunHandlerOptions } from './upgrade.js';
 export { serve, type ServeOptions, type BeamsockServer, type BunServeMount } from './server.js';
 export { BunProtocolError } from './protocol-errors.js';
 export type { BunServer, BunSocket, BunUpgrader, BunWebSocketHandler, BunCompressor } from './native.js';

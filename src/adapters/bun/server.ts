@@ -3,12 +3,11 @@
  * routes beside them, and a graceful shutdown — the same shape as `beamsock/ws`'s
  * `serve`, so a program switches server by switching import.
  */
-import type { Pid } from '../../runtime/pid.js';
 import type { WebSock } from '../../websock/behaviour.js';
+import { connectionOptionsOf, listenOptions, onPath, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
 import type { ConnectionOptions } from '../../websock/options.js';
-import { bunHandler, pathOf, textResponse, type BunHandlerOptions } from './handler.js';
 import { bunRuntime, type BunServer } from './native.js';
-import { closeOnAbort, listenOptions, wsUrl, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
+import { bunServing, pathOf, textResponse } from './upgrade.js';
 
 /**
  * Something mounted beside the handler on a `serve` server (the Bun twin of
@@ -38,8 +37,6 @@ export interface BeamsockServer extends RunningServer {
   readonly bunServer: BunServer;
 }
 
-const SERVE_KEYS = new Set(['port', 'host', 'path', 'onRequest', 'signal', 'mounts']);
-
 /**
  * Starts `Bun.serve` with WebSocket upgrades run by `handler`, each connection
  * in its own process. Options are checked before anything listens. A request
@@ -55,8 +52,6 @@ const SERVE_KEYS = new Set(['port', 'host', 'path', 'onRequest', 'signal', 'moun
  */
 export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> = {}): Promise<BeamsockServer> {
   const bun = bunRuntime('serve() from beamsock/bun');
-  const handlerOpts: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(opts)) if (!SERVE_KEYS.has(k)) handlerOpts[k] = v;
   const { port, host, path } = listenOptions(opts);
   if (opts.mounts !== undefined && !(Array.isArray(opts.mounts) && opts.mounts.every((m: Partial<BunServeMount>) => typeof m?.handleFetch === 'function' && typeof m.close === 'function'))) {
     throw new TypeError(`option 'mounts' must be a list of { handleFetch, close }`);
@@ -64,9 +59,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   const mounts = opts.mounts ?? [];
   const onRequest = opts.onRequest ?? (() => textResponse(404, 'not found'));
 
-  const beam = bunHandler(handler, handlerOpts as BunHandlerOptions<A>, 'server options');
-  const supervisor = await beam.supervisor;
-  let closing = false;
+  const { serving, upgrade, websocket } = bunServing(handler, { ...connectionOptionsOf(opts), args: opts.args, maxConnections: opts.maxConnections }, 'server options');
   let bunServer: BunServer;
   try {
     bunServer = bun.serve({
@@ -74,49 +67,37 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
       hostname: host,
       fetch(req, server) {
         const upgrading = req.headers.has('upgrade');
-        if (upgrading && closing) return textResponse(503, 'the server is shutting down');
-        for (const m of mounts) {
-          const answer = m.handleFetch(req, server);
-          if (answer !== false) return answer;
+        if (!(upgrading && serving.isClosing)) {
+          for (const m of mounts) {
+            const answer = m.handleFetch(req, server);
+            if (answer !== false) return answer;
+          }
         }
         if (!upgrading) return onRequest(req, server);
-        if (path !== undefined) {
-          const target = pathOf(req.url);
-          const query = target.indexOf('?');
-          if ((query === -1 ? target : target.slice(0, query)) !== path) return textResponse(404, `no WebSocket endpoint at ${target}`);
-        }
-        return beam.upgrade(req, server);
+        if (path !== undefined && !onPath(pathOf(req.url), path)) return textResponse(404, `no WebSocket endpoint at ${pathOf(req.url)}`);
+        return upgrade(req, server);
       },
-      websocket: beam.websocket,
+      websocket,
     });
   } catch (err) {
-    await beam.closeConnections(0);
+    await serving.close(0);
     throw err;
   }
 
   let closed: Promise<void> | undefined;
   const close = (timeoutMs?: number): Promise<void> => {
     closed ??= (async () => {
-      closing = true;
+      // Refuses new upgrades at once, while the mounts close.
+      const connections = serving.close(timeoutMs);
       await Promise.all(mounts.map((m) => m.close(timeoutMs)));
-      // Stop listening first; the connections already open are ended below.
+      // Stop listening; the connections already open are ended by the core.
       const stopped = bunServer.stop(false);
-      await beam.closeConnections(timeoutMs);
+      await connections;
       await bunServer.stop(true);
       await stopped;
     })();
     return closed;
   };
 
-  await closeOnAbort(opts.signal, close);
-
-  return {
-    bunServer,
-    port: bunServer.port,
-    supervisor,
-    url: wsUrl(host, bunServer.port),
-    connections: () => beam.connections(),
-    close,
-    [Symbol.asyncDispose]: () => close(),
-  };
+  return { bunServer, ...(await serving.running(bunServer.port, host, close, opts.signal)) };
 }

@@ -1,7 +1,9 @@
 /**
- * The `Transport` a connection writes through, over one Bun `ServerWebSocket`.
- * The same object is the socket's `data`: `server.upgrade` is given it with what
- * the connection needs at `open`, and Bun's handlers find their connection on it.
+ * Both directions of one Bun `ServerWebSocket`: the `Transport` a connection
+ * writes through, and the `websocket` handlers that deliver the socket's events
+ * to the connection (see `websock/transport.ts` for the contract). The transport
+ * is the socket's `data`: `server.upgrade` is given it with what the connection
+ * needs at `open`, and Bun's handlers find their connection on it.
  *
  * Writes are batched: the frames a connection pushed in one scheduler slice go
  * out under one `cork`, in one syscall. Bun queues what the kernel does not take
@@ -9,29 +11,21 @@
  * that no frame is ever dropped — and `bufferedAmount` reports the queue, which
  * is what `maxHeapSize` holds a connection to.
  */
-import type { Pid } from '../../runtime/pid.js';
-import type { Frame, WebSock } from '../../websock/behaviour.js';
-import { Outbound, type Connection, type ConnectionSettings, type Transport } from '../../websock/connection.js';
+import type { Frame } from '../../websock/behaviour.js';
+import type { Connection } from '../../websock/connection.js';
 import type { ResolvedOptions } from '../../websock/options.js';
-import { negotiate } from './deflate.js';
-import type { BunSocket } from './native.js';
+import type { Serving } from '../../websock/serving.js';
+import { Outbound, type Transport } from '../../websock/transport.js';
+import { bunDeflateConfig, negotiate } from './deflate.js';
+import type { BunSocket, BunWebSocketHandler } from './native.js';
 import { BunProtocolError, protocolErrorOf, TOO_BIG } from './protocol-errors.js';
 
 const EMPTY = new Uint8Array(0);
 const utf8 = new TextDecoder();
 const NO_FRAMES: readonly (Frame | Outbound)[] = [];
 
-/** What the connections of one `createBunHandler` share. */
-export interface HandlerSpec {
-  readonly handler: WebSock<unknown>;
-  readonly name: string;
-  readonly settings: ConnectionSettings;
-  readonly options: ResolvedOptions;
-  /** The DynamicSupervisor the connections are temporary children of. */
-  readonly supervisor: Promise<Pid>;
-  /** The connections whose sockets are open. */
-  readonly live: Set<BunTransport>;
-}
+/** Maximum `maxPayloadLength` Bun takes: what "no limit" becomes. */
+const BUN_NO_LIMIT = 0xffff_ffff;
 
 /**
  * One Bun socket as a connection's `Transport`, and the socket's `data`. Made by
@@ -60,7 +54,7 @@ export class BunTransport implements Transport {
   private batchCompress = false;
 
   constructor(
-    readonly spec: HandlerSpec,
+    readonly serving: Serving<unknown, unknown>,
     args: unknown,
     readonly path: string,
     readonly protocol: string | undefined,
@@ -77,7 +71,7 @@ export class BunTransport implements Transport {
    */
   attach(ws: BunSocket<BunTransport>, server: ResolvedOptions): unknown {
     this.ws = ws;
-    const own = this.spec.options;
+    const own = this.serving.options;
     const deflate = negotiate(this.offer, server.compress, server.deflateOptions);
     this.compressed = deflate.compressed;
     this.threshold = deflate.serverNoContextTakeover ? own.deflateOptions.threshold : 0;
@@ -106,7 +100,7 @@ export class BunTransport implements Transport {
 
   /** Bun's `close`: the peer's close frame, a dropped socket, or a protocol error Bun closed for. */
   closed(conn: Connection<unknown>, code: number, reason: string): void {
-    this.spec.live.delete(this);
+    this.serving.ended(conn);
     if (this.closing) return;
     this.closing = true;
     if (code !== 1006) {
@@ -221,4 +215,63 @@ export class BunTransport implements Transport {
 
 function writeBatch(ws: BunSocket<BunTransport>): void {
   ws.data.writeBatch(ws);
+}
+
+/**
+ * Bun's `websocket` option for a handler with options `o`: Bun's per-server
+ * settings made from them (`maxFrameSize` as `maxPayloadLength`, `compress` and
+ * `deflateOptions` as `perMessageDeflate`), and the handlers. `open` is told
+ * which options the server runs under; the rest find everything on the socket's
+ * data, so any handler's `websocket` serves the connections of all.
+ *
+ * @example
+ * Bun.serve({ fetch, websocket: bunWebSocketHandler(normalizeOptions({ compress: true })) });
+ */
+export function bunWebSocketHandler(o: ResolvedOptions): BunWebSocketHandler<BunTransport> {
+  return {
+    open(ws) {
+      open(ws, o);
+    },
+    message,
+    close,
+    drain,
+    ping,
+    pong,
+    maxPayloadLength: o.maxFrameSize === Infinity ? BUN_NO_LIMIT : o.maxFrameSize,
+    // No limit: a frame pushed is a frame sent; maxHeapSize is the limit, per process.
+    backpressureLimit: 0,
+    closeOnBackpressureLimit: false,
+    idleTimeout: 0,
+    sendPings: false,
+    publishToSelf: false,
+    perMessageDeflate: o.compress ? bunDeflateConfig(o.deflateOptions) : false,
+  };
+}
+
+function open(ws: BunSocket<BunTransport>, server: ResolvedOptions): void {
+  const t = ws.data;
+  const args = t.attach(ws, server);
+  const serving = t.serving;
+  t.conn = serving.start(t, { handlerName: serving.handlerName, remoteAddress: ws.remoteAddress, path: t.path, protocol: t.protocol, server: 'bun' }, args);
+}
+
+function message(ws: BunSocket<BunTransport>, data: string | Buffer): void {
+  ws.data.message(data);
+}
+
+function close(ws: BunSocket<BunTransport>, code: number, reason: string): void {
+  const t = ws.data;
+  if (t.conn !== null) t.closed(t.conn, code, reason);
+}
+
+function drain(ws: BunSocket<BunTransport>): void {
+  ws.data.conn?.drained();
+}
+
+function ping(ws: BunSocket<BunTransport>, data: Buffer): void {
+  ws.data.conn?.control(data, 'ping');
+}
+
+function pong(ws: BunSocket<BunTransport>, data: Buffer): void {
+  ws.data.conn?.control(data, 'pong');
 }

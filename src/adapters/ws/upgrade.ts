@@ -1,37 +1,23 @@
 /**
- * Upgrading a `node:http` request to a WebSocket hosted by a WebSock handler.
+ * Upgrading `node:http` requests to WebSockets hosted by a WebSock handler:
+ * `upgrade()` for one request from your own `'upgrade'` listener, `attach()` for
+ * every upgrade of an HTTP server you own (Express, Fastify, Hono on node:http).
  *
- * Validation (websock_adapter's order and messages), the origin check and
- * subprotocol selection happen here before `ws` sees the request; `ws` then
- * performs the handshake, and the socket is handed to a connection process.
+ * The serving core admits the request (validation, origin, subprotocol, args);
+ * `ws` then performs the handshake, and the socket is handed to a connection
+ * process that the core supervises.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { constants as zlib } from 'node:zlib';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { Pid } from '../../runtime/pid.js';
 import type { WebSock } from '../../websock/behaviour.js';
-import { Connection, connectionSettings, publishUpgrade, type ConnectionMeta, type ConnectionSettings } from '../../websock/connection.js';
-import { superviseConnection } from '../../websock/supervision.js';
-import {
-  normalizeOptions,
-  selectSubprotocol,
-  type ConnectionOptions,
-  type DeflateStrategy,
-  type ResolvedOptions,
-} from '../../websock/options.js';
+import { closeOnAbort, listenOptions, onPath } from '../../websock/listen-options.js';
+import { normalizeOptions, type ConnectionOptions, type DeflateStrategy, type ResolvedOptions } from '../../websock/options.js';
+import { logUpgradeFailure, Serving } from '../../websock/serving.js';
 import { renderRefusal } from '../../websock/upgrade-validation.js';
-import { WsTransport } from './transport.js';
-import { admit, type Admission } from '../../websock/admission.js';
-
-/** Where connections go once upgraded: a server tracks its own. */
-export interface ConnectionSink {
-  /** The DynamicSupervisor connections become children of; its exit signal shuts them down with 1001. */
-  readonly supervisor: Pid | Promise<Pid>;
-  add(conn: Connection<unknown>): void;
-  /** The connection's socket closed. */
-  remove(conn: Connection<unknown>): void;
-}
+import { bindSocket, WsMeta, WsTransport } from './transport.js';
 
 const resolvedCache = new WeakMap<object, ResolvedOptions>();
 const DEFAULTS = normalizeOptions({});
@@ -48,32 +34,21 @@ export function resolveOptions(opts: ConnectionOptions | undefined): ResolvedOpt
 }
 
 interface Pending {
+  readonly serving: Serving<unknown, IncomingMessage>;
   readonly protocol: string | undefined;
-  readonly headers: Readonly<Record<string, string>>;
   readonly done: (pid: Pid | undefined) => void;
 }
 const pending = new WeakMap<IncomingMessage, Pending>();
 
 // One ws server per distinct protocol configuration: ws reads these at handshake time.
 const servers = new Map<string, WebSocketServer>();
-
 const serverOf = new WeakMap<ResolvedOptions, WebSocketServer>();
-const settingsOf = new WeakMap<ResolvedOptions, ConnectionSettings>();
 
 function wsServerFor(o: ResolvedOptions): WebSocketServer {
   let cached = serverOf.get(o);
   if (cached === undefined) {
     cached = wsServerForConfig(o);
     serverOf.set(o, cached);
-  }
-  return cached;
-}
-
-function settingsFor(o: ResolvedOptions): ConnectionSettings {
-  let cached = settingsOf.get(o);
-  if (cached === undefined) {
-    cached = connectionSettings(o);
-    settingsOf.set(o, cached);
   }
   return cached;
 }
@@ -94,13 +69,15 @@ function wsServerForConfig(o: ResolvedOptions): WebSocketServer {
     wss.on('headers', (headers: string[], req: IncomingMessage) => {
       const p = pending.get(req);
       if (p === undefined) return;
-      for (const name of Object.keys(p.headers)) headers.push(`${name}: ${p.headers[name] as string}`);
+      const extra = p.serving.options.headers;
+      for (const name of Object.keys(extra)) headers.push(`${name}: ${extra[name] as string}`);
     });
     wss.on('wsClientError', (err: Error, socket: Duplex, req: IncomingMessage) => {
       // Only reached with earlyValidateUpgrade: false — ws's own handshake checks failed.
+      const p = pending.get(req);
       refuse(socket, 400, err.message, {});
-      publishUpgrade({ server: 'ws', path: req.url, status: 400, reason: err.message });
-      pending.get(req)?.done(undefined);
+      p?.serving.refuse(req.url, 400, err.message);
+      p?.done(undefined);
     });
     servers.set(key, wss);
   }
@@ -132,147 +109,55 @@ function deflateConfig(o: ResolvedOptions): object {
   };
 }
 
-function refuse(socket: Duplex, status: number, reason: string, headers: Readonly<Record<string, string>>): void {
+/** Answers an upgrade request with a plain HTTP response and ends the socket. */
+function refuse(socket: Duplex, status: number, reason: string, headers: Readonly<Record<string, string>> | undefined): void {
   if (socket.writable) socket.end(renderRefusal({ status, reason, headers }));
   else socket.destroy();
 }
 
 /**
- * @internal an app-supplied function (checkOrigin, subprotocols, args) threw: a
- * server error for this request alone, never an uncaught exception in the HTTP
- * server's 'upgrade' event.
+ * @internal the upgrade of `req` into a connection of `serving`. Resolves with
+ * its pid, or undefined when refused (the client got the refusal); rejects, after
+ * answering 500, when an application function (checkOrigin, subprotocols, args) threw.
  */
-export function failUpgrade(req: IncomingMessage, socket: Duplex, err: unknown): void {
-  refuse(socket, 500, 'internal server error while upgrading', {});
-  publishUpgrade({ server: 'ws', path: req.url, status: 500, reason: err instanceof Error ? err.message : String(err) });
-}
-
-const kConn = Symbol('beamsock.connection');
-const kSink = Symbol('beamsock.sink');
-type Tagged = WebSocket & { [kConn]: Connection<unknown>; [kSink]: ConnectionSink | undefined };
-
-// Shared listeners (ws calls them with `this` = the socket) so a connection costs no closures.
-function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-  (this as Tagged)[kConn].received(isBinary ? data : data.toString(), isBinary, data.length);
-}
-function onPing(this: WebSocket, data: Buffer): void {
-  (this as Tagged)[kConn].control(data, 'ping');
-}
-function onPong(this: WebSocket, data: Buffer): void {
-  (this as Tagged)[kConn].control(data, 'pong');
-}
-function onClose(this: WebSocket, code: number, reason: Buffer): void {
-  // ws reports 1006 when no close frame arrived: the TCP connection dropped.
-  const conn = (this as Tagged)[kConn];
-  conn.closed(code !== 1006, code, reason.toString());
-  (this as Tagged)[kSink]?.remove(conn);
-}
-function onError(this: WebSocket, err: Error & { code?: string }): void {
-  (this as Tagged)[kConn].protocolError(err, closeCodeFor(err.code));
-}
-
-/** The close code ws sent for one of its protocol errors. */
-export function closeCodeFor(code: string | undefined): number {
-  switch (code) {
-    case 'WS_ERR_INVALID_UTF8':
-      return 1007;
-    case 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH':
-    case 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH':
-      return 1009;
-    case 'WS_ERR_TOO_MANY_BUFFERED_PARTS':
-      return 1008;
-    default:
-      return 1002;
+export function upgradeInto<A>(serving: Serving<A, IncomingMessage>, req: IncomingMessage, socket: Duplex, head: Buffer, args?: A): Promise<Pid | undefined> {
+  const admitted = serving.admit(req, req, req.url, args);
+  if (!admitted.ok) {
+    refuse(socket, admitted.status, admitted.reason, admitted.headers);
+    return admitted.error === undefined ? Promise.resolve(undefined) : Promise.reject(admitted.error);
   }
-}
-
-/** @internal the upgrade, with the place its connection goes. */
-export function upgradeInto<S, A>(
-  sink: ConnectionSink | undefined,
-  req: IncomingMessage,
-  socket: Duplex,
-  head: Buffer,
-  handler: WebSock<S, A>,
-  args: A,
-  o: ResolvedOptions,
-): Promise<Pid | undefined> {
-  let admission: Admission;
-  try {
-    admission = admit(req, o);
-  } catch (err) {
-    failUpgrade(req, socket, err);
-    return Promise.reject(err);
-  }
-  if (!admission.ok) {
-    refuse(socket, admission.status, admission.reason, admission.headers ?? {});
-    publishUpgrade({ server: 'ws', path: req.url, status: admission.status, reason: admission.reason });
-    return Promise.resolve(undefined);
-  }
-  const protocol = admission.protocol;
   return new Promise((resolve) => {
-    pending.set(req, { protocol, headers: o.headers, done: resolve });
-    wsServerFor(o).handleUpgrade(req, socket, head, (ws) => {
+    pending.set(req, { serving: serving as Serving<unknown, IncomingMessage>, protocol: admitted.protocol, done: resolve });
+    wsServerFor(serving.options).handleUpgrade(req, socket, head, (ws) => {
       pending.delete(req);
-      publishUpgrade({ server: 'ws', path: req.url, status: 101 });
-      const conn = new Connection(
-        handler as WebSock<unknown>,
-        args,
-        new WsTransport(ws),
-        settingsFor(o),
-        new WsMeta(handlerName(handler), ws, req.url),
-        undefined,
-      );
-      const tagged = ws as Tagged;
-      tagged[kConn] = conn;
-      tagged[kSink] = sink;
-      ws.on('message', onMessage);
-      ws.on('ping', onPing);
-      ws.on('pong', onPong);
-      ws.on('close', onClose);
-      ws.on('error', onError);
-      if (o.maxHeapSize.size !== 0) (ws as unknown as { _socket: Duplex })._socket.on('drain', () => conn.drained());
-      superviseConnection(conn as Connection<unknown>, sink?.supervisor, o.shutdownTimeout);
-      sink?.add(conn as Connection<unknown>);
+      const conn = serving.start(new WsTransport(ws), new WsMeta(serving.handlerName, ws, req.url), admitted.args);
+      bindSocket(ws, conn, serving as Serving<unknown, unknown>);
       resolve(conn.pid);
     });
   });
 }
 
-/**
- * A connection's meta. It keeps the socket, not the request, and reads the peer
- * address only when asked (that costs a syscall); a class, so the getter lives on
- * the prototype rather than in every connection.
- */
-class WsMeta implements ConnectionMeta {
-  readonly server = 'ws';
-  readonly protocol: string | undefined;
-  constructor(
-    readonly handlerName: string,
-    private readonly ws: WebSocket,
-    readonly path: string | undefined,
-  ) {
-    this.protocol = ws.protocol === '' ? undefined : ws.protocol;
-  }
+/** The `Serving` of `upgrade()` calls with one handler and one options object: they share the shared supervisor. */
+const sharedServings = new WeakMap<ResolvedOptions, WeakMap<object, Serving<unknown, IncomingMessage>>>();
 
-  get remoteAddress(): string | undefined {
-    return (this.ws as unknown as { _socket: { remoteAddress?: string } | null })._socket?.remoteAddress;
-  }
-}
-
-function handlerName(handler: object): string {
-  const named = handler as { name?: unknown; constructor?: { name?: unknown } };
-  if (typeof named.name === 'string') return named.name;
-  const ctor = named.constructor?.name;
-  return typeof ctor === 'string' && ctor !== 'Object' ? ctor : 'WebSock';
+function sharedServing(handler: WebSock<unknown, unknown>, o: ResolvedOptions): Serving<unknown, IncomingMessage> {
+  let byHandler = sharedServings.get(o);
+  if (byHandler === undefined) sharedServings.set(o, (byHandler = new WeakMap()));
+  let serving = byHandler.get(handler);
+  if (serving === undefined) byHandler.set(handler, (serving = new Serving({ server: 'ws', handler, options: o, shared: true })));
+  return serving;
 }
 
 /**
  * Upgrades a request from a `node:http` server's `'upgrade'` event and runs
- * `handler` for the new connection in its own process. A request that fails
- * validation gets HTTP 400 (426 for a wrong version, 403 for a refused origin)
- * with the reason as its body. Resolves with the connection's pid, or undefined
- * when the upgrade was refused. Throws (synchronously) for invalid options;
- * rejects, after answering 500, when a `checkOrigin` or `subprotocols` function throws.
+ * `handler` for the new connection in its own process, a temporary child of
+ * the shared supervisor `beamsock.connections` (started again if it was
+ * stopped). A request that fails validation gets HTTP 400 (426 for a wrong
+ * version, 403 for a refused origin) with the reason as its body. Resolves with
+ * the connection's pid, or undefined when the upgrade was refused. Throws
+ * (synchronously) for invalid options; rejects, after answering 500, when a
+ * `checkOrigin` or `subprotocols` function throws. To close these connections
+ * with the server, prefer `attach()`.
  *
  * @example
  * server.on('upgrade', (req, socket, head) => {
@@ -288,5 +173,115 @@ export function upgrade<S, A>(
   args: A,
   opts?: ConnectionOptions,
 ): Promise<Pid | undefined> {
-  return upgradeInto(undefined, req, socket, head, handler, args, resolveOptions(opts));
+  return upgradeInto(sharedServing(handler as WebSock<unknown, unknown>, resolveOptions(opts)), req, socket, head, args);
+}
+
+/**
+ * Options of `attach`: what to upgrade, how many at once, and every connection option.
+ *
+ * @example
+ * const opts: AttachOptions<string> = { path: '/ws', args: (req) => req.url ?? '/', maxConnections: 10_000, timeout: 30_000 };
+ */
+export interface AttachOptions<A> extends ConnectionOptions {
+  /** Only upgrades for this path (query string ignored) are taken; others are left to the server's other listeners (404 if there are none). Default: any path. */
+  readonly path?: string;
+  /** What `init` receives: a value, or a function of the upgrade request. */
+  readonly args?: A | ((req: IncomingMessage) => A);
+  /** Aborting the signal closes the attachment, as `close()` does. */
+  readonly signal?: AbortSignal;
+  /** Connections allowed at once (the supervisor's `maxChildren`); one more is closed with 1013. Default Infinity. */
+  readonly maxConnections?: number;
+}
+
+/**
+ * WebSockets on an HTTP server you own: its connections, and how to close them.
+ *
+ * @example
+ * await using sockets = attach(httpServer, ChatSocket, { path: '/ws' });
+ * for (const pid of sockets.connections()) send(pid, 'server restarting');
+ */
+export interface Attachment {
+  /** The DynamicSupervisor every connection of this attachment is a temporary child of. */
+  readonly supervisor: Promise<Pid>;
+  /** Pids of the live connections. */
+  connections(): Pid[];
+  /**
+   * Stops taking upgrades and closes every connection with 1001 (their
+   * `terminate` sees `'shutdown'`), waiting up to `timeoutMs` (default the
+   * `shutdownTimeout` option, 15 000) for them to finish, then cuts what is
+   * left. The HTTP server keeps running. Later calls return the first promise.
+   */
+  close(timeoutMs?: number): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const ATTACH_KEYS = new Set(['path', 'args', 'signal', 'maxConnections']);
+
+/**
+ * Serves WebSocket upgrades of `httpServer` (yours: Express's, Fastify's,
+ * Hono's on node:http) with `handler`, each connection a process under this
+ * attachment's own supervisor, beside the server's ordinary routes. Closing the
+ * HTTP server (`httpServer.close()`) closes these connections with 1001 first,
+ * so that it resolves once they have finished their closing handshake instead
+ * of waiting for clients to leave; so does `close()`, the `signal`, and
+ * `await using`. Options are checked here, naming the bad one.
+ *
+ * @throws TypeError for an invalid option.
+ * @example
+ * const app = express();
+ * const httpServer = app.listen(3000);
+ * const chat = attach(httpServer, ChatSocket, { path: '/ws' });
+ * // ... later: closes the WebSockets with 1001, then the HTTP server
+ * httpServer.close();
+ */
+export function attach<S, A>(httpServer: Server, handler: WebSock<S, A>, opts: AttachOptions<A> = {}): Attachment {
+  const connectionOpts: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(opts)) if (!ATTACH_KEYS.has(k)) connectionOpts[k] = v;
+  const o = normalizeOptions(connectionOpts as ConnectionOptions, 'attach options');
+  const { path } = listenOptions({ path: opts.path });
+  const serving = new Serving<A, IncomingMessage>({ server: 'ws', handler: handler as WebSock<unknown, A>, options: o, args: opts.args, maxConnections: opts.maxConnections });
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (!onPath(req.url ?? '/', path)) {
+      // Another listener may take it; with none, Node would leave the socket open.
+      if (httpServer.listenerCount('upgrade') === 1) refuse(socket, 404, `no WebSocket endpoint at ${req.url ?? '/'}`, undefined);
+      return;
+    }
+    socket.on('error', destroyOnError);
+    upgradeInto(serving, req, socket, head).catch((err: unknown) => logUpgradeFailure(req.url, err));
+  };
+  // An upgraded socket keeps net.Server's close() waiting: its connections must close first.
+  const serverClose = httpServer.close;
+  const closeFirst: Server['close'] = function (this: Server, callback) {
+    void close();
+    return serverClose.call(this, callback);
+  };
+  const onServerClose = (): void => void close();
+  httpServer.on('upgrade', onUpgrade);
+  httpServer.on('close', onServerClose);
+  httpServer.close = closeFirst;
+
+  let closed: Promise<void> | undefined;
+  const close = (timeoutMs?: number): Promise<void> => {
+    if (closed === undefined) {
+      httpServer.off('upgrade', onUpgrade);
+      httpServer.off('close', onServerClose);
+      if (httpServer.close === closeFirst) httpServer.close = serverClose;
+      closed = serving.close(timeoutMs);
+    }
+    return closed;
+  };
+  void closeOnAbort(opts.signal, close);
+
+  return {
+    supervisor: serving.supervisor,
+    connections: () => serving.connections(),
+    close,
+    [Symbol.asyncDispose]: () => close(),
+  };
+}
+
+/** @internal a socket's error listener that outlives the request, so not a closure over it. */
+export function destroyOnError(this: Duplex): void {
+  this.destroy();
 }

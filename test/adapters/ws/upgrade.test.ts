@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve } from '../../../src/adapters/ws/server.js';
 import { upgrade } from '../../../src/adapters/ws/upgrade.js';
 import type { Pid } from '../../../src/runtime/pid.js';
-import { isAlive, whereis } from '../../../src/runtime/process.js';
+import { isAlive, processInfo, whereis } from '../../../src/runtime/process.js';
 import { DynamicSupervisor } from '../../../src/runtime/dynamic-supervisor.js';
 import { connectionSupervisor } from '../../../src/websock/supervision.js';
 import { setLogger, type Logger } from '../../../src/runtime/logger.js';
@@ -61,6 +61,16 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
+/** Resolves once `pid` is a child of `sup`, which adopts it after it started. */
+async function joined(sup: Pid, pid: Pid): Promise<void> {
+  await within(
+    (async () => {
+      while (!(await DynamicSupervisor.whichChildren(sup)).some((c) => c.pid === pid)) await new Promise((r) => setTimeout(r, 5));
+    })(),
+    'the connection to join its supervisor',
+  );
+}
+
 /** The promise `upgrade()` returned for the latest upgrade request. */
 function lastUpgrade(): Promise<Pid | undefined> {
   const last = upgrades.at(-1);
@@ -111,17 +121,30 @@ describe('upgrade() on a node:http server of your own', () => {
     const client = await TestClient.open(url, { path: '/ws' });
     const pid = (await lastUpgrade()) as Pid;
     const sup = await connectionSupervisor();
-    await within(
-      (async () => {
-        while (!(await DynamicSupervisor.whichChildren(sup)).some((c) => c.pid === pid)) await new Promise((r) => setTimeout(r, 5));
-      })(),
-      'the connection to join the default supervisor',
-    );
+    await joined(sup, pid);
     expect(whereis('beamsock.connections')).toBe(sup);
     await DynamicSupervisor.terminateChild(sup, pid);
     expect((await client.closeSeen()).code).toBe(1001);
     expect((await rec.terminated(pid)).reason).toBe('shutdown');
     expect(isAlive(pid)).toBe(false);
+  });
+
+  it('never runs a connection unsupervised: once the default supervisor is stopped, the next upgrade starts a new one', async () => {
+    const first = await TestClient.open(url, { path: '/ws' });
+    const firstPid = (await lastUpgrade()) as Pid;
+    const stopped = await connectionSupervisor();
+    await joined(stopped, firstPid);
+    await DynamicSupervisor.stop(stopped);
+    expect((await first.closeSeen()).code).toBe(1001);
+    const client = await TestClient.open(url, { path: '/ws' });
+    const pid = (await lastUpgrade()) as Pid;
+    const sup = await connectionSupervisor();
+    expect(sup).not.toBe(stopped);
+    expect(whereis('beamsock.connections')).toBe(sup);
+    await joined(sup, pid);
+    expect(processInfo(pid)?.parent).toBe(sup);
+    client.ws.close();
+    await client.closeSeen();
   });
 
   it('answers 500 and rejects when a checkOrigin function throws, and the server keeps serving', async () => {

@@ -6,7 +6,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBunHandler, serve } from '../../../src/adapters/bun/index.js';
-import { pathOf } from '../../../src/adapters/bun/handler.js';
+import { pathOf } from '../../../src/adapters/bun/upgrade.js';
 import type { BunUpgrader } from '../../../src/adapters/bun/native.js';
 import { Recorder, scripted } from '../../conformance/handlers.js';
 

@@ -1,0 +1,96 @@
+/**
+ * The contract between websock and a server adapter, both directions of one
+ * socket: the `Transport` an adapter implements for the connection to write
+ * through, and the `Inbound` events it delivers to the connection. Nothing else
+ * passes between a connection and its server.
+ *
+ * An adapter gets its connection from `Serving.start` (see `serving.ts`) and
+ * calls, for each socket:
+ * - `received` for every whole text or binary message,
+ * - `control` for every ping (after the server answered it) and pong,
+ * - `protocolError` when the server closed for a protocol fault (1002, 1007, 1009),
+ * - `closed` when the socket closed, once, protocol error or not,
+ * - `drained` when the socket wrote out what it had buffered,
+ * and `Serving.ended(conn)` once the socket is gone, so the server stops counting it.
+ */
+import type { Frame } from './behaviour.js';
+
+/**
+ * A frame encoded once and written to many connections (see `fastlane`). The
+ * transport that first writes it keeps its encoding in `encoded` for the others.
+ *
+ * @example
+ * const item = new Outbound(['text', 'hello everyone']);
+ */
+export class Outbound {
+  encoded: unknown = undefined;
+  constructor(readonly frame: Frame) {}
+}
+
+/**
+ * What a server adapter provides to a connection: the outbound half of its socket.
+ *
+ * @example
+ * class MyTransport implements Transport {
+ *   readonly compressed = false;
+ *   write(frames) { for (const f of frames) socket.send(f instanceof Outbound ? f.frame[1] : f[1]); }
+ *   // close, abort, pause, resume, bufferedAmount, setMaxFrameSize ...
+ * }
+ */
+export interface Transport {
+  /** Writes frames in order, in as few socket writes as the server allows. Must not keep the array. */
+  write(frames: readonly (Frame | Outbound)[], compress: boolean): void;
+  /** Sends a close frame after everything written so far, and lets the server finish the closing handshake. */
+  close(code: number, reason: string | Uint8Array): void;
+  /** Cuts the TCP connection without a close frame. */
+  abort(): void;
+  /** Stops reading from the socket. */
+  pause(): void;
+  /** Reads from the socket again. */
+  resume(): void;
+  /** Outbound bytes accepted but not yet handed to the network. */
+  bufferedAmount(): number;
+  /** Changes the largest message the peer may send from now on. */
+  setMaxFrameSize(bytes: number): void;
+  /** True when permessage-deflate was negotiated. */
+  readonly compressed: boolean;
+}
+
+/**
+ * The socket events an adapter delivers to its connection (a `Connection`
+ * implements this). Each is queued in the connection's mailbox and handled in
+ * arrival order; none throws.
+ *
+ * @example
+ * ws.on('message', (data, isBinary) => conn.received(isBinary ? data : data.toString(), isBinary, data.length));
+ */
+export interface Inbound {
+  /** A whole text (`binary` false, `data` a string) or binary message of `bytes` bytes arrived. */
+  received(data: string | Buffer, binary: boolean, bytes: number): void;
+  /** A ping (already answered with a pong by the adapter) or a pong arrived. */
+  control(data: Buffer, opcode: 'ping' | 'pong'): void;
+  /**
+   * The socket closed: `remote` when the peer sent a close frame (with `code`,
+   * 1005 if it had none, and `reason`), otherwise the TCP connection dropped.
+   */
+  closed(remote: boolean, code: number, reason: string): void;
+  /** The server hit a protocol error and is closing with `code` (1002, 1007, 1009...). */
+  protocolError(error: Error, code: number): void;
+  /** The socket wrote out its buffered bytes. */
+  drained(): void;
+}
+
+/**
+ * What the adapter knows of one connection, for telemetry and `processInfo`
+ * details. `remoteAddress` may be a getter: it is read only when asked for.
+ *
+ * @example
+ * const meta: ConnectionMeta = { handlerName: serving.handlerName, server: 'ws', remoteAddress: '127.0.0.1', path: '/ws', protocol: undefined };
+ */
+export interface ConnectionMeta {
+  readonly handlerName: string;
+  readonly remoteAddress: string | undefined;
+  readonly path: string | undefined;
+  readonly protocol: string | undefined;
+  readonly server: string;
+}
