@@ -16,6 +16,7 @@ export {
   type NodeDownMessage,
   type NodeUpMessage,
 } from './node.js';
+export { clusterAdapter } from './pubsub.js';
 export { msgpackCodec, jsonCodec, assertTransferable, MAX_MESSAGE_DEPTH, type Codec } from './codec.js';
 export type { Transport, TransportStatus, Unsubscribe } from './transport.js';
 export { connectNats, type NatsTransportOptions } from './nats.js';

@@ -29,6 +29,7 @@ import { Pid, Ref, internRef, nodeName, setNodeIdentity } from '../pid.js';
 import { report } from '../logger.js';
 import { isAlive, remoteExitSignal, self, send, setRemoteRouter, unwatch, watch } from '../process.js';
 import { formatReason, type DownMessage, type ExitReason } from '../reasons.js';
+import { PubSub } from '../pubsub.js';
 import { msgpackCodec, type Codec } from './codec.js';
 import type { Transport, Unsubscribe } from './transport.js';
 
@@ -110,6 +111,7 @@ const OP_DOWN = 6;
 const OP_LINK = 7;
 const OP_UNLINK = 8;
 const OP_LINK_EXIT = 9;
+const OP_PUBSUB = 10;
 
 /** A pid or ref on the wire: [node, serial or id, creation]. */
 type Id = [string, number, number];
@@ -123,7 +125,8 @@ type Op =
   | [typeof OP_DOWN, Id, Uint8Array]
   | [typeof OP_LINK, number, Id]
   | [typeof OP_UNLINK, number, Id]
-  | [typeof OP_LINK_EXIT, number, Id, Uint8Array];
+  | [typeof OP_LINK_EXIT, number, Id, Uint8Array]
+  | [typeof OP_PUBSUB, string, string, string, Uint8Array];
 
 const pidId = (pid: Pid): Id => [pid.node, pid.serial, pid.creation];
 const refId = (ref: Ref): Id => {
@@ -446,6 +449,23 @@ export class ClusterNode {
     return true;
   }
 
+  /**
+   * @internal a PubSub broadcast for the PubSub named `pubsub` on every other node up
+   * (or only on `only`), on the node streams: in order with everything else this node
+   * sends there, and held through outages like it. Encoded once for all nodes.
+   */
+  broadcastToNodes(pubsub: string, topic: string, dispatcher: string | undefined, message: unknown, only?: string): void {
+    const bytes = this.codec.encode(message);
+    const size = bytes.byteLength + pubsub.length + topic.length;
+    if (only !== undefined) {
+      const p = this.reachable(only, 0);
+      if (p === undefined) this.counters.unreachable++;
+      else this.queue(p, [OP_PUBSUB, pubsub, topic, dispatcher ?? '', bytes], size);
+      return;
+    }
+    for (const p of this.peers.values()) if (p.up) this.queue(p, [OP_PUBSUB, pubsub, topic, dispatcher ?? '', bytes], size);
+  }
+
   /** An exit reason for the wire; one the codec cannot carry crosses as its printed form, `{ error: '...' }`. */
   private encodeReason(reason: ExitReason): Uint8Array {
     try {
@@ -742,6 +762,12 @@ export class ClusterNode {
           p.links.delete(key);
           unwatch(l.local, l.watchRef);
         }
+        break;
+      }
+      case OP_PUBSUB: {
+        const msg = this.codec.decode(op[4]);
+        this.counters.messagesIn++;
+        PubSub.lookupByName(op[1])?.deliverRemote(op[2], msg, op[3] === '' ? undefined : op[3]);
         break;
       }
       case OP_LINK_EXIT: {
