@@ -7,4 +7,4 @@ await idle();
 console.log(processInfo(logger)?.counters); // { messagesIn: 1, messagesOut: 0 }
 exit(logger, 'kill');
 console.log(isAlive(logger)); // false
-send(logger, 'ignored'); // never throws: dropped, as on the BEAM
+send(logger, 'ignored'); // to a pid it never throws: dropped, as on the BEAM

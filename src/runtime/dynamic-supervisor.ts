@@ -7,46 +7,39 @@
  * start function that returns a pid synchronously is handled without a promise,
  * and restart intensity is one xstate actor per supervisor, never per child. On
  * stop, all children are shut down at once rather than one after another.
- * Child start, shutdown, restart rules and intensity are shared with `Supervisor`.
+ * Child start, shutdown, restart rules (child-spec.ts) and intensity
+ * (supervisor-lifecycle.ts) are shared with `Supervisor`.
  */
 import { Pid } from './pid.js';
-import { link, self, send } from './process.js';
+import { self, send } from './process-core.js';
+import { link } from './links.js';
+import { isAlive } from './introspection.js';
 import { formatTerm, isExit, isQuietReason, type ExitReason } from './reasons.js';
 import {
   StartError,
   cast,
   isPromise,
-  start as startServer,
+  startTopLevel,
   startLink as startServerLinked,
   type CallResult,
   type GenServerImpl,
   type InitOk,
   type NoReplyResult,
 } from './gen-server.js';
+import { COUNT, RetryRestart, SupervisorError, WHICH, countChildren, request, stop, tallyChildren, validateSupervisorOptions, whichChildren, type ChildInfo } from './supervisor.js';
 import {
-  COUNT,
-  Lifecycle,
-  RetryRestart,
-  SupervisorError,
-  WHICH,
-  countChildren,
   normalizeSpec,
   reportEvent,
-  request,
   runStart,
   shouldRestart,
   shutdownChild,
-  stop,
-  tallyChildren,
-  validateSupervisorOptions,
-  whichChildren,
-  type ChildInfo,
   type ChildType,
   type NormalizedSpec,
   type Restart,
   type Shutdown,
   type StartedChild,
-} from './supervisor.js';
+} from './child-spec.js';
+import { Lifecycle } from './supervisor-lifecycle.js';
 
 /** Options for `DynamicSupervisor.start` and `startLink`. */
 export interface DynamicSupervisorOptions {
@@ -135,8 +128,10 @@ function adoptChildNow(state: State, req: Adopt): NoReplyResult<State> {
     req.refused();
     return state.noreply;
   }
-  // Linking from inside the supervisor makes it the child's parent; a child already
-  // dead arrives as an EXIT (noproc) and leaves the table as any child does.
+  // A process that ended before it was adopted (a connection closed at once) was never
+  // a child: linking it would bring an EXIT 'noproc' and a child_terminated report for it.
+  if (!isAlive(req.pid)) return state.noreply;
+  // Linking from inside the supervisor makes it the child's parent.
   link(req.pid);
   state.children.set(req.pid, req.spec);
   return state.noreply;
@@ -270,7 +265,7 @@ function serverOptions(opts: DynamicSupervisorOptions | undefined): { name: stri
  * const connections = await DynamicSupervisor.start({ name: 'connections', maxChildren: 10_000 });
  */
 export function start(opts?: DynamicSupervisorOptions): Promise<Pid> {
-  return startServer(dynamicSupervisorImpl, prepare(opts, 'DynamicSupervisor.start'), serverOptions(opts));
+  return startTopLevel(dynamicSupervisorImpl, prepare(opts, 'DynamicSupervisor.start'), serverOptions(opts));
 }
 
 /**
@@ -313,7 +308,8 @@ export function prepareChildSpec(spec: DynamicChildSpec): NormalizedSpec {
  * links it from inside), as if `startChild` had started it; `spec` should say
  * `restart: 'temporary'`, since its `start` is never called. A cast, not a call:
  * nothing waits; when the supervisor is at `maxChildren` it runs `refused` (inside
- * the supervisor) instead. One spec may serve every adopted child.
+ * the supervisor) instead. One spec may serve every adopted child. A process that
+ * has already exited when the supervisor gets to it is skipped without a report.
  */
 export function adoptChild(sup: Pid | string, pid: Pid, spec: NormalizedSpec, refused: () => void): void {
   cast(sup, new Adopt(pid, spec, refused));

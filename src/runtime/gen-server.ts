@@ -14,28 +14,16 @@
  * are no helper constructors.
  */
 import { Pid, makeRef, type Ref } from './pid.js';
-import {
-  ExitSignal,
-  exit,
-  hibernate,
-  isAlive,
-  offExit,
-  onExit,
-  procOf,
-  requireSelf,
-  rootPid,
-  send,
-  setDescribe,
-  spawn,
-  spawnLink,
-  unwatch,
-  watch,
-  whereis,
-  type SpawnOptions,
-} from './process.js';
+import { ExitSignal, offExit, onExit, procOf, requireSelf, rootPid, send, spawn, type SpawnOptions } from './process-core.js';
+import { exit, spawnLink } from './links.js';
+import { unwatch, watch } from './monitors.js';
+import { whereis } from './names.js';
+import { hibernate } from './policies.js';
+import { isAlive, setDescribe } from './introspection.js';
 import type { Proc } from './proc.js';
 import { currentProc } from './scheduler.js';
 import { formatReason, formatTerm, isErrorReason, isExit, type ExitReason } from './reasons.js';
+import { rejectUnknownOptions } from './options.js';
 
 /** `init` succeeded: the server runs with this state. */
 export interface InitOk<State> {
@@ -271,11 +259,18 @@ class Server {
   started: ((running: boolean) => void) | undefined = undefined;
   readonly label: string;
 
+  /**
+   * EXIT from this pid, while trapping, stops the server: the startLink caller; for
+   * start, the server itself (as in OTP, so no EXIT ever is), or rootPid() for a
+   * top-level supervisor.
+   */
+  parent: Pid | undefined;
+
   constructor(
     readonly impl: AnyGenServerImpl,
-    /** EXIT from this pid, while trapping, stops the server: the startLink caller, or rootPid() for start. */
-    readonly parent: Pid,
+    parent: Pid | undefined,
   ) {
+    this.parent = parent;
     this.label = impl.name ?? 'GenServer';
   }
 
@@ -406,23 +401,24 @@ class Server {
 function validateOptions(opts: GenServerOptions | undefined, where: string): void {
   if (opts === undefined) return;
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${where}: options must be an object, got ${String(opts)}`);
-  for (const key of Object.keys(opts)) {
-    if (!OPTION_KEYS.includes(key)) throw new TypeError(`${where}: unknown option '${key}' (expected one of ${OPTION_KEYS.join(', ')})`);
-  }
+  rejectUnknownOptions(opts, OPTION_KEYS, `${where} options`);
   const t = opts.timeout;
   if (t !== undefined && !(typeof t === 'number' && t >= 0 && !Number.isNaN(t))) {
     throw new TypeError(`${where}: option 'timeout' must be a non-negative number of milliseconds or Infinity, got ${String(t)}`);
   }
 }
 
-function startServer(impl: AnyGenServerImpl, args: unknown, opts: GenServerOptions | undefined, linked: boolean): Promise<Pid | undefined> {
+/** Who a server's parent is: the caller it is linked to, itself (unlinked), or the root (a top-level supervisor). */
+type Parent = 'caller' | 'self' | 'root';
+
+function startServer(impl: AnyGenServerImpl, args: unknown, opts: GenServerOptions | undefined, parentIs: Parent): Promise<Pid | undefined> {
+  const linked = parentIs === 'caller';
   const where = linked ? 'GenServer.startLink' : 'GenServer.start';
   if (typeof impl !== 'object' || impl === null || typeof impl.init !== 'function') {
     throw new TypeError(`${where}: the impl must be an object with an init function, got ${formatTerm(impl)}`);
   }
   validateOptions(opts, where);
-  const parent = linked ? requireSelf(where).pid : rootPid();
-  const server = new Server(impl, parent);
+  const server = new Server(impl, linked ? requireSelf(where).pid : parentIs === 'root' ? rootPid() : undefined);
   const name = opts?.name;
   const holder = name === undefined ? undefined : whereis(name);
   if (holder !== undefined) {
@@ -440,6 +436,7 @@ function startServer(impl: AnyGenServerImpl, args: unknown, opts: GenServerOptio
   // Spawned outside the promise executor so that a bad spawn option throws to the caller.
   const pid = linked ? spawnLink(receive, spawnOpts) : spawn(receive, spawnOpts);
   server.pid = pid;
+  server.parent ??= pid;
   setDescribe(procOf(pid) as Proc, () => server.describe());
   const timeout = opts?.timeout ?? DEFAULT_INIT_TIMEOUT;
   return new Promise<Pid | undefined>((resolve, reject) => {
@@ -472,15 +469,25 @@ function startServer(impl: AnyGenServerImpl, args: unknown, opts: GenServerOptio
  * to its pid once `init` has finished, or to `undefined` if `init` returned
  * `{ ignore: true }`. Rejects with `StartError` if `init` throws, returns a stop,
  * times out, or the name is taken; the process then exits with that reason.
- * Throws `TypeError` at once for a bad impl or option. Its parent is `rootPid()`:
- * while trapping exits, `exit(pid, reason)` from plain code stops it with `terminate`.
+ * Throws `TypeError` at once for a bad impl or option. As in OTP, an unlinked
+ * server is its own parent: while it traps exits, `exit(pid, reason)` from anyone
+ * reaches `handleInfo` as an EXIT message; stop it with `stop(pid)`.
  *
  * @example
  * const pid = await GenServer.start(counter, 0, { name: 'counter' });
  * await call(pid, 'get'); // 0
  */
 export function start<I extends AnyGenServerImpl>(impl: I, args: InitArgs<I>, opts?: GenServerOptions): Promise<Started<I>> {
-  return startServer(impl, args, opts, false) as Promise<Started<I>>;
+  return startServer(impl, args, opts, 'self') as Promise<Started<I>>;
+}
+
+/**
+ * @internal `start` for a top-level supervisor: code outside any process is its
+ * parent, so `exit(sup, 'shutdown')` from plain code shuts it down, children first,
+ * as an application's master would.
+ */
+export function startTopLevel(impl: AnyGenServerImpl, args: unknown, opts: GenServerOptions): Promise<Pid> {
+  return startServer(impl, args, opts, 'root') as Promise<Pid>;
 }
 
 /**
@@ -495,7 +502,7 @@ export function start<I extends AnyGenServerImpl>(impl: I, args: InitArgs<I>, op
  * const pid = await GenServer.startLink(counter, 0);
  */
 export function startLink<I extends AnyGenServerImpl>(impl: I, args: InitArgs<I>, opts?: GenServerOptions): Promise<Started<I>> {
-  return startServer(impl, args, opts, true) as Promise<Started<I>>;
+  return startServer(impl, args, opts, 'caller') as Promise<Started<I>>;
 }
 
 function resolveDest(dest: Pid | string): Pid | undefined {
@@ -577,13 +584,16 @@ export function call<R = unknown>(dest: Pid | string, request: unknown, timeoutM
 }
 
 /**
- * Sends `msg` to a GenServer's `handleCast` without waiting. Never throws: a cast
- * to a dead process or an unknown name is dropped.
+ * Sends `msg` to a GenServer's `handleCast` without waiting. A cast to a dead
+ * process or a name nobody holds is dropped, as in Elixir; only a `dest` that is
+ * neither a pid nor a string throws (`TypeError`).
  *
  * @example
  * cast(counter, 5);
  */
 export function cast(dest: Pid | string, msg: unknown): void {
+  // As Elixir's cast: a name nobody holds is no error here, unlike send.
+  if (typeof dest === 'string' && whereis(dest) === undefined) return;
   send(dest, new CastMsg(msg));
 }
 

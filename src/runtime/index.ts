@@ -48,7 +48,7 @@ export {
   type ProcessInfo,
   type ProcessFlags,
 } from './process.js';
-export { idle, SLICE, BUDGET_MS } from './scheduler.js';
+export { idle, SLICE, BUDGET_MS, type IdleOptions } from './scheduler.js';
 export {
   setLogger,
   consoleLogger,

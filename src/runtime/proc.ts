@@ -61,6 +61,8 @@ export interface ProcExtras {
   /** Kind-specific details for processInfo and the observer. */
   describe: (() => Record<string, unknown>) | null;
   parent: Pid | undefined;
+  /** Monitors this process made with a registered name: their DOWN message carries it. */
+  monitorNames: Map<Ref, string> | null;
 }
 
 export class Proc {
@@ -99,6 +101,28 @@ export class Proc {
     return this.mq === null ? 0 : this.mq.length - this.mqHead - ((this.flags & STARTING) === 0 ? 0 : 1);
   }
 
+  /** Adds `other` to this process's links (one direction; a link is both). */
+  linkTo(other: Proc): void {
+    const l = this.links;
+    if (l === null) this.links = other;
+    else if (l instanceof Proc) {
+      if (l !== other) this.links = new Set([l, other]);
+    } else l.add(other);
+  }
+
+  /** Removes `other` from this process's links (one direction). */
+  unlinkFrom(other: Proc): void {
+    const l = this.links;
+    if (l === other) this.links = null;
+    else if (l instanceof Set) l.delete(other);
+  }
+
+  /** The linked processes, as a fresh array. */
+  linked(): Proc[] {
+    const l = this.links;
+    return l === null ? [] : l instanceof Proc ? [l] : [...l];
+  }
+
   ext(): ProcExtras {
     return (this.extras ??= {
       name: undefined,
@@ -108,6 +132,7 @@ export class Proc {
       onHibernate: null,
       describe: null,
       parent: undefined,
+      monitorNames: null,
     });
   }
 }

@@ -18,8 +18,9 @@
  * broadcast is a plain registry dispatch.
  */
 import { nodeName as localNodeName, type Pid } from './pid.js';
-import { send } from './process.js';
+import { send } from './process-core.js';
 import { LiveSet } from './live-set.js';
+import { rejectUnknownOptions } from './options.js';
 import { Registry, openRegistries, type RegistryEntry } from './registry.js';
 
 /**
@@ -77,6 +78,7 @@ export const defaultDispatcher: Dispatcher<unknown> = (entries, from, message) =
   }
 };
 
+const OPTION_KEYS: readonly string[] = ['name', 'adapter', 'dispatcher'];
 const byName = new Map<string, PubSub<unknown>>();
 
 /** @internal Every open PubSub, held weakly, for the observer. */
@@ -85,11 +87,7 @@ const always = (): boolean => true;
 
 function validateOptions(opts: PubSubOptions<unknown>): void {
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`new PubSub(options): options must be an object, got ${String(opts)}`);
-  for (const key of Object.keys(opts)) {
-    if (key !== 'name' && key !== 'adapter' && key !== 'dispatcher') {
-      throw new TypeError(`unknown PubSub option '${key}' (expected name, adapter, dispatcher)`);
-    }
-  }
+  rejectUnknownOptions(opts, OPTION_KEYS, 'PubSub options');
   if (opts.name !== undefined && (typeof opts.name !== 'string' || opts.name === '')) {
     throw new TypeError(`PubSub option 'name' must be a non-empty string, got ${JSON.stringify(opts.name)}`);
   }

@@ -46,8 +46,11 @@ export interface ExitMessage {
 export interface DownMessage {
   readonly type: 'DOWN';
   readonly ref: Ref;
+  /** The process that ended; `rootPid()` (no process) for a name nobody held when `monitor(name)` was called. */
   readonly pid: Pid;
   readonly reason: ExitReason;
+  /** For `monitor(name)`: that name, as Erlang's DOWN names `{Name, Node}`. */
+  readonly name?: string;
 }
 
 /** True for an EXIT message. */

@@ -17,8 +17,11 @@
  */
 import { LiveSet } from './live-set.js';
 import { Pid } from './pid.js';
-import { offExit, onExit, requireSelf, send } from './process.js';
+import { offExit, onExit, requireSelf, send } from './process-core.js';
+import { whereis } from './names.js';
+import { formatTerm } from './reasons.js';
 import { DEAD, type ExitHook, type Proc } from './proc.js';
+import { rejectUnknownOptions } from './options.js';
 
 /** `unique`: at most one entry per key. `duplicate`: any number of entries per key. */
 export type RegistryKeys = 'unique' | 'duplicate';
@@ -38,6 +41,8 @@ export interface RegistryOptions {
    * of those, monitor the registered processes.
    */
   readonly listeners?: readonly (Pid | string)[];
+  /** Initial metadata, as Elixir's `:meta` option: read with `meta`, changed with `putMeta`. */
+  readonly meta?: Readonly<Record<string, unknown>>;
 }
 
 /** What `register` returns: `{ ok: true }`, or for a unique key that is taken, who holds it. */
@@ -78,6 +83,7 @@ interface Owner<K, V> {
 
 const OK: RegisterResult = Object.freeze({ ok: true });
 
+const OPTION_KEYS: readonly string[] = ['keys', 'name', 'listeners', 'meta'];
 const byName = new Map<string, Registry<unknown, unknown>>();
 
 /** @internal Every open registry, held weakly, for the observer (a PubSub's own registry is listed as the PubSub). */
@@ -91,11 +97,7 @@ function validateOptions(opts: RegistryOptions): void {
   if (typeof opts !== 'object' || opts === null) {
     throw new TypeError(`new Registry(options): options must be an object like { keys: 'unique' }, got ${String(opts)}`);
   }
-  for (const key of Object.keys(opts)) {
-    if (key !== 'keys' && key !== 'name' && key !== 'listeners') {
-      throw new TypeError(`unknown Registry option '${key}' (expected keys, name, listeners)`);
-    }
-  }
+  rejectUnknownOptions(opts, OPTION_KEYS, 'Registry options');
   if (opts.keys !== 'unique' && opts.keys !== 'duplicate') {
     throw new TypeError(`Registry option 'keys' must be 'unique' or 'duplicate', got ${JSON.stringify(opts.keys)}`);
   }
@@ -109,6 +111,9 @@ function validateOptions(opts: RegistryOptions): void {
         throw new TypeError(`Registry option 'listeners' must hold pids or non-empty names, got ${String(l)}`);
       }
     }
+  }
+  if (opts.meta !== undefined && (typeof opts.meta !== 'object' || opts.meta === null || Array.isArray(opts.meta))) {
+    throw new TypeError(`Registry option 'meta' must be an object of metadata keys to values, got ${formatTerm(opts.meta)}`);
   }
 }
 
@@ -131,6 +136,7 @@ export class Registry<K, V> {
   readonly name: string | undefined;
   private readonly listeners: readonly (Pid | string)[];
   private readonly buckets = new Map<K, Bucket<V>>();
+  private readonly metadata = new Map<string, unknown>();
   private readonly owners = new Map<Pid, Owner<K, V>>();
   private total = 0;
   private closed = false;
@@ -150,6 +156,7 @@ export class Registry<K, V> {
     this.kind = opts.keys;
     this.name = opts.name;
     this.listeners = opts.listeners === undefined ? [] : [...opts.listeners];
+    if (opts.meta !== undefined) for (const [key, value] of Object.entries(opts.meta)) this.metadata.set(key, value);
     if (opts.name !== undefined) byName.set(opts.name, this as Registry<unknown, unknown>);
     openRegistries.add(this as Registry<unknown, unknown>);
   }
@@ -418,9 +425,48 @@ export class Registry<K, V> {
     for (const owner of this.owners.values()) offExit(owner.proc, owner.hook);
     this.owners.clear();
     this.buckets.clear();
+    this.metadata.clear();
     this.total = 0;
     if (this.name !== undefined && byName.get(this.name) === (this as Registry<unknown, unknown>)) byName.delete(this.name);
     openRegistries.delete(this as Registry<unknown, unknown>);
+  }
+
+  /**
+   * Stores `value` under the metadata `key`, replacing what was there, as Elixir's
+   * `Registry.put_meta/3`. Metadata belongs to the registry, not to a process: it
+   * may be set from anywhere and survives every registered process. Throws once
+   * the registry is closed.
+   *
+   * @example
+   * rooms.putMeta('topic', 'general');
+   */
+  putMeta(key: string, value: unknown): void {
+    this.requireOpen('putMeta');
+    requireMetaKey('putMeta', key);
+    this.metadata.set(key, value);
+  }
+
+  /**
+   * The metadata under `key`, or undefined if none was set (Elixir's `Registry.meta/2`
+   * returns `:error` then). Its type is not checked: pass the one you stored.
+   *
+   * @example
+   * rooms.meta<string>('topic'); // 'general'
+   */
+  meta<T = unknown>(key: string): T | undefined {
+    requireMetaKey('meta', key);
+    return this.metadata.get(key) as T | undefined;
+  }
+
+  /**
+   * Removes the metadata under `key`, as Elixir's `Registry.delete_meta/2`.
+   *
+   * @example
+   * rooms.deleteMeta('topic');
+   */
+  deleteMeta(key: string): void {
+    requireMetaKey('deleteMeta', key);
+    this.metadata.delete(key);
   }
 
   private requireOpen(what: string): void {
@@ -431,7 +477,8 @@ export class Registry<K, V> {
   }
 
   private notify(event: RegistryEvent<K, V>): void {
-    for (const l of this.listeners) send(l, event);
+    // A listener name nobody holds (its process restarting, say) misses the event rather than failing the register.
+    for (const l of this.listeners) if (typeof l !== 'string' || whereis(l) !== undefined) send(l, event);
   }
 
   /** Removes `pid`'s entries under `key` (those whose value passes `predicate`, when given). */
@@ -505,6 +552,10 @@ export class Registry<K, V> {
       bucket.pos?.set(last, i);
     }
   }
+}
+
+function requireMetaKey(what: string, key: unknown): void {
+  if (typeof key !== 'string' || key === '') throw new TypeError(`Registry#${what}: the metadata key must be a non-empty string, got ${formatTerm(key)}`);
 }
 
 /** Gives a bucket its own copy of the list a dispatch is still reading. */

@@ -14,7 +14,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { BUSY, DEAD, HEAP_OVER, HIBERNATED, SCHEDULED, type Proc, type ProcOwner } from './proc.js';
-import { handleThrow, recheckHeap } from './process.js';
+import { recheckHeap } from './heap.js';
 
 /** Messages a process handles before the next process gets its turn. */
 export const SLICE = 2000;
@@ -30,6 +30,19 @@ const context = new AsyncLocalStorage<Proc>();
 const runQueue: (Proc | undefined)[] = [];
 let rqHead = 0;
 let drainPending = false;
+
+/** What happens to a process whose callback throws or rejects: the process core's crash handling. */
+let handleThrow: (p: Proc, err: unknown) => void = (_p, err) => {
+  throw err;
+};
+
+/**
+ * @internal the process core installs its crash handling here (a report, then death), so
+ * that the scheduler, which the core uses to run processes, does not import it back.
+ */
+export function onCrash(handler: (p: Proc, err: unknown) => void): void {
+  handleThrow = handler;
+}
 
 /** The process running now, also after an `await` in one of its callbacks; null outside. */
 export function currentProc(): Proc | null {
@@ -113,7 +126,11 @@ function runSlice(p: Proc): number {
     }
     if (result !== undefined && result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
       p.lastMessage = msg;
-      p.flags |= BUSY;
+      // A callback may have ended its own process (a link took it down) before it returned.
+      if ((p.flags & DEAD) === 0) {
+        p.flags |= BUSY;
+        busy++;
+      }
       asyncSeen = true;
       (result as PromiseLike<unknown>).then(
         () => resume(p),
@@ -156,6 +173,7 @@ function runSlice(p: Proc): number {
 function resume(p: Proc): void {
   if ((p.flags & DEAD) !== 0) return;
   p.flags &= ~BUSY;
+  busyEnded();
   if (p.owner !== null) context.run(p, runHook, p, p.owner);
   if ((p.flags & (SCHEDULED | BUSY | DEAD)) === 0 && p.mq !== null) schedule(p);
 }
@@ -188,12 +206,55 @@ export function runAs<A extends unknown[], R>(p: Proc, fn: (...args: A) => R, ..
   }
 }
 
-/** Resolves once the run queue is empty and no process is waiting on a callback it is about to finish: for tests and benchmarks. */
-export function idle(): Promise<void> {
+/**
+ * Live processes whose callback returned a promise that has not settled: their
+ * mailbox waits, and `idle()` waits for them.
+ */
+let busy = 0;
+/** `idle()` checks waiting for the busy processes to finish. */
+let idleWaiters: (() => void)[] = [];
+
+/**
+ * @internal a busy process stopped being busy without resuming (it died); the
+ * process core calls this as it marks a process dead.
+ */
+export function busyEnded(): void {
+  busy--;
+  if (busy === 0 && idleWaiters.length !== 0) {
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const check of waiters) setImmediate(check);
+  }
+}
+
+/** Options for `idle`. */
+export interface IdleOptions {
+  /**
+   * Wait for processes in an async callback too (default true). False resolves as
+   * soon as the run queue is empty: to look at a process parked on an `await` that
+   * only the test will release.
+   */
+  readonly waitForCallbacks?: boolean;
+}
+
+/**
+ * Resolves once no process has anything left to do: the run queue is empty and no
+ * live process is still in an async callback (its `await`s included), so a test
+ * needs no `sleep` before it. A process awaiting something that never settles
+ * keeps it waiting; pass `{ waitForCallbacks: false }` to look at such a process.
+ *
+ * @example
+ * send(counter, 'inc');
+ * await idle();
+ * expect(count).toBe(1);
+ */
+export function idle(opts?: IdleOptions): Promise<void> {
+  const waitForCallbacks = opts?.waitForCallbacks ?? true;
   return new Promise((resolve) => {
     const check = (): void => {
-      if (!drainPending && rqHead >= runQueue.length) resolve();
-      else setImmediate(check);
+      if (drainPending || rqHead < runQueue.length) setImmediate(check);
+      else if (busy !== 0 && waitForCallbacks) idleWaiters.push(check);
+      else resolve();
     };
     setImmediate(check);
   });

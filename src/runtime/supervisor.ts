@@ -19,20 +19,19 @@
  * `shutdown` (a child being shut down ended with another reason than expected,
  * such as `'killed'` after its shutdown timeout).
  *
- * This file also holds what `DynamicSupervisor` shares with it: child spec
- * validation, starting and shutting down a child, the restart rules, the
- * lifecycle machine and the reports.
+ * What `DynamicSupervisor` shares with it lives in rooms of its own: a child's
+ * spec, start, shutdown and restart rule in child-spec.ts, the lifecycle machine
+ * in supervisor-lifecycle.ts; this file keeps the request plumbing both answer.
  */
-import { assign, createActor, setup } from 'xstate';
 import { Pid } from './pid.js';
-import { exit, link, self, send, unlink, watch } from './process.js';
-import { report, type SupervisorReport } from './logger.js';
+import { self, send } from './process-core.js';
 import { formatReason, formatTerm, isExit, isQuietReason, type ExitReason } from './reasons.js';
+import { rejectUnknownOptions } from './options.js';
 import {
   StartError,
   call,
   isPromise,
-  start as startServer,
+  startTopLevel,
   startLink as startServerLinked,
   stop as stopServer,
   type CallResult,
@@ -41,43 +40,25 @@ import {
   type InitStop,
   type NoReplyResult,
 } from './gen-server.js';
+import {
+  normalizeSpec,
+  reportEvent,
+  runStart,
+  shouldRestart,
+  show,
+  shutdownChild,
+  type ChildSpec,
+  type NormalizedSpec,
+  type StartedChild,
+  type ChildType,
+  type Restart,
+} from './child-spec.js';
+import { Lifecycle } from './supervisor-lifecycle.js';
+
+export type { ChildSpec, ChildType, Restart, Shutdown, StartedChild } from './child-spec.js';
 
 /** How a supervisor restarts when a child exits: just it, all children, or it and those started after it. */
 export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
-
-/** `permanent`: always restarted; `transient`: unless it exits `normal`, `shutdown` or `{ shutdown }`; `temporary`: never. */
-export type Restart = 'permanent' | 'transient' | 'temporary';
-
-/**
- * How a child is stopped: milliseconds to wait after `exit(child, 'shutdown')`
- * before `exit(child, 'kill')`; `'brutal_kill'` kills at once; `'infinity'` waits.
- */
-export type Shutdown = number | 'brutal_kill' | 'infinity';
-
-/** A `'supervisor'` child defaults to `shutdown: 'infinity'`, a `'worker'` to 5000. */
-export type ChildType = 'worker' | 'supervisor';
-
-/** What a child's `start` returns: the pid of a process linked to the supervisor, or `undefined` to be ignored. */
-export type StartedChild = Pid | undefined;
-
-/**
- * One child of a `Supervisor`.
- *
- * @example
- * const spec: ChildSpec = { id: 'cache', start: () => GenServer.startLink(cache, {}), restart: 'permanent' };
- */
-export interface ChildSpec<P extends StartedChild = StartedChild> {
-  /** Unique within the supervisor. */
-  readonly id: string;
-  /** Runs inside the supervisor process; link the child to it (spawnLink, GenServer.startLink). */
-  readonly start: () => P | Promise<P>;
-  /** Default `'permanent'`. */
-  readonly restart?: Restart;
-  /** Default 5000 for workers, `'infinity'` for supervisors. */
-  readonly shutdown?: Shutdown;
-  /** Default `'worker'`. */
-  readonly type?: ChildType;
-}
 
 /** Options for `Supervisor.start` and `startLink`. */
 export interface SupervisorOptions {
@@ -143,56 +124,11 @@ export class FailedToStartChild {
 // ---------------------------------------------------------------------------
 // Shared with DynamicSupervisor.
 
-/** @internal a validated child spec. */
-export interface NormalizedSpec {
-  readonly id: string | undefined;
-  readonly start: (...extraArguments: unknown[]) => unknown;
-  readonly restart: Restart;
-  readonly shutdown: Shutdown;
-  readonly type: ChildType;
-}
-
-/** A value as an error message shows it: strings quoted. */
-function show(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : formatTerm(value);
-}
-
-const SPEC_KEYS: readonly string[] = ['id', 'start', 'restart', 'shutdown', 'type'];
-const RESTARTS: readonly string[] = ['permanent', 'transient', 'temporary'];
-
-/** @internal validates a child spec and fills in its defaults; throws TypeError naming the bad field. */
-export function normalizeSpec(spec: unknown, where: string, idRequired: boolean): NormalizedSpec {
-  if (typeof spec !== 'object' || spec === null) throw new TypeError(`${where}: a child spec must be an object, got ${formatTerm(spec)}`);
-  const s = spec as Partial<Record<string, unknown>>;
-  const id = s.id;
-  const name = id === undefined ? 'child spec' : `child spec '${String(id)}'`;
-  for (const key of Object.keys(s)) {
-    if (!SPEC_KEYS.includes(key)) throw new TypeError(`${where}: ${name} has unknown field '${key}' (expected ${SPEC_KEYS.join(', ')})`);
-  }
-  if (id === undefined ? idRequired : typeof id !== 'string' || id === '') {
-    throw new TypeError(`${where}: ${name} needs 'id', a non-empty string, got ${show(id)}`);
-  }
-  if (typeof s.start !== 'function') throw new TypeError(`${where}: ${name} needs 'start', a function returning a pid, got ${show(s.start)}`);
-  const restart = s.restart ?? 'permanent';
-  if (!RESTARTS.includes(restart as string)) {
-    throw new TypeError(`${where}: ${name} has restart ${show(restart)}; expected 'permanent', 'transient' or 'temporary'`);
-  }
-  const type = s.type ?? 'worker';
-  if (type !== 'worker' && type !== 'supervisor') throw new TypeError(`${where}: ${name} has type ${show(type)}; expected 'worker' or 'supervisor'`);
-  const shutdown = s.shutdown ?? (type === 'supervisor' ? 'infinity' : 5000);
-  if (!(shutdown === 'brutal_kill' || shutdown === 'infinity' || (Number.isInteger(shutdown) && (shutdown as number) >= 0))) {
-    throw new TypeError(`${where}: ${name} has shutdown ${show(shutdown)}; expected milliseconds (a non-negative integer), 'brutal_kill' or 'infinity'`);
-  }
-  return { id: id as string | undefined, start: s.start as NormalizedSpec['start'], restart: restart as Restart, shutdown: shutdown as Shutdown, type };
-}
-
 /** @internal validates maxRestarts, maxSeconds and name; throws TypeError naming the bad one. */
 export function validateSupervisorOptions(opts: unknown, where: string, keys: readonly string[]): Record<string, unknown> {
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${where}: options must be an object, got ${formatTerm(opts)}`);
   const o = opts as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!keys.includes(key)) throw new TypeError(`${where}: unknown option '${key}' (expected one of ${keys.join(', ')})`);
-  }
+  rejectUnknownOptions(o, keys, `${where} options`);
   if (o.maxRestarts !== undefined && !(Number.isInteger(o.maxRestarts) && (o.maxRestarts as number) >= 0)) {
     throw new TypeError(`${where}: option 'maxRestarts' must be a non-negative integer, got ${show(o.maxRestarts)}`);
   }
@@ -203,93 +139,6 @@ export function validateSupervisorOptions(opts: unknown, where: string, keys: re
     throw new TypeError(`${where}: option 'name' must be a non-empty string, got ${show(o.name)}`);
   }
   return o;
-}
-
-/** @internal `permanent` always, `transient` unless the reason is quiet, `temporary` never. */
-export function shouldRestart(restart: Restart, reason: ExitReason): boolean {
-  return restart === 'permanent' || (restart === 'transient' && !isQuietReason(reason));
-}
-
-function childLabel(spec: NormalizedSpec): string {
-  return spec.id === undefined ? 'child' : `child '${spec.id}'`;
-}
-
-function startFailure(spec: NormalizedSpec, err: unknown): StartError {
-  if (err instanceof StartError) {
-    const wrapped = new StartError(`${childLabel(spec)} failed to start: ${err.message}`, err.reason);
-    wrapped.cause = err;
-    return wrapped;
-  }
-  return new StartError(`${childLabel(spec)} failed to start: ${formatTerm(err)}`, { error: err });
-}
-
-function checkStarted(spec: NormalizedSpec, value: unknown): StartedChild | StartError {
-  if (value === undefined) return undefined;
-  if (value instanceof Pid) {
-    // Also supervises a child that `start` forgot to link; a no-op for spawnLink'ed ones.
-    link(value);
-    return value;
-  }
-  return startFailure(spec, new TypeError(`start returned ${formatTerm(value)}; expected a Pid (from spawnLink or GenServer.startLink) or undefined`));
-}
-
-/**
- * @internal runs a child's start function inside the supervisor and links what it
- * returns. Never throws: a failure comes back as a StartError. Synchronous when
- * `start` is, so a DynamicSupervisor starts plain processes without a promise.
- */
-export function runStart(spec: NormalizedSpec, extraArguments: readonly unknown[]): StartedChild | StartError | Promise<StartedChild | StartError> {
-  let result: unknown;
-  try {
-    result = spec.start(...extraArguments);
-  } catch (err) {
-    return startFailure(spec, err);
-  }
-  if (isPromise(result)) {
-    return Promise.resolve(result).then(
-      (value) => checkStarted(spec, value),
-      (err: unknown) => startFailure(spec, err),
-    );
-  }
-  return checkStarted(spec, result);
-}
-
-/** @internal emits a supervisor report from the running supervisor. */
-export function reportEvent(event: SupervisorReport['event'], spec: NormalizedSpec, pid: Pid | undefined, reason: ExitReason | undefined): void {
-  report({ kind: 'supervisor', supervisor: self(), event, childId: spec.id, pid, reason });
-}
-
-/**
- * @internal stops a child as a supervisor does: unlink, then `'kill'` for
- * brutal_kill, else `'shutdown'` and, after `shutdown` ms, `'kill'`. Resolves once
- * it has exited. An exit reason other than the expected one (`'killed'` for
- * brutal_kill, `'shutdown'` otherwise) is reported as a `'shutdown'` event.
- */
-export function shutdownChild(pid: Pid, spec: NormalizedSpec): Promise<void> {
-  const supervisor = self();
-  unlink(pid);
-  const shutdown = spec.shutdown;
-  return new Promise<void>((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
-    const expected = shutdown === 'brutal_kill' ? 'killed' : 'shutdown';
-    const watched = watch(pid, (_pid, reason) => {
-      if (timer !== undefined) clearTimeout(timer);
-      if (reason !== expected) report({ kind: 'supervisor', supervisor, event: 'shutdown', childId: spec.id, pid, reason });
-      resolve();
-    });
-    // Already gone: its EXIT is in the mailbox and will find no child.
-    if (watched === undefined) {
-      resolve();
-      return;
-    }
-    if (shutdown === 'brutal_kill') {
-      exit(pid, 'kill');
-      return;
-    }
-    // The timer is set before the signal: a child that does not trap exits dies inside exit() and clears it.
-    if (typeof shutdown === 'number') timer = setTimeout(() => exit(pid, 'kill'), shutdown);
-    exit(pid, 'shutdown');
-  });
 }
 
 /** @internal a failed restart, retried through the supervisor's own mailbox so other messages get their turn (as OTP does). */
@@ -309,98 +158,6 @@ export function tallyChildren(specs: Iterable<NormalizedSpec>, active: number): 
     if (spec.type === 'supervisor') supervisors++;
   }
   return { specs: n, active, supervisors, workers: n - supervisors };
-}
-
-interface IntensityContext {
-  readonly maxRestarts: number;
-  readonly periodMs: number;
-  /** `performance.now()` of the restarts within the last period, oldest first. */
-  readonly restarts: readonly number[];
-}
-
-type LifecycleEvent =
-  | { readonly type: 'started' }
-  | { readonly type: 'restart'; readonly at: number }
-  | { readonly type: 'restarted' }
-  | { readonly type: 'shutdown' }
-  | { readonly type: 'terminated' };
-
-function restartsWithin(context: IntensityContext, now: number): number[] {
-  return context.restarts.filter((t) => now - t < context.periodMs);
-}
-
-const onRestart = [
-  { guard: 'withinIntensity', target: 'restarting', actions: 'recordRestart' },
-  { target: 'shutting_down', actions: 'recordRestart' },
-] as const;
-
-const lifecycleMachine = setup({
-  types: {
-    context: {} as IntensityContext,
-    events: {} as LifecycleEvent,
-    input: {} as { readonly maxRestarts: number; readonly maxSeconds: number },
-  },
-  guards: {
-    // OTP gives up on the restart that makes more than maxRestarts within the period.
-    withinIntensity: ({ context, event }) => event.type === 'restart' && restartsWithin(context, event.at).length < context.maxRestarts,
-  },
-  actions: {
-    recordRestart: assign({
-      restarts: ({ context, event }) => (event.type === 'restart' ? [...restartsWithin(context, event.at), event.at] : context.restarts),
-    }),
-  },
-}).createMachine({
-  id: 'supervisor',
-  context: ({ input }) => ({ maxRestarts: input.maxRestarts, periodMs: input.maxSeconds * 1000, restarts: [] }),
-  initial: 'starting',
-  states: {
-    starting: { on: { started: 'running', shutdown: 'shutting_down' } },
-    running: { on: { restart: onRestart, shutdown: 'shutting_down' } },
-    // A failed restart stays here until its retry succeeds; each retry counts as a restart.
-    restarting: { on: { restart: onRestart, restarted: 'running', shutdown: 'shutting_down' } },
-    shutting_down: { on: { terminated: 'terminated' } },
-    terminated: { type: 'final' },
-  },
-});
-
-/** @internal one supervisor's lifecycle and restart intensity (one xstate actor per supervisor, none per child). */
-export class Lifecycle {
-  readonly #actor;
-
-  constructor(maxRestarts: number, maxSeconds: number) {
-    this.#actor = createActor(lifecycleMachine, { input: { maxRestarts, maxSeconds } }).start();
-  }
-
-  started(): void {
-    this.#actor.send({ type: 'started' });
-  }
-
-  /** Records a restart now. False when it is one too many for the intensity: the supervisor must shut down. */
-  restart(): boolean {
-    this.#actor.send({ type: 'restart', at: performance.now() });
-    return !this.#actor.getSnapshot().matches('shutting_down');
-  }
-
-  restarted(): void {
-    this.#actor.send({ type: 'restarted' });
-  }
-
-  shutdown(): void {
-    this.#actor.send({ type: 'shutdown' });
-  }
-
-  terminated(): void {
-    this.#actor.send({ type: 'terminated' });
-    this.#actor.stop();
-  }
-
-  get state(): string {
-    return String(this.#actor.getSnapshot().value);
-  }
-
-  restartsInWindow(): number {
-    return restartsWithin(this.#actor.getSnapshot().context, performance.now()).length;
-  }
 }
 
 /** @internal sends a request to a supervisor and turns a refusal into a rejection. */
@@ -663,7 +420,9 @@ function serverOptions(name: string | undefined): { name: string | undefined; tr
 
 /**
  * Starts a supervisor (not linked to the caller) and its children, in order.
- * Resolves to its pid once all have started. If a child fails to start, the
+ * Resolves to its pid once every child's `start` has returned (a `spawnLink`
+ * child with an `init` option runs that init afterwards, as its first message;
+ * a `GenServer.startLink` child has run its own). If a child fails to start, the
  * started ones are stopped in reverse order and it rejects with `StartError`
  * whose reason is `{ shutdown: FailedToStartChild }`. Throws `TypeError` at once
  * for a bad option or child spec (duplicate ids included). `exit(sup, 'shutdown')`
@@ -676,7 +435,7 @@ function serverOptions(name: string | undefined): { name: string | undefined; tr
  * );
  */
 export function start(children: readonly ChildSpec[], opts: SupervisorOptions): Promise<Pid> {
-  return startServer(supervisorImpl, prepare(children, opts, 'Supervisor.start'), serverOptions(opts.name));
+  return startTopLevel(supervisorImpl, prepare(children, opts, 'Supervisor.start'), serverOptions(opts.name));
 }
 
 /**

@@ -24,7 +24,7 @@ describe('Sampler summary', () => {
     spawn(() => undefined, { kind: 'connection' });
     const s = stuck();
     send(s, 'first');
-    await idle();
+    await idle({ waitForCallbacks: false });
     const sampler = new Sampler();
     sampler.sample();
     const { totals, byKind, byStatus } = sampler.summary();
@@ -62,7 +62,7 @@ describe('Sampler summary', () => {
     const lesser = stuck();
     for (let i = 0; i < 2; i++) send(lesser, i);
     idleWorker();
-    await idle();
+    await idle({ waitForCallbacks: false });
     const sampler = new Sampler({ topN: 5 });
     sampler.sample();
     const { top, totals } = sampler.summary();
@@ -82,7 +82,7 @@ describe('Sampler summary', () => {
       send(p, 'x');
       send(p, 'y');
     }
-    await idle();
+    await idle({ waitForCallbacks: false });
     const sampler = new Sampler({ topN: 3 });
     sampler.sample();
     expect(sampler.summary().top.mailbox).toHaveLength(3);
@@ -146,7 +146,7 @@ describe('Sampler.page', () => {
     const big = stuck();
     for (let i = 0; i < 5; i++) send(big, i);
     const quiet = idleWorker();
-    await idle();
+    await idle({ waitForCallbacks: false });
     const sampler = new Sampler();
     sampler.sample();
     expect(sampler.page(q({ sort: 'mailbox', dir: 'desc' })).rows.map((r) => r.pid)).toEqual([big, small, quiet].map(String));
@@ -160,7 +160,7 @@ describe('Sampler.page', () => {
     const sup = await DynamicSupervisor.start();
     const kids = [];
     for (let i = 0; i < 3; i++) kids.push(await DynamicSupervisor.startChild(sup, { start: () => spawnLink(() => undefined), restart: 'temporary' }));
-    await idle();
+    await idle({ waitForCallbacks: false });
     const sampler = new Sampler();
     sampler.sample();
     const pids = (over: Partial<PageQuery>) => sampler.page(q(over)).rows.map((r) => r.pid);

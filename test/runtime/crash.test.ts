@@ -46,7 +46,6 @@ async function expectUnharmed(other: { pid: Pid; handled: () => number }): Promi
 /** Lets a stray rejection or exception surface before the test checks for one. */
 async function settle(): Promise<void> {
   await idle();
-  await sleep(10);
   await idle();
 }
 

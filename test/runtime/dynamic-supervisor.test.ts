@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DynamicSupervisor, type DynamicChildSpec } from '../../src/runtime/dynamic-supervisor.js';
+import { DynamicSupervisor, adoptChild, prepareChildSpec, type DynamicChildSpec } from '../../src/runtime/dynamic-supervisor.js';
+import { idle } from '../../src/runtime/scheduler.js';
 import { SupervisorError, type Restart } from '../../src/runtime/supervisor.js';
 import { GenServer, StartError, type GenServerImpl } from '../../src/runtime/gen-server.js';
 import { exit, isAlive, processInfo, send, spawn, spawnLink } from '../../src/runtime/process.js';
@@ -67,7 +68,7 @@ describe('DynamicSupervisor.startChild', () => {
     const sup = await DynamicSupervisor.start();
     const pid = await DynamicSupervisor.startChild(sup, { start: () => GenServer.startLink(impl, 1) });
     expect(processInfo(pid)?.kind).toBe('gen_server');
-    expect(processInfo(pid)?.parent).toBe(sup);
+    expect(processInfo(pid)?.links).toEqual([sup]);
   });
 
   it('refuses a child beyond maxChildren with reason max_children, and accepts one once a slot frees', async () => {
@@ -106,7 +107,7 @@ describe('DynamicSupervisor.startChild', () => {
 
   it('throws TypeError for a bad spec or option', () => {
     expect(() => DynamicSupervisor.start({ maxChildren: -1 })).toThrow(/option 'maxChildren'/);
-    expect(() => DynamicSupervisor.start({ strategy: 'one_for_all' } as never)).toThrow(/unknown option 'strategy'/);
+    expect(() => DynamicSupervisor.start({ strategy: 'one_for_all' } as never)).toThrow(/unknown option 'strategy' in DynamicSupervisor.start options/);
     expect(() => DynamicSupervisor.start({ extraArguments: 'x' as never })).toThrow(/option 'extraArguments'/);
     expect(() => DynamicSupervisor.startChild('nobody', { start: () => undefined, restart: 'sometimes' as Restart })).toThrow(/restart 'sometimes'/);
   });
@@ -171,6 +172,36 @@ describe('DynamicSupervisor restarts', () => {
   });
 });
 
+describe('DynamicSupervisor.adoptChild', () => {
+  const adopted = prepareChildSpec({ start: () => undefined, restart: 'temporary' });
+
+  it('makes a running process a child, whose crash is reported as any child\'s', async () => {
+    const sup = await DynamicSupervisor.start();
+    const pid = spawn(() => {
+      throw new Error('boom');
+    });
+    adoptChild(sup, pid, adopted, () => undefined);
+    await idle();
+    expect(processInfo(pid)?.links).toEqual([sup]);
+    expect(await DynamicSupervisor.countChildren(sup)).toMatchObject({ active: 1 });
+    send(pid, 'crash');
+    await idle();
+    expect(events()).toEqual(['child_terminated']);
+    await DynamicSupervisor.stop(sup);
+  });
+
+  it('skips a process that exited before the supervisor got to it: no child, no noproc report', async () => {
+    const sup = await DynamicSupervisor.start();
+    const pid = spawn(() => undefined);
+    adoptChild(sup, pid, adopted, () => undefined);
+    exit(pid, { error: 'closed' });
+    await idle();
+    expect(await DynamicSupervisor.countChildren(sup)).toMatchObject({ specs: 0, active: 0 });
+    expect(events()).toEqual([]);
+    await DynamicSupervisor.stop(sup);
+  });
+});
+
 describe('DynamicSupervisor termination', () => {
   it('terminateChild stops a child with shutdown and forgets it', async () => {
     const sup = await DynamicSupervisor.start();
@@ -216,7 +247,7 @@ describe('DynamicSupervisor termination', () => {
       sup = await DynamicSupervisor.startLink({ name: 'dyn-linked' });
       child = await DynamicSupervisor.startChild('dyn-linked', worker('permanent'));
     });
-    await sleep(10);
+    await idle();
     const supExit = exitReasonOf(sup as Pid);
     exit(parent, 'shutdown');
     expect(await supExit).toBe('shutdown');

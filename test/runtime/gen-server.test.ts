@@ -80,6 +80,11 @@ const counter = {
 const reports = captureReports();
 
 describe('GenServer basics', () => {
+  it('cast to a name nobody holds is dropped without an error, as in Elixir (send would throw)', () => {
+    expect(() => cast('nobody-here', 1)).not.toThrow();
+    expect(() => cast(undefined as unknown as Pid, 1)).toThrow(TypeError);
+  });
+
   it('answers calls, applies casts and plain messages in mailbox order', async () => {
     const pid = await GenServer.start(counter, 1);
     expect(await call(pid, 'get')).toBe(1);
@@ -263,7 +268,6 @@ describe('GenServer.call failures', () => {
     spawn((m) => void got.push(m), { name: 'gs-self-probe' });
     const pid = await GenServer.start(impl, undefined);
     cast(pid, 'go');
-    await sleep(10);
     await idle();
     expect(got).toEqual(['calling_self']);
   });
@@ -301,7 +305,6 @@ describe('GenServer.call from inside and outside processes', () => {
     });
     send(client, 'ask');
     send(client, 'second');
-    await sleep(10);
     await idle();
     expect(got).toEqual([['answer', 42, client], 'second']);
   });
@@ -360,7 +363,7 @@ describe('GenServer start', () => {
   });
 
   it('throws TypeError naming a bad option', () => {
-    expect(() => GenServer.start(counter, 0, { colour: 'red' } as never)).toThrow(/unknown option 'colour'/);
+    expect(() => GenServer.start(counter, 0, { colour: 'red' } as never)).toThrow(/unknown option 'colour' in GenServer.start options/);
     expect(() => GenServer.start(counter, 0, { timeout: -5 })).toThrow(/option 'timeout'/);
     expect(() => GenServer.start(counter, 0, { trapExit: 'yes' as never })).toThrow(/'trapExit'/);
   });
@@ -372,7 +375,6 @@ describe('GenServer start', () => {
       result.push((await GenServer.startLink(counter, 0)) as Pid);
     });
     send(parent, 'go');
-    await sleep(10);
     await idle();
     expect(processInfo(result[0] as Pid)?.links).toEqual([parent]);
     expect(processInfo(result[0] as Pid)?.parent).toBe(parent);
@@ -416,7 +418,6 @@ describe('GenServer terminate', () => {
       server = (await GenServer.startLink(impl, 0, { trapExit: true })) as Pid;
     });
     send(parent, 'go');
-    await sleep(10);
     await idle();
     const exited = exitReasonOf(server as Pid);
     exit(parent, 'shutdown');
@@ -424,10 +425,28 @@ describe('GenServer terminate', () => {
     expect(seen).toEqual(['shutdown']);
   });
 
-  it('stops on exit(pid, reason) from plain code when started with start and trapping exits', async () => {
-    const pid = await GenServer.start(counter, 0, { trapExit: true });
+  it('is its own parent when started with start: a trapping one gets exit(pid, reason) from plain code as an EXIT message, as in OTP', async () => {
+    const seen: unknown[] = [];
+    const impl = { ...counter, terminate: (reason: ExitReason) => void seen.push(reason), describe: (s: CounterState) => ({ log: s.log }) };
+    const pid = await GenServer.start(impl, 0, { trapExit: true });
     exit(pid, 'shutdown');
-    expect(await exitReasonOf(pid)).toBe('shutdown');
+    await idle();
+    expect(isAlive(pid)).toBe(true);
+    expect(seen).toEqual([]);
+    expect(processInfo(pid)?.details.log).toEqual(['EXIT']);
+    const exited = exitReasonOf(pid);
+    await GenServer.stop(pid, 'shutdown');
+    expect(await exited).toBe('shutdown');
+    expect(seen).toEqual(['shutdown']);
+  });
+
+  it('is its own parent when started with start: one that does not trap exits dies of exit(pid, reason) without terminate', async () => {
+    const seen: unknown[] = [];
+    const pid = await GenServer.start({ ...counter, terminate: (reason: ExitReason) => void seen.push(reason) }, 0);
+    const exited = exitReasonOf(pid);
+    exit(pid, 'shutdown');
+    expect(await exited).toBe('shutdown');
+    expect(seen).toEqual([]);
   });
 
   it('hands an EXIT from a linked process other than the parent to handleInfo', async () => {
@@ -476,7 +495,7 @@ describe('GenServer leaves nothing behind', () => {
         resumed = true;
       });
       send(client, 'go');
-      await idle();
+      await idle({ waitForCallbacks: false });
       expect(watcherCount(pid)).toBe(1);
       exit(client, 'kill');
       expect(watcherCount(pid)).toBe(0);

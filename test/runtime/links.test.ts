@@ -221,6 +221,28 @@ describe('links', () => {
     expect(processInfo(target)?.links).toEqual([caller]);
   });
 
+  it('link, unlink and exit take only a Pid, with a TypeError naming what they got', async () => {
+    const caught: string[] = [];
+    const pid = spawn((bad: unknown) => {
+      for (const f of [() => link(bad as Pid), () => unlink(bad as Pid), () => exit(bad as Pid, 'kill')]) {
+        try {
+          f();
+        } catch (err) {
+          caught.push(`${(err as Error).name}: ${(err as Error).message}`);
+        }
+      }
+    });
+    send(pid, 'worker');
+    await idle();
+    expect(caught).toEqual([
+      "TypeError: link(pid) expects a Pid, got 'worker'",
+      "TypeError: unlink(pid) expects a Pid, got 'worker'",
+      "TypeError: exit(pid, reason) expects a Pid, got 'worker'",
+    ]);
+    expect(isAlive(pid)).toBe(true);
+    exit(pid, 'kill');
+  });
+
   it('link and unlink need a calling process', () => {
     const pid = spawn(() => {});
     expect(() => link(pid)).toThrow('link() must be called inside a process');

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Pid, type Ref } from '../../src/runtime/pid.js';
-import { demonitor, exit, isAlive, monitor, processInfo, send, spawn } from '../../src/runtime/process.js';
+import { demonitor, exit, isAlive, monitor, processInfo, register, rootPid, send, spawn, unregister } from '../../src/runtime/process.js';
 import { idle } from '../../src/runtime/scheduler.js';
 import { setLogger } from '../../src/runtime/logger.js';
 import { isDown, isExit, type DownMessage } from '../../src/runtime/reasons.js';
 
-type Command = { monitor: Pid } | { demonitor: Ref; flush?: boolean } | { kill: Pid } | { note: string };
+type Command = { monitor: Pid | string } | { demonitor: Ref; flush?: boolean } | { kill: Pid } | { note: string };
 
 /**
  * A process driven by commands: it monitors, demonitors and kills as told, records
@@ -108,6 +108,68 @@ describe('monitor', () => {
   it('needs a calling process', () => {
     const pid = spawn(() => {});
     expect(() => monitor(pid)).toThrow('monitor() must be called inside a process');
+  });
+
+  it('takes only a Pid, with a TypeError naming what it got', () => {
+    expect(() => monitor(42 as unknown as Pid)).toThrow(new TypeError('monitor(pid) expects a Pid or a registered name, got 42'));
+    expect(() => monitor(undefined as unknown as Pid)).toThrow(TypeError);
+  });
+});
+
+describe('monitor(name)', () => {
+  it('monitors the process holding the name; its DOWN carries the pid and the name', async () => {
+    const obs = observer();
+    const target = spawn(() => undefined);
+    register('monitored-by-name', target);
+    send(obs.pid, { monitor: 'monitored-by-name' });
+    await idle();
+    expect(processInfo(target)?.monitoredBy).toEqual([obs.pid]);
+    exit(target, 'shutdown');
+    await idle();
+    expect(obs.inbox).toEqual([{ type: 'DOWN', ref: obs.refs[0], pid: target, reason: 'shutdown', name: 'monitored-by-name' }]);
+    exit(obs.pid, 'kill');
+  });
+
+  it('follows the process, not the name: a new holder of the name is not monitored', async () => {
+    const obs = observer();
+    const first = spawn(() => undefined);
+    register('moving-name', first);
+    send(obs.pid, { monitor: 'moving-name' });
+    await idle();
+    unregister('moving-name');
+    const second = spawn(() => undefined);
+    register('moving-name', second);
+    exit(second, 'kill');
+    await idle();
+    expect(obs.inbox).toEqual([]);
+    exit(first, 'kill');
+    await idle();
+    expect(obs.inbox).toEqual([{ type: 'DOWN', ref: obs.refs[0], pid: first, reason: 'killed', name: 'moving-name' }]);
+    exit(obs.pid, 'kill');
+  });
+
+  it("gives a name nobody holds a DOWN 'noproc' at once, naming it, with rootPid() as the pid", async () => {
+    const obs = observer();
+    send(obs.pid, { monitor: 'nobody-holds-this' });
+    await idle();
+    expect(obs.inbox).toEqual([{ type: 'DOWN', ref: obs.refs[0], pid: rootPid(), reason: 'noproc', name: 'nobody-holds-this' }]);
+    exit(obs.pid, 'kill');
+  });
+
+  it('is removed by demonitor like any monitor', async () => {
+    const obs = observer();
+    const target = spawn(() => undefined);
+    register('demonitored-name', target);
+    send(obs.pid, { monitor: 'demonitored-name' });
+    await idle();
+    send(obs.pid, { demonitor: obs.refs[0] as Ref });
+    await idle();
+    exit(target, 'kill');
+    await idle();
+    expect(obs.demonitored).toEqual([true]);
+    expect(obs.inbox).toEqual([]);
+    expect(processInfo(obs.pid)?.monitors).toEqual([]);
+    exit(obs.pid, 'kill');
   });
 });
 

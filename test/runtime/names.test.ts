@@ -3,6 +3,7 @@ import type { Pid } from '../../src/runtime/pid.js';
 import { exit, isAlive, register, registered, send, sendAfter, spawn, unregister, whereis } from '../../src/runtime/process.js';
 import { idle } from '../../src/runtime/scheduler.js';
 import { setLogger, type Logger } from '../../src/runtime/logger.js';
+import { exitReasonOf } from '../support/exits.js';
 
 /** A process that keeps every message it receives. */
 function keeper(): { pid: Pid; got: unknown[] } {
@@ -52,11 +53,22 @@ describe('registered names', () => {
     expect(a.got).toEqual([1, 2, 3]);
   });
 
-  it('send to an unknown name is dropped without an error', async () => {
+  it('send to a name nobody holds throws badarg, as Elixir does, and sends nothing', async () => {
     const a = keeper();
-    expect(() => send('nobody-here', 'lost')).not.toThrow();
+    expect(() => send('nobody-here', 'lost')).toThrow("send: no process is registered under 'nobody-here' (badarg)");
+    register('somebody', a.pid);
+    exit(a.pid, 'kill');
+    expect(() => send('somebody', 'lost')).toThrow(/no process is registered under 'somebody'/);
     await idle();
     expect(a.got).toEqual([]);
+  });
+
+  it('send to a name nobody holds crashes the sending process, with a report naming the name', async () => {
+    const sender = spawn(() => send('nobody-here', 'lost'));
+    const exited = exitReasonOf(sender);
+    send(sender, 'go');
+    const reason = (await exited) as { error: Error };
+    expect(reason.error.message).toMatch(/no process is registered under 'nobody-here'/);
   });
 
   it.each([
@@ -101,7 +113,7 @@ describe('registered names', () => {
     expect(unregister('temp')).toBe(true);
     expect(unregister('temp')).toBe(false);
     expect(whereis('temp')).toBeUndefined();
-    send('temp', 'lost');
+    expect(() => send('temp', 'lost')).toThrow(/no process is registered under 'temp'/);
     send(a.pid, 'direct');
     await idle();
     expect(isAlive(a.pid)).toBe(true);

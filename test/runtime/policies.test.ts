@@ -232,7 +232,7 @@ describe('invalid policy values', () => {
     ['a fractional size', { size: 1.5 }, /'maxHeapSize'.*1\.5/],
     ['a string', 'big', /'maxHeapSize'.*"big"/],
     ['null', null, /'maxHeapSize'.*null/],
-    ['an unknown key', { size: 64, kil: true }, /unknown 'maxHeapSize' key 'kil'/],
+    ['an unknown key', { size: 64, kil: true }, /unknown option 'kil' in maxHeapSize \(did you mean 'kill'\?\)/],
     ['a non-boolean kill', { size: 64, kill: 'yes' }, /'maxHeapSize\.kill' must be a boolean/],
     ['a non-boolean errorLogger', { size: 64, errorLogger: 1 }, /'maxHeapSize\.errorLogger' must be a boolean/],
   ])('maxHeapSize as %s is refused by spawn and by flag, naming the option', async (_what, value, message) => {
@@ -246,7 +246,7 @@ describe('invalid policy values', () => {
     ['fullsweepAfter', -1, /'fullsweepAfter'/],
     ['fullsweepAfter', 2.5, /'fullsweepAfter'/],
     ['trapExit', 'yes', /'trapExit'/],
-    ['priority', 'high', /unknown process flag 'priority'/],
+    ['priority', 'high', /unknown option 'priority' in process flags \(known: trapExit, maxHeapSize, fullsweepAfter\)/],
   ])('flag %s with %s is refused, naming the flag', async (name, value, message) => {
     const errors = await flagErrors(name, value);
     expect(errors).toHaveLength(1);

@@ -89,7 +89,7 @@ describe('spawn', () => {
   });
 
   it.each<[string, unknown, RegExp]>([
-    ['an unknown option', { nmae: 'x' }, /unknown spawn option 'nmae'/],
+    ['an unknown option', { nmae: 'x' }, /unknown option 'nmae' in spawn options \(did you mean 'name'\?\)/],
     ['an empty name', { name: '' }, /'name' must be a non-empty string/],
     ['a non-string name', { name: 7 }, /'name' must be a non-empty string, got 7/],
     ['a non-boolean trapExit', { trapExit: 'yes' }, /'trapExit' must be a boolean, got yes/],
@@ -156,16 +156,20 @@ describe('self()', () => {
 });
 
 describe('send', () => {
-  it('never throws: dead pid, unknown name, remote-looking pid, odd destinations', async () => {
+  it('never throws for a pid: dead, remote-looking, never used', async () => {
     const dead = spawn(() => {});
     exit(dead, 'kill');
     await idle();
     const remote = Pid.from({ node: 'elsewhere@10.1.1.1', serial: 3 });
     expect(() => send(dead, 'x')).not.toThrow();
-    expect(() => send('no-such-name', 'x')).not.toThrow();
     expect(() => send(remote, 'x')).not.toThrow();
     expect(() => send(Pid.from({ node: dead.node, serial: 987_654_321 }), 'x')).not.toThrow();
-    expect(() => send(undefined as unknown as Pid, 'x')).not.toThrow();
+  });
+
+  it('throws for a name nobody holds (badarg) and a TypeError for what is neither pid nor name', () => {
+    expect(() => send('no-such-name', 'x')).toThrow("send: no process is registered under 'no-such-name' (badarg)");
+    expect(() => send(undefined as unknown as Pid, 'x')).toThrow(new TypeError('send: the destination must be a Pid or a registered name, got undefined'));
+    expect(() => send({ pid: 1 } as unknown as Pid, 'x')).toThrow(TypeError);
   });
 
   it('drops messages to a dead process, including the ones it had queued', async () => {
@@ -310,7 +314,7 @@ describe('exit(pid, reason)', () => {
   });
 
   it('needs a pid', () => {
-    expect(() => exit('not a pid' as unknown as Pid, 'kill')).toThrow('exit(pid, reason) expects a Pid, got not a pid');
+    expect(() => exit('not a pid' as unknown as Pid, 'kill')).toThrow("exit(pid, reason) expects a Pid, got 'not a pid'");
   });
 
   it('to a dead or remote pid does nothing', async () => {
@@ -424,15 +428,15 @@ describe('processInfo', () => {
       await new Promise<void>((resolve) => (release = resolve));
     });
     send(pid, 'go');
-    await idle();
+    await idle({ waitForCallbacks: false });
     expect(inside).toBe('running');
     expect(processInfo(pid)?.status).toBe('running');
     send(pid, 'next');
     expect(processInfo(pid)?.messageQueueLen).toBe(1);
     release();
-    await sleep(5);
-    await idle();
+    await idle({ waitForCallbacks: false });
     expect(processInfo(pid)?.messageQueueLen).toBe(0);
+    exit(pid, 'kill');
   });
 
   it('lists links, monitors, monitoredBy and trapExit', async () => {
@@ -469,7 +473,6 @@ describe('processInfo', () => {
       send(sink, 'late');
     });
     send(pid, 'go');
-    await sleep(20);
     await idle();
     expect(processInfo(sink)?.counters.messagesIn).toBe(1);
     expect(processInfo(pid)?.counters).toEqual({ messagesIn: 1, messagesOut: 1 });

@@ -57,7 +57,7 @@ afterEach(() => {
 
 describe('options', () => {
   it('rejects bad options with a TypeError naming the option', () => {
-    expect(() => new PubSub({ pool: 2 } as object)).toThrow(/unknown PubSub option 'pool'/);
+    expect(() => new PubSub({ pool: 2 } as object)).toThrow(/unknown option 'pool' in PubSub options \(known: name, adapter, dispatcher\)/);
     expect(() => new PubSub({ name: '' })).toThrow(/'name' must be a non-empty string/);
     expect(() => new PubSub({ adapter: {} as () => PubSubAdapter })).toThrow(/'adapter' must be a function/);
     expect(() => new PubSub({ dispatcher: 'fast' as unknown as Dispatcher<undefined> })).toThrow(/'dispatcher' must be a function/);

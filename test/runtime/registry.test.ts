@@ -32,7 +32,7 @@ function recorder(): { pid: Pid; got: unknown[] } {
 }
 
 const registries: Registry<unknown, unknown>[] = [];
-function registry<K, V>(keys: 'unique' | 'duplicate', opts: { listeners?: (Pid | string)[]; name?: string } = {}): Registry<K, V> {
+function registry<K, V>(keys: 'unique' | 'duplicate', opts: { listeners?: (Pid | string)[]; name?: string; meta?: Record<string, unknown> } = {}): Registry<K, V> {
   const r = new Registry<K, V>({ keys, ...opts });
   registries.push(r as Registry<unknown, unknown>);
   return r;
@@ -61,7 +61,7 @@ describe('options', () => {
   it('rejects bad options with a TypeError naming the option', () => {
     expect(() => new Registry({ keys: 'many' as 'unique' })).toThrow(/'keys' must be 'unique' or 'duplicate', got "many"/);
     expect(() => new Registry({} as { keys: 'unique' })).toThrow(/'keys'/);
-    expect(() => new Registry({ keys: 'unique', partitions: 4 } as { keys: 'unique' })).toThrow(/unknown Registry option 'partitions'/);
+    expect(() => new Registry({ keys: 'unique', partitions: 4 } as { keys: 'unique' })).toThrow(/unknown option 'partitions' in Registry options \(known: keys, name, listeners, meta\)/);
     expect(() => new Registry({ keys: 'unique', name: '' })).toThrow(/'name' must be a non-empty string/);
     expect(() => new Registry({ keys: 'unique', listeners: [42 as unknown as string] })).toThrow(/'listeners'.*got 42/);
     expect(() => new Registry({ keys: 'unique', listeners: [42 as unknown as string] })).toThrow(TypeError);
@@ -276,6 +276,17 @@ describe('listeners', () => {
     expect(byName.got).toEqual(expected);
   });
 
+  it('a listener name nobody holds misses the event; the register still succeeds', async () => {
+    const l = recorder();
+    const r = registry<string, number>('duplicate', { listeners: ['registry-listener-gone', l.pid] });
+    const a = actor();
+    await a.run(() => r.register('room', 1));
+    await idle();
+    expect(r.lookup('room')).toEqual([[a.pid, 1]]);
+    expect(l.got).toEqual([{ type: 'register', registry: r, key: 'room', pid: a.pid, value: 1 }]);
+    exit(a.pid, 'kill');
+  });
+
   it('hear unregisterMatch only once no entry of the caller remains under the key', async () => {
     const l = recorder();
     const r = registry<string, number>('duplicate', { listeners: [l.pid] });
@@ -389,7 +400,7 @@ describe('cleanup on exit', () => {
       }
     });
     send(pid, 'go');
-    await idle();
+    await idle({ waitForCallbacks: false });
     exit(pid, 'kill');
     release();
     await gate;
@@ -440,6 +451,34 @@ describe('many processes', () => {
     let dispatched = 0;
     dup.dispatch('all', (entries) => (dispatched = entries.length));
     expect(dispatched).toBe(alive.length);
+  });
+});
+
+describe('metadata', () => {
+  it('putMeta, meta and deleteMeta, as Elixir\'s put_meta/3, meta/2 and delete_meta/2, from anywhere', async () => {
+    const r = registry<string, number>('duplicate', { meta: { pubsub: 'local' } });
+    expect(r.meta('pubsub')).toBe('local');
+    expect(r.meta('missing')).toBeUndefined();
+    r.putMeta('topic', { text: 'general' });
+    expect(r.meta<{ text: string }>('topic')?.text).toBe('general');
+    const a = actor();
+    await a.run(() => r.putMeta('topic', 'set inside a process'));
+    exit(a.pid, 'kill');
+    await idle();
+    expect(r.meta('topic')).toBe('set inside a process');
+    r.deleteMeta('topic');
+    expect(r.meta('topic')).toBeUndefined();
+  });
+
+  it('refuses a key that is not a non-empty string, a bad meta option, and putMeta once closed', () => {
+    const r = registry<string, number>('unique');
+    expect(() => r.putMeta('' as string, 1)).toThrow(new TypeError('Registry#putMeta: the metadata key must be a non-empty string, got '));
+    expect(() => r.meta(42 as unknown as string)).toThrow(TypeError);
+    expect(() => new Registry({ keys: 'unique', meta: [1] as never })).toThrow(/Registry option 'meta' must be an object/);
+    r.putMeta('k', 1);
+    r.close();
+    expect(r.meta('k')).toBeUndefined();
+    expect(() => r.putMeta('k', 2)).toThrow(/Registry#putMeta: this registry is closed/);
   });
 });
 

@@ -3,7 +3,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Pid } from '../../src/runtime/pid.js';
-import { exit, processInfo, self, send, spawn } from '../../src/runtime/process.js';
+import { exit, processInfo, self, send, spawn, spawnLink } from '../../src/runtime/process.js';
 import { SLICE, currentProc, idle } from '../../src/runtime/scheduler.js';
 
 describe('mailbox order', () => {
@@ -125,6 +125,61 @@ describe('slices', () => {
     await idle();
     expect(handled).toBe(10_000);
     for (const pid of pids) expect(processInfo(pid)?.status).toBe('waiting');
+  });
+
+  it('idle() also waits for a callback still awaiting, and for the messages queued behind it', async () => {
+    const log: string[] = [];
+    const pid = spawn(async (msg: string) => {
+      await sleep(30);
+      await sleep(1);
+      log.push(msg);
+    });
+    send(pid, 'a');
+    send(pid, 'b');
+    await idle();
+    expect(log).toEqual(['a', 'b']);
+    expect(processInfo(pid)?.status).toBe('waiting');
+    exit(pid, 'kill');
+  });
+
+  it('idle() does not wait for the callback of a process killed while it awaited', async () => {
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const pid = spawn(async () => {
+      started();
+      await new Promise(() => undefined);
+    });
+    send(pid, 'go');
+    await running;
+    exit(pid, 'kill');
+    await idle();
+    expect(processInfo(pid)).toBeUndefined();
+  });
+
+  it('idle() does not wait for a process its own callback got killed before that callback returned a promise', async () => {
+    const pid = spawn(async () => {
+      const child = spawnLink(() => undefined);
+      exit(child, 'boom'); // the link takes this process down at once
+      await sleep(1);
+    });
+    send(pid, 'go');
+    await idle();
+    expect(processInfo(pid)).toBeUndefined();
+    const later = spawn(async () => void (await sleep(1)));
+    send(later, 'go');
+    await idle();
+    expect(processInfo(later)?.status).toBe('waiting');
+    exit(later, 'kill');
+  });
+
+  it('idle() does not wait for a callback that crashed', async () => {
+    const pid = spawn(async () => {
+      await sleep(1);
+      throw new Error('boom');
+    });
+    send(pid, 'go');
+    await idle();
+    expect(processInfo(pid)).toBeUndefined();
   });
 
   it('currentProc() is null outside processes', async () => {

@@ -164,7 +164,6 @@ describe('Supervisor restart intensity', () => {
       { trapExit: true },
     );
     send(parent, 'start');
-    await sleep(10);
     await idle();
     const s = sup as Pid;
     const steady = (await pids(s)).steady as Pid;
@@ -284,11 +283,11 @@ describe('Supervisor start', () => {
     expect(() => Supervisor.start([{ ...ok, shutdown: -1 }], { strategy: 'one_for_one' })).toThrow(/shutdown -1/);
     expect(() => Supervisor.start([{ ...ok, type: 'boss' as never }], { strategy: 'one_for_one' })).toThrow(/type 'boss'/);
     expect(() => Supervisor.start([{ id: 'x' } as ChildSpec], { strategy: 'one_for_one' })).toThrow(/needs 'start'/);
-    expect(() => Supervisor.start([{ ...ok, modules: [] } as ChildSpec], { strategy: 'one_for_one' })).toThrow(/unknown field 'modules'/);
+    expect(() => Supervisor.start([{ ...ok, modules: [] } as ChildSpec], { strategy: 'one_for_one' })).toThrow(/unknown option 'modules' in Supervisor.start child spec 'a'/);
     expect(() => Supervisor.start([ok], { strategy: 'simple_one_for_one' as never })).toThrow(/option 'strategy'/);
     expect(() => Supervisor.start([ok], { strategy: 'one_for_one', maxRestarts: -1 })).toThrow(/option 'maxRestarts'/);
     expect(() => Supervisor.start([ok], { strategy: 'one_for_one', maxSeconds: 0 })).toThrow(/option 'maxSeconds'/);
-    expect(() => Supervisor.start([ok], { strategy: 'one_for_one', intensity: 1 } as never)).toThrow(/unknown option 'intensity'/);
+    expect(() => Supervisor.start([ok], { strategy: 'one_for_one', intensity: 1 } as never)).toThrow(/unknown option 'intensity' in Supervisor.start options/);
   });
 });
 
@@ -304,13 +303,27 @@ describe('Supervisor shutdown', () => {
     expect(await exited).toBe('shutdown');
   });
 
+  it('start resolves once each child start returned: a spawnLink init runs after, a GenServer.startLink init before', async () => {
+    const ran: string[] = [];
+    const sup = await Supervisor.start(
+      [
+        { id: 'server', start: () => GenServer.startLink({ init: () => (ran.push('server init'), { ok: null }) }, undefined) },
+        { id: 'plain', start: () => spawnLink(() => undefined, { init: () => void ran.push('plain init') }) },
+      ],
+      { strategy: 'one_for_one' },
+    );
+    expect(ran).toEqual(['server init']);
+    await idle();
+    expect(ran).toEqual(['server init', 'plain init']);
+    await Supervisor.stop(sup);
+  });
+
   it('shuts its children down when its parent exits', async () => {
     let sup: Pid | undefined;
     const parent = spawn(async () => {
       sup = await Supervisor.startLink([spec('a'), spec('b')], { strategy: 'one_for_one' });
     });
     send(parent, 'go');
-    await sleep(10);
     await idle();
     const children = await pids(sup as Pid);
     const supExit = exitReasonOf(sup as Pid);

@@ -71,6 +71,11 @@ describe('sendAfter', () => {
     expect(newcomer.got[0]?.msg).toBe('for-newcomer');
   });
 
+  it('refuses a destination that is neither a pid nor a name, with a TypeError', () => {
+    expect(() => sendAfter(undefined as unknown as string, 'x', 5)).toThrow(new TypeError('sendAfter: the destination must be a Pid or a registered name, got undefined'));
+    expect(() => sendAfter('' as string, 'x', 5)).toThrow(TypeError);
+  });
+
   it('to a name nobody holds when it fires drops the message and leaves nothing behind', async () => {
     const before = pendingTimerCount();
     sendAfter('nobody-here', 'lost', 5);

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { stop, type WebSock } from '../../src/websock/behaviour.js';
 import { startHandler } from '../../src/testing/index.js';
 import { captureReports } from '../support/reports.js';
@@ -15,10 +15,26 @@ const reports = captureReports();
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** The compiler's error messages for `body`, compiled beside the sources with the project's strict options. */
-function typeErrors(body: string): string[] {
-  const file = path.join(ROOT, 'test', 'websock', '__stop_types__.ts');
-  const source = `import { stop } from '../../src/websock/behaviour.js';\n${body}\n`;
+const SNIPPETS = {
+  numeric: `const n: number = 5;\nexport const r = stop('normal', 4000, n);`,
+  tuple: `export const r = stop('normal', [4000, 'bye'], { n: 1 });`,
+  fine:
+    `export const a = stop('normal', { code: 4000, reason: 'bye' }, 5);\n` +
+    `export const b = stop('normal', { code: 4001 }, ['text', 'last'], 5);\n` +
+    `export const c = stop('normal', 4000);`,
+} as const;
+
+/**
+ * The compiler's error messages for each snippet, compiled beside the sources with
+ * the project's strict options: one program for all of them (a program costs seconds).
+ */
+function typeErrors(): Record<keyof typeof SNIPPETS, string[]> {
+  const files = new Map(
+    Object.entries(SNIPPETS).map(([name, body]) => [
+      path.join(ROOT, 'test', 'websock', `__stop_${name}__.ts`),
+      `import { stop } from '../../src/websock/behaviour.js';\n${body}\n`,
+    ]),
+  );
   const options: ts.CompilerOptions = {
     strict: true,
     noEmit: true,
@@ -30,34 +46,34 @@ function typeErrors(body: string): string[] {
   };
   const host = ts.createCompilerHost(options);
   const read = host.readFile.bind(host);
-  host.readFile = (f) => (path.resolve(f) === file ? source : read(f));
+  host.readFile = (f) => files.get(path.resolve(f)) ?? read(f);
   const exists = host.fileExists.bind(host);
-  host.fileExists = (f) => path.resolve(f) === file || exists(f);
-  const program = ts.createProgram([file], options, host);
-  return ts
-    .getPreEmitDiagnostics(program, program.getSourceFile(file))
-    .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  host.fileExists = (f) => files.has(path.resolve(f)) || exists(f);
+  const program = ts.createProgram([...files.keys()], options, host);
+  const out: Record<string, string[]> = {};
+  for (const [file] of files) {
+    const name = /__stop_(\w+)__/.exec(file)?.[1] as string;
+    out[name] = ts.getPreEmitDiagnostics(program, program.getSourceFile(file)).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  }
+  return out as Record<keyof typeof SNIPPETS, string[]>;
 }
+
+let errors: Record<keyof typeof SNIPPETS, string[]>;
+beforeAll(() => {
+  errors = typeErrors();
+}, 120_000);
 
 describe('stop: the close detail is an object', () => {
   it('a numeric code in the detail position does not type-check, whatever the state', () => {
-    const errors = typeErrors(`const n: number = 5;\nexport const r = stop('normal', 4000, n);`);
-    expect(errors.join('\n')).toMatch(/not assignable to parameter of type 'CloseDetail'/);
+    expect(errors.numeric.join('\n')).toMatch(/not assignable to parameter of type 'CloseDetail'/);
   });
 
   it('the old [code, reason] tuple does not type-check either', () => {
-    const errors = typeErrors(`export const r = stop('normal', [4000, 'bye'], { n: 1 });`);
-    expect(errors.join('\n')).toMatch(/CloseDetail/);
+    expect(errors.tuple.join('\n')).toMatch(/CloseDetail/);
   });
 
   it('{ code, reason } with a state, and with frames, type-checks', () => {
-    expect(
-      typeErrors(
-        `export const a = stop('normal', { code: 4000, reason: 'bye' }, 5);\n` +
-          `export const b = stop('normal', { code: 4001 }, ['text', 'last'], 5);\n` +
-          `export const c = stop('normal', 4000);`,
-      ),
-    ).toEqual([]);
+    expect(errors.fine).toEqual([]);
   });
 
   it('stop(reason, state) with a numeric state keeps that state and closes with 1000', async () => {
