@@ -118,7 +118,7 @@ async function nodeProcess(role: 'echo' | 'driver', kind: Kind, cluster: string)
   const rawRtt: number[] = [];
   const bsRtt: number[] = [];
   const target = { name: 'echo', node: 'echo' };
-  const remote = (msg: unknown): void => (node as unknown as { sendToName(n: string, o: string, m: unknown): void }).sendToName(target.name, target.node, msg);
+  const remote = (msg: unknown): void => send(target, msg);
   for (let done = 0; done < ROUND_TRIPS + BLOCK; done += BLOCK) {
     for (let i = 0; i < BLOCK; i++) {
       const t0 = performance.now();

@@ -44,6 +44,7 @@ export {
   rootPid,
   QUEUED_MESSAGE_BYTES,
   type SpawnOptions,
+  type RemoteName,
   type MaxHeapSize,
   type ProcessInfo,
   type ProcessFlags,

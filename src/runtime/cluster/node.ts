@@ -709,7 +709,8 @@ export class ClusterNode {
       case OP_SEND_NAME: {
         const msg = this.codec.decode(op[2]);
         this.counters.messagesIn++;
-        send(op[1], msg);
+        // As Erlang's {Name, Node} ! Msg: dropped when nobody holds the name.
+        send({ name: op[1], node: this.name }, msg);
         break;
       }
       case OP_EXIT:
@@ -1029,6 +1030,10 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
   setRemoteRouter({
     send: (to, msg) => (to instanceof Pid ? n.sendTo(to, msg) : n.sendToName(to.name, to.node, msg)),
     exit: (to, from, reason) => n.exitTo(to, from, reason),
+    monitor: (owner, target, ref) => n.monitorRemote(owner, target, ref),
+    demonitor: (ref) => n.demonitorRemote(ref),
+    link: (local, remote) => n.linkRemote(local, remote),
+    unlink: (local, remote) => n.unlinkRemote(local, remote),
   });
   try {
     await n.start();
