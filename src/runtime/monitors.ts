@@ -106,6 +106,8 @@ export function demonitor(ref: Ref, opts?: { flush?: boolean }): boolean {
 /** @internal a monitor owned by runtime code (a pending call, a registry): `fn` runs once when `pid` ends. Returns undefined if it is already dead. */
 export function watch(pid: Pid, fn: Watcher): Ref | undefined {
   const target = pid._proc as Proc | undefined;
+  const remote = remoteRouter();
+  if (target === undefined && remote !== null && pid.node !== nodeName()) return remote.watch(pid, fn);
   if (target === undefined || (target.flags & DEAD) !== 0) return undefined;
   const ref = makeRef();
   (target.monitoredBy ??= new Map()).set(ref, fn);
@@ -114,5 +116,7 @@ export function watch(pid: Pid, fn: Watcher): Ref | undefined {
 
 /** @internal */
 export function unwatch(pid: Pid, ref: Ref): void {
-  (pid._proc as Proc | undefined)?.monitoredBy?.delete(ref);
+  const target = pid._proc as Proc | undefined;
+  if (target === undefined && pid.node !== nodeName()) remoteRouter()?.unwatch(ref);
+  else target?.monitoredBy?.delete(ref);
 }

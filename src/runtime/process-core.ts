@@ -90,6 +90,11 @@ export type RemoteRouter = {
   demonitor(ref: Ref): boolean;
   link(local: Pid, remote: Pid): void;
   unlink(local: Pid, remote: Pid): void;
+  /** Runtime code watches another node's process: `fn` runs once when it ends (or its node goes). */
+  watch(target: Pid, fn: (pid: Pid, reason: ExitReason) => void): Ref;
+  unwatch(ref: Ref): void;
+  /** Answers a call from a process of another node (`to`), by the call's ref. */
+  reply(to: Pid, ref: Ref, ok: boolean, value: unknown): void;
 };
 let remote: RemoteRouter | null = null;
 

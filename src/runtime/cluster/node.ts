@@ -25,11 +25,12 @@
 import { channel } from 'node:diagnostics_channel';
 import { randomInt } from 'node:crypto';
 import { Packr } from 'msgpackr';
-import { Pid, Ref, internRef, nodeName, setNodeIdentity } from '../pid.js';
+import { Pid, Ref, internRef, makeRef, nodeName, setNodeIdentity } from '../pid.js';
 import { report } from '../logger.js';
 import { isAlive, remoteExitSignal, self, send, setRemoteRouter, unwatch, watch } from '../process.js';
 import { formatReason, type DownMessage, type ExitReason } from '../reasons.js';
 import { PubSub } from '../pubsub.js';
+import { remoteReply } from '../gen-server.js';
 import { msgpackCodec, type Codec } from './codec.js';
 import type { Transport, Unsubscribe } from './transport.js';
 
@@ -112,6 +113,7 @@ const OP_LINK = 7;
 const OP_UNLINK = 8;
 const OP_LINK_EXIT = 9;
 const OP_PUBSUB = 10;
+const OP_REPLY = 11;
 
 /** A pid or ref on the wire: [node, serial or id, creation]. */
 type Id = [string, number, number];
@@ -126,7 +128,8 @@ type Op =
   | [typeof OP_LINK, number, Id]
   | [typeof OP_UNLINK, number, Id]
   | [typeof OP_LINK_EXIT, number, Id, Uint8Array]
-  | [typeof OP_PUBSUB, string, string, string, Uint8Array];
+  | [typeof OP_PUBSUB, string, string, string, Uint8Array]
+  | [typeof OP_REPLY, Id, number, Uint8Array];
 
 const pidId = (pid: Pid): Id => [pid.node, pid.serial, pid.creation];
 const refId = (ref: Ref): Id => {
@@ -136,9 +139,9 @@ const refId = (ref: Ref): Id => {
 const idPid = ([node, serial, creation]: Id): Pid => Pid.from({ node, serial, creation });
 const idRef = ([node, ref, creation]: Id): Ref => Ref.from({ node, ref, creation });
 
-/** A monitor this node's process holds on a process of another node. */
+/** A monitor on a process of another node, held by a process here or by runtime code (a pending call). */
 interface OutMonitor {
-  readonly owner: Pid;
+  readonly owner: Pid | ((pid: Pid, reason: ExitReason) => void);
   readonly target: Pid;
 }
 
@@ -399,6 +402,37 @@ export class ClusterNode {
     }
     p.outMonitors.set(ref, { owner, target });
     this.queue(p, [OP_MONITOR, target.serial, pidId(owner), refId(ref)], 64);
+  }
+
+  /** @internal runtime code watches a remote process (a call waiting for its reply): `fn` runs once when it ends or its node goes. */
+  watchRemote(target: Pid, fn: (pid: Pid, reason: ExitReason) => void): Ref {
+    const ref = makeRef();
+    const p = this.reachable(target.node, target.creation);
+    if (p === undefined) {
+      queueMicrotask(() => fn(target, 'noconnection'));
+      return ref;
+    }
+    p.outMonitors.set(ref, { owner: fn, target });
+    this.queue(p, [OP_MONITOR, target.serial, pidId(target), refId(ref)], 64);
+    return ref;
+  }
+
+  /** @internal answers a call made from another node. A reply the codec cannot carry rejects the call with the reason. */
+  replyRemote(to: Pid, ref: Ref, ok: boolean, value: unknown): void {
+    const p = this.reachable(to.node, to.creation);
+    if (p === undefined) {
+      this.counters.unreachable++;
+      return;
+    }
+    let bytes: Uint8Array;
+    let fine = ok;
+    try {
+      bytes = this.codec.encode(value);
+    } catch (e) {
+      fine = false;
+      bytes = this.codec.encode(`the reply could not cross to ${to.node}: ${(e as Error).message}`);
+    }
+    this.queue(p, [OP_REPLY, refId(ref), fine ? 1 : 0, bytes], bytes.byteLength + 48);
   }
 
   /** @internal `demonitor(ref)` of a remote monitor; true if it was active. */
@@ -743,8 +777,13 @@ export class ClusterNode {
         const m = p.outMonitors.get(ref);
         if (m === undefined) break;
         p.outMonitors.delete(ref);
-        const down: DownMessage = { type: 'DOWN', ref, pid: m.target, reason: this.codec.decode(op[2]) as ExitReason };
-        send(m.owner, down);
+        this.fireDown(ref, m, this.codec.decode(op[2]) as ExitReason);
+        break;
+      }
+      case OP_REPLY: {
+        const value = this.codec.decode(op[3]);
+        this.counters.messagesIn++;
+        remoteReply(idRef(op[1]), op[2] === 1, value);
         break;
       }
       case OP_LINK: {
@@ -878,13 +917,20 @@ export class ClusterNode {
     this.breakRemoteTies(p);
   }
 
+  private fireDown(ref: Ref, m: OutMonitor, reason: ExitReason): void {
+    if (typeof m.owner === 'function') {
+      m.owner(m.target, reason);
+      return;
+    }
+    const down: DownMessage = { type: 'DOWN', ref, pid: m.target, reason };
+    send(m.owner, down);
+  }
+
   /** The node is gone: its monitors fire DOWN and its links EXIT, both `noconnection`; ours on it are dropped. */
   private breakRemoteTies(p: Peer): void {
-    for (const [ref, m] of p.outMonitors) {
-      const down: DownMessage = { type: 'DOWN', ref, pid: m.target, reason: 'noconnection' };
-      send(m.owner, down);
-    }
+    const monitors = [...p.outMonitors];
     p.outMonitors.clear();
+    for (const [ref, m] of monitors) this.fireDown(ref, m, 'noconnection');
     for (const m of p.inMonitors.values()) unwatch(m.target, m.watchRef);
     p.inMonitors.clear();
     const links = [...p.links.values()];
@@ -1034,6 +1080,9 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
     demonitor: (ref) => n.demonitorRemote(ref),
     link: (local, remote) => n.linkRemote(local, remote),
     unlink: (local, remote) => n.unlinkRemote(local, remote),
+    watch: (target, fn) => n.watchRemote(target, fn),
+    unwatch: (ref) => void n.demonitorRemote(ref),
+    reply: (to, ref, ok, value) => n.replyRemote(to, ref, ok, value),
   });
   try {
     await n.start();
