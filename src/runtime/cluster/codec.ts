@@ -8,7 +8,7 @@
  * any version read each other (`node:v8`'s format is tied to the engine: not used).
  *
  * Every codec here refuses, at the sender, what it cannot carry faithfully: a
- * function, a symbol, a class instance it does not know, a cycle. The error names the
+ * function, a symbol, a class instance it does not know, a cycle, a key named `__proto__`. The error names the
  * path (`message.a.b is a function`); nothing is silently lost or changed.
  */
 import { Packr, addExtension } from 'msgpackr';
@@ -64,7 +64,11 @@ function check(v: unknown, path: string, depth: number): void {
   }
   const proto: unknown = Object.getPrototypeOf(o);
   if (proto === OBJECT_PROTO || proto === null) {
-    for (const key in o) check((o as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+    for (const key in o) {
+      // msgpackr renames it (a guard against prototype pollution): refused rather than changed.
+      if (key === '__proto__') throw new TypeError(`${path} has a key named __proto__, which cannot cross to another node`);
+      check((o as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+    }
     return;
   }
   if (o instanceof Pid || o instanceof Ref || o instanceof Date || o instanceof RegExp || ArrayBuffer.isView(o)) return;
@@ -196,7 +200,7 @@ function toTagged(v: unknown): unknown {
   let n = 0;
   let last = '';
   for (const key in v) {
-    setOwn(out, key, toTagged((v as Record<string, unknown>)[key]));
+    out[key] = toTagged((v as Record<string, unknown>)[key]);
     n++;
     last = key;
   }
@@ -258,7 +262,7 @@ function fromTagged(v: unknown): unknown {
   return out;
 }
 
-// A key named `__proto__` must stay a property, not replace the prototype.
+// A key named `__proto__` in received JSON must stay a property, not replace the prototype.
 function setOwn(o: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
   else o[key] = value;
