@@ -10,10 +10,13 @@ const readme = readFileSync(`${root}README.md`, 'utf8');
 /** The README's TypeScript blocks that name their file on their first line. */
 const blocks = [...readme.matchAll(/```ts\n(\/\/ (examples\/\S+\.ts)[^\n]*\n[\s\S]*?)```/g)].map((m) => ({ file: m[2] as string, code: m[1] as string }));
 const NODE_ARGS = ['--conditions=beamsock-source', '--import', 'tsx'];
+// Each script is a fresh Node + tsx process: seconds apiece on a loaded 2-core machine, and
+// vitest runs five at once. Generous bounds: a script that hangs still fails, never a slow one.
+const SCRIPT_TIMEOUT_MS = 90_000;
 
 function run(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [...NODE_ARGS, file], { cwd: root, timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [...NODE_ARGS, file], { cwd: root, timeout: SCRIPT_TIMEOUT_MS }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? 1), stdout, stderr });
     });
   });
@@ -31,7 +34,7 @@ describe('the README', () => {
     const { code, stdout, stderr } = await run(file);
     expect(code, `${file} failed:\n${stdout}\n${stderr}`).toBe(0);
     expect(stdout.length, `${file} printed nothing`).toBeGreaterThan(0);
-  });
+  }, SCRIPT_TIMEOUT_MS + 10_000);
 
   it('the quickstart serves a handler whose connections count messages and hear from the server', async () => {
     const child = spawn(process.execPath, [...NODE_ARGS, 'examples/quickstart.ts'], { cwd: root, env: { ...process.env, PORT: '0' } });

@@ -3,15 +3,21 @@
  * it is never open to the network by accident: without an `auth` option only
  * loopback clients get in; a token or a predicate opens it further.
  */
+import { report } from '../runtime/logger.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
 /**
  * How the observer checks a request: a shared token (given as `?token=` or
  * `Authorization: Bearer <token>`), or a predicate on the request that returns
- * true to let it in.
+ * true to let it in. The predicate sees the server's own request: a node:http
+ * `IncomingMessage` on `beamsock/ws` and `observer.attach()`, a Fetch `Request`
+ * on Bun and Deno.
+ *
+ * @example
+ * const auth: ObserverAuth = (req) => (req instanceof Request ? req.headers.get('x-admin') : req.headers['x-admin']) === 'yes';
  */
-export type ObserverAuth = { readonly token: string } | ((req: IncomingMessage) => boolean);
+export type ObserverAuth = { readonly token: string } | ((req: IncomingMessage | Request) => boolean);
 
 /** The verdict on one request. */
 export type AuthVerdict =
@@ -51,8 +57,8 @@ function isLoopback(address: string | undefined): boolean {
 }
 
 /** The token a request carries, from `Authorization: Bearer` first, else `?token=`. */
-function tokenOf(req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization;
+function tokenOf(req: IncomingMessage | Request): string | undefined {
+  const header = req instanceof Request ? (req.headers.get('authorization') ?? undefined) : req.headers.authorization;
   if (header !== undefined) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (m !== null) return m[1];
@@ -70,23 +76,28 @@ function sameSecret(a: string, b: string): boolean {
  * Decides whether `req` may use the observer: 401 (with `WWW-Authenticate`) when
  * a token is required and none was given, 403 for a wrong token, a predicate that
  * says no, or (without `auth`) a client that is not on loopback; 500 when the
- * predicate throws. Never throws.
+ * predicate throws. A Fetch `Request` knows no client address: pass the one the
+ * server gave. Never throws.
  *
  * @example
  * authorize(req, { token: 's3cret' }); // { ok: true } for /observer?token=s3cret
  */
-export function authorize(req: IncomingMessage, auth: ObserverAuth | undefined): AuthVerdict {
+export function authorize(req: IncomingMessage, auth: ObserverAuth | undefined): AuthVerdict;
+export function authorize(req: Request, auth: ObserverAuth | undefined, remoteAddress: string | undefined): AuthVerdict;
+export function authorize(req: IncomingMessage | Request, auth: ObserverAuth | undefined, remoteAddress?: string): AuthVerdict {
   if (auth === undefined) {
-    if (isLoopback(req.socket.remoteAddress)) return ALLOWED;
-    return refuse(403, `the observer accepts only loopback clients unless mounted with an 'auth' option (client ${String(req.socket.remoteAddress)})`);
+    const client = req instanceof Request ? remoteAddress : req.socket.remoteAddress;
+    if (isLoopback(client)) return ALLOWED;
+    return refuse(403, `the observer accepts only loopback clients unless mounted with an 'auth' option (client ${String(client)})`);
   }
   if (typeof auth === 'function') {
     let allowed: boolean;
     try {
       allowed = auth(req);
     } catch (err) {
-      process.stderr.write(`[beamsock] observer auth predicate threw for ${req.url ?? '/'}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      return refuse(500, 'internal server error while checking access to the observer');
+      const reason = 'internal server error while checking access to the observer';
+      report({ kind: 'upgrade', server: 'observer', path: req.url ?? '/', status: 500, reason, error: err });
+      return refuse(500, reason);
     }
     return allowed === true ? ALLOWED : refuse(403, 'access to the observer was refused');
   }

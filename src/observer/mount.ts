@@ -1,15 +1,20 @@
 /**
- * `mountObserver`: puts the observer on a `node:http` server, served over
- * beamsock itself: the page at `path`, its WebSocket at `path + '/ws'` hosted by
- * `ObserverSocket` through the `ws` adapter's `upgrade`. Nothing is mounted
- * unless you call it.
+ * `mountObserver`: puts the observer on a server, served over beamsock itself:
+ * the page at `path`, its WebSocket at `path + '/ws'` hosted by `ObserverSocket`.
+ * On node:http (`beamsock/ws`'s `serve`, or `attach(server)`) the socket is
+ * upgraded through the `ws` adapter's `upgrade`; on a Fetch server (`beamsock/bun`'s
+ * `serve`, Deno's) through the upgrade the server lends its mounts. Nothing is
+ * mounted unless you call it.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { upgrade } from '../adapters/ws/upgrade.js';
 import { exit, isAlive, send, type Pid, type Ref } from '../runtime/index.js';
+import { rejectUnknownOptions } from '../runtime/options.js';
 import { unwatch, watch } from '../runtime/process.js';
-import { renderRefusal } from '../websock/upgrade-validation.js';
+import type { FetchMountContext } from '../websock/mount.js';
+import type { ConnectionOptions } from '../websock/options.js';
+import { renderRefusal, validateUpgrade } from '../websock/upgrade-validation.js';
 import { authorize, validateAuth, type ObserverAuth } from './auth.js';
 import { observerPage } from './page.js';
 import { ReportLog } from './reports.js';
@@ -57,6 +62,12 @@ export interface Observer {
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /**
+   * The same on a Fetch server (`beamsock/bun`'s `serve` calls it as a mount):
+   * the page or its refusal, an upgrade of the socket path through
+   * `context.upgrade` (undefined on Bun once upgraded), or false for any other path.
+   */
+  handleFetch(req: Request, context: FetchMountContext): Response | Promise<Response | undefined> | undefined | false;
+  /**
    * Puts the observer in front of `server`'s current `request` and `upgrade`
    * listeners: its paths go to the observer, all others to them as before.
    * Attach after the server's own listeners are in place. Returns a function that
@@ -77,7 +88,7 @@ const PATH = /^\/[^\s?#]*$/;
 
 function checkOptions(opts: ObserverOptions): { base: string; intervalMs: number; readOnly: boolean; maxReports: number } {
   const known = ['path', 'auth', 'intervalMs', 'readOnly', 'maxReports'];
-  for (const key of Object.keys(opts)) if (!known.includes(key)) throw new TypeError(`unknown observer option '${key}' (expected one of ${known.join(', ')})`);
+  rejectUnknownOptions(opts, known, 'observer options');
   const path = opts.path ?? '/observer';
   if (typeof path !== 'string' || !PATH.test(path)) throw new TypeError(`observer option 'path' must start with '/' and hold no spaces, '?' or '#', got ${JSON.stringify(path)}`);
   validateAuth(opts.auth);
@@ -102,6 +113,10 @@ function refuseRequest(res: ServerResponse, status: number, reason: string, head
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(reason);
 }
 
+function refusal(status: number, reason: string, headers: Readonly<Record<string, string>> = {}): Response {
+  return new Response(reason, { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...headers } });
+}
+
 function refuseUpgrade(socket: Duplex, refusal: { readonly status: number; readonly reason: string; readonly headers: Readonly<Record<string, string>> }): void {
   if (socket.writable) socket.end(renderRefusal(refusal));
   else socket.destroy();
@@ -116,19 +131,24 @@ const PAGE_HEADERS = {
   'referrer-policy': 'no-referrer',
 };
 
+const UPGRADE_REQUIRED = { upgrade: 'websocket', connection: 'Upgrade' };
+// Pages send small requests; a page stays open however long it is left idle.
+const SOCKET_OPTIONS: ConnectionOptions = { timeout: Infinity, maxFrameSize: 64 * 1024 };
+
 /**
  * Creates an observer: a live view of this node's processes (supervision tree,
  * process table, charts, details, exit signals unless read-only), its runtime
  * (memory, event-loop delay, GC), its registries and PubSub topics, and recent
  * crash reports, served at `opts.path` over a
- * beamsock WebSocket. Mount it with `attach(server)`, or call `handleRequest` and
- * `handleUpgrade` from your own listeners. Throws TypeError for a bad option.
+ * beamsock WebSocket. Mount it with `serve(handler, { mounts: [observer] })` on
+ * any server, with `attach(server)` on a node:http server, or call
+ * `handleRequest` and `handleUpgrade` (node:http) or `handleFetch` (Fetch) from
+ * your own routes. Throws TypeError for a bad option.
  *
  * @example
  * const observer = mountObserver({ auth: { token: process.env.OBSERVER_TOKEN! } });
- * observer.attach(server.httpServer);
- * // open http://localhost:4000/observer?token=...
- * // at shutdown: await observer.close(); await server.close();
+ * const server = await serve(EchoServer, { port: 4000, mounts: [observer] });
+ * // open http://localhost:4000/observer?token=...; server.close() closes the observer too
  */
 export function mountObserver(opts: ObserverOptions = {}): Observer {
   const { base, intervalMs, readOnly, maxReports } = checkOptions(opts);
@@ -139,9 +159,14 @@ export function mountObserver(opts: ObserverOptions = {}): Observer {
   // Reports are kept from mount on, so the page shows crashes from before it was opened.
   const reports = new ReportLog(maxReports);
   reports.start();
-  const args: ObserverArgs = { sampler: new Sampler(), intervalMs, readOnly, reports };
   const live = new Set<Pid>();
   let closing = false;
+  const opened = (pid: Pid): void => {
+    // close() may have run while this page's upgrade was under way.
+    if (closing) send(pid, CLOSE_PAGE);
+    else live.add(pid);
+  };
+  const args: ObserverArgs = { sampler: new Sampler(), intervalMs, readOnly, reports, opened };
 
   const connections = (): Pid[] => {
     for (const pid of live) if (!isAlive(pid)) live.delete(pid);
@@ -155,7 +180,10 @@ export function mountObserver(opts: ObserverOptions = {}): Observer {
     handleRequest(req, res) {
       const pathname = pathnameOf(req);
       if (pathname === socketPath) {
-        refuseRequest(res, 426, `${socketPath} is the observer's WebSocket; open ${path} in a browser`, { upgrade: 'websocket', connection: 'Upgrade' });
+        // An upgrade node:http did not take as one (Connection without upgrade) is told why.
+        const check = req.headers.upgrade === undefined ? undefined : validateUpgrade(req);
+        if (check?.ok === false) refuseRequest(res, check.status, check.reason, check.headers);
+        else refuseRequest(res, 426, `${socketPath} is the observer's WebSocket; open ${path} in a browser`, UPGRADE_REQUIRED);
         return true;
       }
       if (pathname !== path && pathname !== `${base}/`) return false;
@@ -183,16 +211,26 @@ export function mountObserver(opts: ObserverOptions = {}): Observer {
       }
       // The query may hold the token; what the connection records (and the observer shows) should not.
       req.url = socketPath;
-      upgrade(req, socket, head, ObserverSocket, args, { timeout: Infinity, maxFrameSize: 64 * 1024 }).then(
-        (pid) => {
-          if (pid === undefined) return;
-          // close() may have run while this upgrade was under way.
-          if (closing) send(pid, CLOSE_PAGE);
-          else live.add(pid);
-        },
-        (err: unknown) => process.stderr.write(`[beamsock] observer upgrade failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`),
-      );
+      // A failed upgrade was reported to the logger by the serving core.
+      upgrade(req, socket, head, ObserverSocket, args, SOCKET_OPTIONS).catch(() => undefined);
       return true;
+    },
+
+    handleFetch(req, context) {
+      const pathname = new URL(req.url).pathname;
+      if (pathname === socketPath) {
+        // The server's validation answers an upgrade that is not a valid one.
+        if (!req.headers.has('upgrade')) return refusal(426, `${socketPath} is the observer's WebSocket; open ${path} in a browser`, UPGRADE_REQUIRED);
+        if (closing) return refusal(503, 'the observer is shutting down');
+        const verdict = authorize(req, auth, context.remoteAddress);
+        if (!verdict.ok) return refusal(verdict.status, verdict.reason, verdict.headers);
+        return context.upgrade({ handler: ObserverSocket, args, options: SOCKET_OPTIONS, path: socketPath });
+      }
+      if (pathname !== path && pathname !== `${base}/`) return false;
+      if (req.method !== 'GET' && req.method !== 'HEAD') return refusal(405, `the observer page answers GET and HEAD, not ${req.method}`, { allow: 'GET, HEAD' });
+      const verdict = authorize(req, auth, context.remoteAddress);
+      if (!verdict.ok) return refusal(verdict.status, verdict.reason, verdict.headers);
+      return new Response(req.method === 'HEAD' ? null : page, { status: 200, headers: PAGE_HEADERS });
     },
 
     attach(server) {

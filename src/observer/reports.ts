@@ -50,12 +50,14 @@ function summaryOf(r: Report): string {
       return `${r.event}${r.pid === undefined ? '' : ` ${String(r.pid)}`}${r.reason === undefined ? '' : `: ${formatReason(r.reason)}`}`;
     case 'cluster':
       return `${r.event}: ${r.detail}${r.lost === 0 ? '' : ` (${r.lost} lost)`}`;
+    case 'upgrade':
+      return `${r.status} ${r.reason}`;
   }
 }
 
-/** The pid a report is about, printed; a cluster report is about a node, so it names none. */
+/** The pid a report is about, printed; cluster and upgrade reports are about no process. */
 function pidOf(r: Report): string {
-  if (r.kind === 'cluster') return '';
+  if (r.kind === 'cluster' || r.kind === 'upgrade') return '';
   return String(r.kind === 'supervisor' ? r.supervisor : r.pid);
 }
 
@@ -66,7 +68,7 @@ function rowOf(r: Report, seq: number): ReportRow {
     at: Date.now(),
     kind: r.kind,
     pid: pidOf(r),
-    name: (r.kind === 'supervisor' ? r.childId : r.kind === 'cluster' ? r.node : r.name) ?? null,
+    name: (r.kind === 'supervisor' ? r.childId : r.kind === 'cluster' ? r.node : r.kind === 'upgrade' ? `${r.server} ${r.path ?? '/'}` : r.name) ?? null,
     summary: summaryOf(r),
     text: text.length > TEXT_LIMIT ? `${text.slice(0, TEXT_LIMIT)}...` : text,
   };

@@ -40,6 +40,11 @@ export interface ObserverArgs {
   readonly readOnly: boolean;
   /** The runtime reports the pages stream; started by whoever owns it. */
   readonly reports: ReportLog;
+  /**
+   * Called from each page's `init` with its pid, once the page is open: how a
+   * mount learns its pages on a server whose upgrade does not return the pid (Bun, Deno).
+   */
+  readonly opened?: (pid: Pid) => void;
 }
 
 /** One observer page's view. */
@@ -203,7 +208,7 @@ async function answer(text: string, state: ObserverState): Promise<HandleResult<
 
 /**
  * The observer page's WebSocket handler. Host it yourself when `mountObserver`
- * does not fit your server (Bun, a router): every connection needs the same
+ * does not fit your server (a router of your own): every connection needs the same
  * `ObserverArgs`, one `Sampler` and one started `ReportLog` for all of them.
  *
  * @example
@@ -233,6 +238,7 @@ export const ObserverSocket: WebSock<ObserverState, ObserverArgs> = new (class O
     const { frame, next } = snapshot(state);
     // Last, so that an init that threw leaves nothing watching: terminate would not undo it.
     args.sampler.runtime.watch();
+    args.opened?.(self());
     return push([hello, frame], next);
   }
 

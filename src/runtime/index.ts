@@ -60,6 +60,7 @@ export {
   type HeapReport,
   type SupervisorReport,
   type ClusterReport,
+  type UpgradeReport,
 } from './logger.js';
 export {
   Registry,

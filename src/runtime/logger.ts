@@ -54,8 +54,23 @@ export interface ClusterReport {
   readonly detail: string;
 }
 
-/** Everything the runtime reports. */
-export type Report = CrashReport | HeapReport | SupervisorReport | ClusterReport;
+/**
+ * A server refused an upgrade request (`status` 4xx or 503, with the reason the
+ * client got) or failed on one (500, with what application code threw).
+ */
+export interface UpgradeReport {
+  readonly kind: 'upgrade';
+  /** The server's name: 'ws', 'bun'... */
+  readonly server: string;
+  readonly path: string | undefined;
+  readonly status: number;
+  readonly reason: string;
+  /** What an application function threw, for a 500; else undefined. */
+  readonly error: unknown;
+}
+
+/** Everything the runtime reports, the servers' refused upgrades and cluster events. */
+export type Report = CrashReport | HeapReport | SupervisorReport | UpgradeReport | ClusterReport;
 
 /** Receives every report. Must not throw; a throwing logger is ignored. */
 export type Logger = (report: Report) => void;
@@ -119,6 +134,11 @@ export function formatReport(r: Report): string {
       const node = r.node === undefined ? '' : ` node ${r.node}`;
       const lost = r.lost === 0 ? '' : ` (${r.lost} messages lost)`;
       return `[beamsock] cluster ${r.event}${node}: ${r.detail}${lost}`;
+    }
+    case 'upgrade': {
+      const what = `[beamsock] ${r.server} upgrade of ${r.path ?? '/'}`;
+      if (r.error === undefined) return `${what} refused with ${r.status}: ${r.reason}`;
+      return `${what} failed with ${r.status}: ${r.error instanceof Error ? (r.error.stack ?? r.error.message) : formatTerm(r.error)}`;
     }
   }
 }

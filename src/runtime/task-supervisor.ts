@@ -5,7 +5,8 @@
  */
 import { DynamicSupervisor, type DynamicSupervisorOptions } from './dynamic-supervisor.js';
 import type { Pid } from './pid.js';
-import { spawnLink } from './process.js';
+import { spawnLink } from './links.js';
+import { rejectUnknownOptions } from './options.js';
 import { runTask, streamOptions, streamTasks, type AsyncStreamOptions, type Task, type TaskResult } from './task.js';
 
 /** Options of `TaskSupervisor.start`: a name and a cap on running tasks. */
@@ -24,9 +25,7 @@ function startTaskUnder<T>(sup: Pid | string, fn: () => T | PromiseLike<T>, link
 
 function supervisorOptions(opts: TaskSupervisorOptions | undefined): DynamicSupervisorOptions {
   if (opts === undefined) return {};
-  for (const k of Object.keys(opts)) {
-    if (k !== 'name' && k !== 'maxChildren') throw new TypeError(`unknown option '${k}' in TaskSupervisor options`);
-  }
+  rejectUnknownOptions(opts, ['name', 'maxChildren'], 'TaskSupervisor options');
   return opts;
 }
 

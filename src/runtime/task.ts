@@ -11,7 +11,10 @@
  */
 import { availableParallelism } from 'node:os';
 import { makeRef, type Pid, type Ref } from './pid.js';
-import { exit, link, self, spawn, unlink, watch } from './process.js';
+import { exit, link, unlink } from './links.js';
+import { watch } from './monitors.js';
+import { rejectUnknownOptions } from './options.js';
+import { self, spawn } from './process-core.js';
 import { formatReason, type ExitReason } from './reasons.js';
 import { currentProc } from './scheduler.js';
 
@@ -251,11 +254,11 @@ export interface AsyncStreamOptions {
   readonly onTimeout?: 'exit' | 'killTask';
 }
 
-const STREAM_KEYS = new Set(['maxConcurrency', 'ordered', 'timeout', 'onTimeout']);
+const STREAM_KEYS: readonly string[] = ['maxConcurrency', 'ordered', 'timeout', 'onTimeout'];
 
 /** @internal the stream's options, checked once. */
 export function streamOptions(opts: AsyncStreamOptions): Required<AsyncStreamOptions> {
-  for (const k of Object.keys(opts)) if (!STREAM_KEYS.has(k)) throw new TypeError(`unknown option '${k}' in asyncStream options`);
+  rejectUnknownOptions(opts, STREAM_KEYS, 'asyncStream options');
   const maxConcurrency = opts.maxConcurrency ?? availableParallelism();
   if (!(Number.isInteger(maxConcurrency) && maxConcurrency >= 1)) throw new TypeError(`asyncStream option 'maxConcurrency' must be a positive integer, got ${String(maxConcurrency)}`);
   const timeout = opts.timeout ?? DEFAULT_TIMEOUT;

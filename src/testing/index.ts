@@ -5,7 +5,8 @@
  * - `startHandler` runs a handler in a real connection process with the test as
  *   its peer and no network: push frames in, `send` it messages, assert on the
  *   frames it pushes, the close code and what `terminate` received.
- * - `startServer` runs a handler on a real ws server on an ephemeral port, and
+ * - `startServer` runs a handler on a real server (ws, or the adapter whose
+ *   `serve` it is given) on an ephemeral port, and
  *   `connect` opens clients to it with the same assertions.
  *
  * Assertions wait (`assertPush`, `assertReceive`, `assertClosed`,
@@ -25,7 +26,7 @@
  * await conn.assertTerminated('remote');
  */
 export { startHandler, TestConnection, type Termination, type ExpectedClose } from './test-connection.js';
-export { startServer, type TestServer, type TestServerOptions } from './server.js';
+export { startServer, type TestServer, type TestServerOptions, type AdapterTestServerOptions, type AdapterServe } from './server.js';
 export { connect, TestClient, UpgradeRefusedError, type ClientOptions, type ClientClose } from './client.js';
 export { DEFAULT_ASSERT_TIMEOUT, DEFAULT_REFUTE_TIMEOUT, formatFrame, type WireFrame, type FrameMatch, type WaitOptions } from './frames.js';
 export type { ClosedInfo } from './memory-transport.js';

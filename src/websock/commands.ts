@@ -2,6 +2,7 @@
  * Cowboy's connection commands, beyond WebSock: called from inside a connection's
  * callbacks, they act on that connection.
  */
+import { rejectUnknownOptions } from '../runtime/options.js';
 import { currentProc } from '../runtime/scheduler.js';
 import { connectionOf, type Connection } from './connection.js';
 
@@ -46,8 +47,8 @@ export function setDeflate(on: boolean): void {
  * setConnectionOptions({ timeout: 5 * 60_000 });
  */
 export function setConnectionOptions(opts: { timeout?: number; maxFrameSize?: number }): void {
+  rejectUnknownOptions(opts, ['timeout', 'maxFrameSize'], 'setConnectionOptions');
   for (const [key, value] of Object.entries(opts)) {
-    if (key !== 'timeout' && key !== 'maxFrameSize') throw new TypeError(`setConnectionOptions: unknown option '${key}' (expected timeout, maxFrameSize)`);
     if (typeof value !== 'number' || !(value >= 0)) throw new TypeError(`setConnectionOptions: option '${key}' must be a non-negative number, got ${String(value)}`);
   }
   current('setConnectionOptions').setOptions(opts);

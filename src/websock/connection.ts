@@ -19,16 +19,16 @@ import type { CloseDetail, CloseInfo, CloseReason, Frame, Frames, HandleResult, 
 import { validateCloseDetail } from './close-codes.js';
 import { IdleWheel, type IdleWatched } from './idle-wheel.js';
 import type { ResolvedOptions } from './options.js';
-import { countClose, countControl, countReceived, countSent, frameStats, publishCrash, publishStart, publishStop, type FrameStats } from './telemetry.js';
+import { countClose, countControl, countReceived, countSent, frameStats, handleIn, publishCrash, publishStart, publishStop, type FrameStats } from './telemetry.js';
 import { Outbound, type ConnectionMeta, type Inbound, type Transport } from './transport.js';
 
 /** The per-connection settings a connection enforces itself. */
 export interface ConnectionSettings {
-  /** Idle milliseconds (inbound data alone resets the clock); 0 for none. */
+  /** Idle milliseconds (inbound bytes alone reset the clock); 0 for none. */
   readonly timeout: number;
   /** Largest inbound message in bytes; 0 for unlimited. */
   readonly maxFrameSize: number;
-  /** Inbound messages queued and not yet handled before the socket stops being read. */
+  /** Inbound messages waiting in the mailbox at most: at this many the socket stops being read. */
   readonly activeN: number;
   readonly maxHeapSize: SpawnOptions['maxHeapSize'];
   readonly fullsweepAfter: number | undefined;
@@ -104,7 +104,17 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   private deflate = true;
   private userPaused = false;
   private flowPaused = false;
+  /** Inbound messages in the mailbox, not yet handled: never more than `activeN`. */
   private pending = 0;
+  /**
+   * Socket events that arrived after `activeN` messages were already waiting (the
+   * rest of the socket read that filled the mailbox): they enter the mailbox, in
+   * order, as those are handled. Null when none wait.
+   */
+  private held: (SocketEvent | undefined)[] | null = null;
+  private heldAt = 0;
+  /** init has returned (its result applied): until then there is no state for terminate. */
+  private started = false;
   /** Idle-wheel ticks since the last inbound data: reset by data, counted by the wheel. */
   private idleTicks = 0;
   private idleWheel: IdleWheel | undefined;
@@ -129,7 +139,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     const spawnOpts: SpawnOptions = {
       kind: 'connection',
       trapExit: true,
-      init: () => this.settle('init', handler.init(args)),
+      init: () => this.begin(args),
       ...(settings.maxHeapSize !== undefined ? { maxHeapSize: settings.maxHeapSize } : {}),
       ...(settings.fullsweepAfter !== undefined ? { fullsweepAfter: settings.fullsweepAfter } : {}),
     };
@@ -140,6 +150,10 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   }
 
   // Inbound: the adapter's events ------------------------------------------------------
+
+  bytesArrived(): void {
+    this.idleTicks = 0;
+  }
 
   received(data: string | Buffer, binary: boolean, bytes: number): void {
     this.idleTicks = 0;
@@ -199,6 +213,15 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     return true;
   }
 
+  /**
+   * @internal true while socket messages wait or a callback runs: what the peer
+   * sent so far may still produce frames, so a server answering a close frame
+   * now would put its answer before them.
+   */
+  working(): boolean {
+    return this.pending !== 0 || this.held !== null || (this.proc.flags & (SCHEDULED | BUSY)) !== 0;
+  }
+
   /** Cuts the socket without a close frame (a server giving up on a connection stuck past its shutdown timeout). */
   abortSocket(): void {
     this.transport.abort();
@@ -206,9 +229,21 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
 
   private deliver(ev: SocketEvent): void {
     if (this.done) return;
-    if (ev.kind <= BINARY && ++this.pending > this.settings.activeN && !this.flowPaused) {
-      this.flowPaused = true;
-      this.transport.pause();
+    if (this.held !== null) {
+      // Behind held messages, in arrival order: a close or a protocol error too.
+      this.held.push(ev);
+      return;
+    }
+    if (ev.kind <= BINARY && ++this.pending >= this.settings.activeN) {
+      if (this.pending > this.settings.activeN) {
+        this.pending--;
+        this.held = [ev];
+        return;
+      }
+      if (!this.flowPaused) {
+        this.flowPaused = true;
+        this.transport.pause();
+      }
     }
     enqueue(this.proc, ev);
   }
@@ -254,7 +289,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
         case TEXT:
         case BINARY:
           this.unpend();
-          return this.settle('handleIn', this.handler.handleIn([msg.data, msg.kind === TEXT ? TEXT_META : BINARY_META] as never, this.state));
+          return this.settle('handleIn', handleIn(this.handler, [msg.data, msg.kind === TEXT ? TEXT_META : BINARY_META] as never, this.state, this.pid, this.meta));
         case PING:
         case PONG: {
           const handleControl = this.handler.handleControl;
@@ -263,8 +298,13 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
         }
         case CLOSED:
           if (msg.code === 0) return this.finish({ error: 'closed' }, info(undefined, undefined, undefined), 'normal');
+          // What the messages before the close produced goes out before its echo (where the server waited for us).
+          this.flush();
+          this.transport.close(msg.code, msg.data as string);
           return this.finish('remote', info(msg.code, msg.data as string, msg.code), 'normal');
         case PROTOCOL_ERROR:
+          this.flush();
+          this.transport.close(msg.code, '');
           return this.finish({ error: msg.data }, info(undefined, undefined, msg.code), { shutdown: { protocolError: (msg.data as Error).message } });
         case IDLE: {
           this.idleQueued = false;
@@ -284,9 +324,32 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
 
   private unpend(): void {
     this.pending--;
-    if (this.flowPaused && this.pending <= this.settings.activeN >> 1) {
+    if (this.held !== null) this.release();
+    if (this.held === null && this.flowPaused && this.pending <= this.settings.activeN >> 1) {
       this.flowPaused = false;
       if (!this.userPaused) this.transport.resume();
+    }
+  }
+
+  /** Moves held events into the mailbox, in order, until `activeN` messages wait again. */
+  private release(): void {
+    const held = this.held as (SocketEvent | undefined)[];
+    const activeN = this.settings.activeN;
+    let i = this.heldAt;
+    while (i < held.length) {
+      const ev = held[i] as SocketEvent;
+      if (ev.kind <= BINARY) {
+        if (this.pending >= activeN) break;
+        this.pending++;
+      }
+      held[i++] = undefined;
+      enqueue(this.proc, ev);
+    }
+    if (i === held.length) {
+      this.held = null;
+      this.heldAt = 0;
+    } else {
+      this.heldAt = i;
     }
   }
 
@@ -295,6 +358,22 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     this.flush();
     this.transport.close(1001, '');
     return this.finish('shutdown', info(undefined, undefined, 1001), reason);
+  }
+
+  /**
+   * Runs init. Only once its result is applied has the connection a state, and
+   * only then will `terminate` run: a failed init skips it, as websock_adapter
+   * (0.5.8 on) and a GenServer do.
+   */
+  private begin(args: unknown): unknown {
+    const result = this.settle('init', this.handler.init(args));
+    if (result !== undefined) {
+      return (result as PromiseLike<unknown>).then(() => {
+        this.started = true;
+      });
+    }
+    this.started = true;
+    return undefined;
   }
 
   /** Applies a callback's result, waiting for it if it is a promise. */
@@ -394,11 +473,26 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     return undefined;
   }
 
-  /** ProcOwner (runtime-facing, not for applications): any exit that did not go through `finish` (a crash, a kill, a linked process's exit signal). */
+  /**
+   * ProcOwner (runtime-facing, not for applications): any exit that did not go
+   * through `finish` (a crash, a kill, a linked process's exit signal).
+   *
+   * A killed process runs no more code, as on the BEAM: no `terminate`, and the
+   * socket is cut without a close frame (the peer sees 1006), whether
+   * `exit(pid, 'kill')`, `maxHeapSize` or a supervisor's shutdown timeout killed
+   * it. A connection refused over `maxConnections` is the exception: it is
+   * killed by its own server, which still owes the peer its close code.
+   */
   exited(reason: ExitReason): void {
     if (this.done) return;
     this.done = true;
     this.clearIdle();
+    this.held = null;
+    if (reason === 'killed' && this.refusal === undefined) {
+      this.transport.abort();
+      this.publishStop({ error: 'killed' });
+      return;
+    }
     let code = 1011;
     let terminateReason: CloseReason;
     if (this.refusal !== undefined) {
@@ -413,23 +507,18 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     } else {
       terminateReason = { error: reason };
     }
-    const overHeap = this.proc.maxHeap !== 0 && this.proc.held > this.proc.maxHeap;
-    if (overHeap) {
-      // The peer is not reading: a close frame would queue behind what it never read.
-      this.transport.abort();
-    } else {
-      try {
-        this.flush();
-      } catch {
-        // The socket may already be gone; the close below reports nothing either way.
-      }
-      this.transport.close(code, '');
+    try {
+      this.flush();
+    } catch {
+      // The socket may already be gone; the close below reports nothing either way.
     }
+    this.transport.close(code, '');
     this.publishStop(terminateReason);
     const terminate = this.handler.terminate;
-    if (terminate !== undefined) {
+    // Without a finished init there is no state to terminate with.
+    if (terminate !== undefined && this.started) {
       try {
-        const t = terminate.call(this.handler, terminateReason, this.state, info(undefined, undefined, overHeap ? undefined : code));
+        const t = terminate.call(this.handler, terminateReason, this.state, info(undefined, undefined, code));
         if (t !== null && typeof t === 'object' && typeof (t as PromiseLike<unknown>).then === 'function') {
           (t as PromiseLike<unknown>).then(undefined, () => undefined);
         }

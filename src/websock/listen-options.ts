@@ -38,7 +38,7 @@ export interface ServeListenOptions {
 }
 
 /** The keys of every adapter's `serve()` options that are not connection options. */
-const SERVE_KEYS = new Set(['port', 'host', 'path', 'args', 'onRequest', 'signal', 'maxConnections', 'mounts']);
+const SERVE_KEYS = new Set(['port', 'host', 'path', 'args', 'authorize', 'onRequest', 'signal', 'maxConnections', 'mounts']);
 
 /**
  * The connection options among `serve()`'s options: every key but the serving
@@ -96,6 +96,46 @@ export function onPath(target: string, path: string | undefined): boolean {
   if (path === undefined) return true;
   const query = target.indexOf('?');
   return (query === -1 ? target : target.slice(0, query)) === path;
+}
+
+/**
+ * What `serve()` does with a request no mount took: `'upgrade'` (validation,
+ * then the handler), `'notFound'` (an upgrade for another path), `'upgradeRequired'`
+ * (a plain request for the WebSocket path: 426 with `Upgrade: websocket`, as
+ * Cowboy answers), or `'request'` (`onRequest`). A request is an upgrade when it
+ * carries an `Upgrade` header, whatever its `Connection` says, so that a broken
+ * upgrade is told why rather than served a page. Without `path`, every path is a
+ * WebSocket path for upgrades and no plain request is refused.
+ *
+ * @example
+ * routeOf('/ws', false, '/ws'); // 'upgradeRequired'
+ */
+export function routeOf(target: string, upgrading: boolean, path: string | undefined): 'upgrade' | 'notFound' | 'upgradeRequired' | 'request' {
+  if (upgrading) return onPath(target, path) ? 'upgrade' : 'notFound';
+  return path !== undefined && onPath(target, path) ? 'upgradeRequired' : 'request';
+}
+
+/**
+ * The 404 for an upgrade at `target`, which is not the WebSocket path.
+ *
+ * @example
+ * noEndpoint('/nope?x=1').reason; // 'no WebSocket endpoint at /nope?x=1'
+ */
+export function noEndpoint(target: string): { readonly status: 404; readonly reason: string } {
+  return { status: 404, reason: `no WebSocket endpoint at ${target}` };
+}
+
+/** RFC 9110 §15.5.22: a 426 names the protocol to upgrade to. */
+const UPGRADE_REQUIRED_HEADERS: Readonly<Record<string, string>> = Object.freeze({ Upgrade: 'websocket', Connection: 'Upgrade' });
+
+/**
+ * The 426 for a plain request to the WebSocket path `path`.
+ *
+ * @example
+ * upgradeRequired('/ws'); // { status: 426, reason: '/ws is a WebSocket endpoint: ...', headers: { Upgrade: 'websocket', ... } }
+ */
+export function upgradeRequired(path: string): { readonly status: 426; readonly reason: string; readonly headers: Readonly<Record<string, string>> } {
+  return { status: 426, reason: `${path} is a WebSocket endpoint: send a WebSocket upgrade (Connection: Upgrade, Upgrade: websocket)`, headers: UPGRADE_REQUIRED_HEADERS };
 }
 
 /**

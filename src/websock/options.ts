@@ -5,6 +5,7 @@
  * selection. Adapters read `ResolvedOptions` and say in their docs how they honour
  * each option; none silently changes an option's meaning.
  */
+import { rejectUnknownOptions } from '../runtime/options.js';
 import type { MaxHeapSize } from '../runtime/process.js';
 import { validateCheckOrigin, type CheckOriginOption } from './origin.js';
 import { describeValue, inspectString, splitList, type UpgradeRequest } from './upgrade-validation.js';
@@ -25,20 +26,23 @@ export interface DeflateOptions {
   readonly strategy?: DeflateStrategy;
   /**
    * Reset the server's compression context after every message: less memory per
-   * connection, larger messages. Default false. ws: `serverNoContextTakeover`.
+   * connection, larger messages. Default false: the context is kept unless the
+   * client's offer asks otherwise (which is always taken). See
+   * `permessage-deflate.ts` for how offers are taken.
    */
   readonly serverNoContextTakeover?: boolean;
-  /** Ask the client to reset its context after every message. Default false. ws: `clientNoContextTakeover`. */
+  /** Ask the client to reset its context after every message. Default false (unless the client offers to). */
   readonly clientNoContextTakeover?: boolean;
   /**
-   * The largest LZ77 window (2^bits bytes, 8-15) the server compresses with; an
-   * offer that demands a smaller one is declined. Default: whatever the client
-   * offers. ws: `serverMaxWindowBits`.
+   * The LZ77 window (2^bits bytes, 8-15) the server compresses with; an offer
+   * that demands a smaller one is declined (the next offer is read). Default:
+   * whatever the client offers, else 15.
    */
   readonly serverMaxWindowBits?: number;
   /**
-   * The window (8-15) asked of a client that offers `client_max_window_bits`.
-   * Default: the client's choice. ws: `clientMaxWindowBits`.
+   * The window (8-15) asked of the client; an offer without
+   * `client_max_window_bits` (the client cannot limit its window) is declined.
+   * Default: the client's choice.
    */
   readonly clientMaxWindowBits?: number;
   /**
@@ -190,7 +194,7 @@ const HANDSHAKE_HEADERS = new Set([
 export function normalizeOptions(input: unknown, context = 'upgrade options'): ResolvedOptions {
   if (input === undefined || input === null) return DEFAULT_OPTIONS;
   const o = asRecord(input, context);
-  rejectUnknown(o, OPTION_NAMES, (key, hint) => `unknown option '${key}' in ${context}${hint}`);
+  rejectUnknownOptions(o, OPTION_NAMES, context);
   const d = DEFAULT_OPTIONS;
   return Object.freeze({
     timeout: o['timeout'] === undefined ? d.timeout : limitMs('timeout', o['timeout'], true),
@@ -260,60 +264,6 @@ function asRecord(value: unknown, what: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function rejectUnknown(
-  o: Record<string, unknown>,
-  known: readonly string[],
-  message: (key: string, hint: string) => string,
-): void {
-  for (const key of Object.keys(o)) {
-    if (known.includes(key)) continue;
-    const near = didYouMean(key, known);
-    throw new TypeError(message(key, near === undefined ? ` (known: ${known.join(', ')})` : ` (did you mean '${near}'?)`));
-  }
-}
-
-/**
- * The known name closest to `key`: one that differs only in case and underscores
- * (`max_frame_size`), else the nearest by edit distance within a third of the
- * name's length (at least 2).
- */
-function didYouMean(key: string, known: readonly string[]): string | undefined {
-  const folded = key.replace(/_/g, '').toLowerCase();
-  for (const name of known) {
-    if (name.toLowerCase() === folded) return name;
-  }
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
-  for (const name of known) {
-    const d = editDistance(key.toLowerCase(), name.toLowerCase());
-    if (d < bestDistance) {
-      best = name;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-/** Optimal-string-alignment distance: insertions, deletions, substitutions and adjacent swaps cost 1. */
-function editDistance(a: string, b: string): number {
-  const rows: number[][] = [];
-  for (let i = 0; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      if (i === 0) {
-        row.push(j);
-        continue;
-      }
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let d = Math.min(rows[i - 1]![j]! + 1, row[j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2]![j - 2]! + 1);
-      row.push(d);
-    }
-    rows.push(row);
-  }
-  return rows[a.length]![b.length]!;
-}
-
 function bool(name: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw new TypeError(`option '${name}' must be a boolean, got ${describeValue(value)}`);
   return value;
@@ -370,7 +320,7 @@ function maxHeap(value: unknown): Required<MaxHeapSize> {
     throw new TypeError(`option 'maxHeapSize' must be ${shape}, got ${describeValue(value)}`);
   }
   const m = value as Record<string, unknown>;
-  rejectUnknown(m, ['size', 'kill', 'errorLogger'], (key, hint) => `unknown key '${key}' in option 'maxHeapSize'${hint}`);
+  rejectUnknownOptions(m, ['size', 'kill', 'errorLogger'], 'maxHeapSize');
   const size = m['size'];
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
     throw new TypeError(`option 'maxHeapSize.size' must be a non-negative integer of bytes, got ${describeValue(size)}`);
@@ -384,7 +334,7 @@ function maxHeap(value: unknown): Required<MaxHeapSize> {
 
 function deflate(value: unknown): ResolvedDeflateOptions {
   const o = asRecord(value, `option 'deflateOptions'`);
-  rejectUnknown(o, DEFLATE_NAMES, (key, hint) => `unknown key '${key}' in option 'deflateOptions'${hint}`);
+  rejectUnknownOptions(o, DEFLATE_NAMES, 'deflateOptions');
   const d = DEFAULT_DEFLATE;
   const strategy = o['strategy'];
   if (strategy !== undefined && !STRATEGIES.includes(strategy as DeflateStrategy)) {

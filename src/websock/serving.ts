@@ -5,8 +5,10 @@
  * upgrade request:
  *
  * 1. `admit(req, native, path)`: refuses (503 while closing, the validation,
- *    origin and subprotocol checks, 500 when an application function throws),
- *    publishing the refusal, or accepts with the subprotocol and `init`'s args;
+ *    origin and subprotocol checks, the `authorize` hook, 500 when an
+ *    application function throws), publishing the refusal and reporting it to
+ *    the logger, or accepts with the subprotocol and `init`'s args (a promise
+ *    of that only while an async `authorize` decides);
  * 2. after the server's handshake, `start(transport, meta, args)`: publishes the
  *    upgrade, starts the `Connection`, puts it under the supervisor and tracks it;
  * 3. when the socket is gone, `ended(conn)`.
@@ -18,13 +20,14 @@
 import { DynamicSupervisor } from '../runtime/dynamic-supervisor.js';
 import type { Pid } from '../runtime/pid.js';
 import { exit, isAlive } from '../runtime/process.js';
-import { admit } from './admission.js';
+import { report } from '../runtime/logger.js';
+import { admit, authorization, authorizeOption, type Authorize, type AuthorizationOutcome } from './admission.js';
 import type { WebSock } from './behaviour.js';
 import { Connection, connectionSettings, type ConnectionSettings } from './connection.js';
 import { closeOnAbort, maxConnectionsOption, wsUrl, type RunningServer } from './listen-options.js';
 import type { ResolvedOptions } from './options.js';
 import { connectionSupervisor, superviseConnection } from './supervision.js';
-import { publishUpgrade } from './telemetry.js';
+import { publishUpgrade, rememberContext } from './telemetry.js';
 import type { ConnectionMeta, Transport } from './transport.js';
 import type { UpgradeRequest } from './upgrade-validation.js';
 
@@ -41,6 +44,8 @@ export interface ServingConfig<A, Req> {
   readonly options: ResolvedOptions;
   /** What `init` receives when the upgrade names no args: a value, or a function of the server's request. */
   readonly args?: A | ((req: Req) => A) | undefined;
+  /** The application's say on each upgrade, asked last (checked here, naming the option). */
+  readonly authorize?: Authorize<A, Req> | undefined;
   /** Connections allowed at once, as `serve()` takes it (checked here, naming the option). Default Infinity. */
   readonly maxConnections?: unknown;
   /**
@@ -57,8 +62,8 @@ export interface ServingConfig<A, Req> {
  * for a 500, the error an application function threw.
  *
  * @example
- * const a: Admitted<null> = serving.admit(req, req, '/ws');
- * if (!a.ok && a.error !== undefined) logUpgradeFailure('/ws', a.error);
+ * const a: Admitted<null> = await serving.admit(req, req, '/ws');
+ * if (!a.ok) socket.end(renderRefusal(a));
  */
 export type Admitted<A> =
   | { readonly ok: true; readonly protocol: string | undefined; readonly args: A }
@@ -73,7 +78,7 @@ const INTERNAL_ERROR = 'internal server error while upgrading';
  *
  * @example
  * const serving = new Serving({ server: 'mine', handler, options: normalizeOptions(opts), maxConnections: 100 });
- * const a = serving.admit(upgradeRequest, nativeRequest, path);
+ * const a = await serving.admit(upgradeRequest, nativeRequest, path);
  * if (!a.ok) return respond(a.status, a.reason, a.headers);
  * // ... the server's handshake, then:
  * const conn = serving.start(new MyTransport(socket), meta, a.args);
@@ -88,6 +93,7 @@ export class Serving<A = unknown, Req = unknown> {
   /** What each connection enforces itself, made once from `options`. */
   readonly settings: ConnectionSettings;
   private readonly argsOption: A | ((req: Req) => A) | undefined;
+  private readonly authorize: Authorize<A, Req> | undefined;
   /** Its own supervisor; undefined for `shared`. */
   private readonly ownSupervisor: Promise<Pid> | undefined;
   /** Its own supervisor once started. */
@@ -99,7 +105,7 @@ export class Serving<A = unknown, Req = unknown> {
   /** Set while `close()` waits for `live` to empty. */
   private emptied: (() => void) | undefined;
 
-  /** @throws TypeError for a bad `maxConnections`, naming it. */
+  /** @throws TypeError for a bad `maxConnections` or `authorize`, naming it. */
   constructor(config: ServingConfig<A, Req>) {
     this.server = config.server;
     this.handler = config.handler;
@@ -107,6 +113,7 @@ export class Serving<A = unknown, Req = unknown> {
     this.handlerName = handlerName(config.handler);
     this.settings = connectionSettings(config.options);
     this.argsOption = config.args;
+    this.authorize = authorizeOption<A, Req>(config.authorize);
     if (config.shared === true) {
       this.live = null;
     } else {
@@ -134,37 +141,68 @@ export class Serving<A = unknown, Req = unknown> {
 
   /**
    * Whether to upgrade `req` (its headers as `UpgradeRequest`, the server's own
-   * request as `native` for an args function), at `path` (for telemetry). `args`
-   * given here win over the `args` option. A refusal is published on
-   * `beamsock:upgrade` before it is returned. Never throws.
+   * request as `native` for the `authorize` hook and an args function), at
+   * `path` (for telemetry and the logger). `authorize`'s args win over `args`
+   * given here, which win over the `args` option. A refusal is published on
+   * `beamsock:upgrade` and reported to the logger before it is returned. The
+   * answer is a promise only when `authorize` returned one. Never throws or
+   * rejects.
    *
    * @example
-   * const a = serving.admit(fromFetchRequest(req), req, pathOf(req.url));
+   * const a = await serving.admit(fromFetchRequest(req), req, pathOf(req.url));
    * if (!a.ok) return new Response(a.reason, { status: a.status, headers: a.headers });
    */
-  admit(req: UpgradeRequest, native: Req, path: string | undefined, args?: A): Admitted<A> {
+  admit(req: UpgradeRequest, native: Req, path: string | undefined, args?: A): Admitted<A> | Promise<Admitted<A>> {
     if (this.closing) return this.refuse(path, 503, 'the server is shutting down');
     try {
       const admission = admit(req, this.options);
       if (!admission.ok) return this.refuse(path, admission.status, admission.reason, admission.headers);
-      const a = this.argsOption;
-      return { ok: true, protocol: admission.protocol, args: args !== undefined ? args : typeof a === 'function' ? (a as (req: Req) => A)(native) : (a as A) };
+      const protocol = admission.protocol;
+      if (this.authorize === undefined) return { ok: true, protocol, args: this.argsFor(native, args) };
+      const answer = this.authorize(native);
+      if (answer === null || typeof answer !== 'object' || typeof (answer as PromiseLike<unknown>).then !== 'function') {
+        return this.authorized(authorization<A>(answer), protocol, native, path, args);
+      }
+      return Promise.resolve(answer)
+        .then((a) => (this.closing ? this.refuse(path, 503, 'the server is shutting down') : this.authorized(authorization<A>(a), protocol, native, path, args)))
+        .catch((error: unknown) => this.failed(path, error));
     } catch (error) {
-      publishUpgrade({ server: this.server, path, status: 500, reason: error instanceof Error ? error.message : String(error) });
-      return { ok: false, status: 500, reason: INTERNAL_ERROR, error };
+      return this.failed(path, error);
     }
+  }
+
+  private authorized(outcome: AuthorizationOutcome<A>, protocol: string | undefined, native: Req, path: string | undefined, args: A | undefined): Admitted<A> {
+    if (!outcome.ok) return this.refuse(path, outcome.status, outcome.reason, outcome.headers);
+    return { ok: true, protocol, args: 'args' in outcome ? (outcome.args as A) : this.argsFor(native, args) };
+  }
+
+  private argsFor(native: Req, args: A | undefined): A {
+    if (args !== undefined) return args;
+    const a = this.argsOption;
+    return typeof a === 'function' ? (a as (req: Req) => A)(native) : (a as A);
+  }
+
+  /** Application code threw while admitting: 500, and the error goes to the logger. */
+  private failed(path: string | undefined, error: unknown): Admitted<A> & { ok: false } {
+    this.publishRefusal(path, 500, error instanceof Error ? error.message : String(error), error);
+    return { ok: false, status: 500, reason: INTERNAL_ERROR, error };
   }
 
   /**
    * Publishes a refusal decided by the server itself (its own handshake checks),
-   * and returns it.
+   * reports it to the logger, and returns it.
    *
    * @example
    * if (!server.upgrade(req)) return respond(serving.refuse(path, 400, 'not a valid WebSocket upgrade request'));
    */
   refuse(path: string | undefined, status: number, reason: string, headers?: Readonly<Record<string, string>>): Admitted<A> & { ok: false } {
-    publishUpgrade({ server: this.server, path, status, reason });
+    this.publishRefusal(path, status, reason, undefined);
     return { ok: false, status, reason, headers };
+  }
+
+  private publishRefusal(path: string | undefined, status: number, reason: string, error: unknown): void {
+    publishUpgrade({ server: this.server, path, status, reason });
+    report({ kind: 'upgrade', server: this.server, path, status, reason, error });
   }
 
   /**
@@ -174,11 +212,12 @@ export class Serving<A = unknown, Req = unknown> {
    * and calls `ended` once the socket is gone.
    *
    * @example
-   * const conn = serving.start(new WsTransport(ws), meta, admitted.args);
+   * const conn = serving.start(new WsTransport(ws, socket, serving.options.maxFrameSize), meta, admitted.args);
    */
   start(transport: Transport, meta: ConnectionMeta, args: A): Connection<unknown> {
     publishUpgrade({ server: this.server, path: meta.path, status: 101 });
     const conn = new Connection(this.handler, args, transport, this.settings, meta);
+    rememberContext(conn.pid);
     this.live?.add(conn);
     // Admitted before close() but opened after it (Bun opens after writing the 101): its supervisor is gone.
     if (this.closing) exit(conn.pid, 'shutdown');
@@ -268,14 +307,6 @@ export class Serving<A = unknown, Req = unknown> {
     }
     live.clear();
   }
-}
-
-/**
- * @internal tells the server's operator why an upgrade got a 500 (the client
- * only sees that it did).
- */
-export function logUpgradeFailure(path: string | undefined, err: unknown): void {
-  process.stderr.write(`[beamsock] upgrade of ${path ?? '/'} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
 }
 
 /**

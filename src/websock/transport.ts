@@ -6,6 +6,8 @@
  *
  * An adapter gets its connection from `Serving.start` (see `serving.ts`) and
  * calls, for each socket:
+ * - `bytesArrived` whenever bytes arrive, if the server lets it see them (they
+ *   keep the connection from idling out in the middle of a long message),
  * - `received` for every whole text or binary message,
  * - `control` for every ping (after the server answered it) and pong,
  * - `protocolError` when the server closed for a protocol fault (1002, 1007, 1009),
@@ -40,7 +42,14 @@ export class Outbound {
 export interface Transport {
   /** Writes frames in order, in as few socket writes as the server allows. Must not keep the array. */
   write(frames: readonly (Frame | Outbound)[], compress: boolean): void;
-  /** Sends a close frame after everything written so far, and lets the server finish the closing handshake. */
+  /**
+   * Sends a close frame after everything written so far, and lets the server
+   * finish the closing handshake. The connection also calls it once it has
+   * handled the peer's close frame (with the peer's code and reason) or a
+   * protocol error (with its code): a server that kept its answer until then
+   * sends it now, after the replies to what came before; one that has answered
+   * already does nothing, as for any close once the socket is closing.
+   */
   close(code: number, reason: string | Uint8Array): void;
   /** Cuts the TCP connection without a close frame. */
   abort(): void;
@@ -65,6 +74,12 @@ export interface Transport {
  * ws.on('message', (data, isBinary) => conn.received(isBinary ? data : data.toString(), isBinary, data.length));
  */
 export interface Inbound {
+  /**
+   * Bytes arrived from the peer, of any frame or part of one: the idle clock
+   * starts again. `received` and `control` start it again too, so a server that
+   * shows only whole messages need not call this.
+   */
+  bytesArrived(): void;
   /** A whole text (`binary` false, `data` a string) or binary message of `bytes` bytes arrived. */
   received(data: string | Buffer, binary: boolean, bytes: number): void;
   /** A ping (already answered with a pong by the adapter) or a pong arrived. */

@@ -421,31 +421,12 @@ export class RawWebSocket {
 
   /** Writes one frame with exactly the given bits. */
   send(opcode: number, payload: string | Buffer = Buffer.alloc(0), opts: SendFrameOptions = {}): void {
-    const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
-    const masked = opts.mask ?? true;
-    const first = ((opts.fin ?? true) ? 0x80 : 0) | ((opts.rsv ?? 0) << 4) | opcode;
-    let header: Buffer;
-    if (data.length < 126) {
-      header = Buffer.from([first, (masked ? 0x80 : 0) | data.length]);
-    } else if (data.length < 65536) {
-      header = Buffer.alloc(4);
-      header[0] = first;
-      header[1] = (masked ? 0x80 : 0) | 126;
-      header.writeUInt16BE(data.length, 2);
-    } else {
-      header = Buffer.alloc(10);
-      header[0] = first;
-      header[1] = (masked ? 0x80 : 0) | 127;
-      header.writeBigUInt64BE(BigInt(data.length), 2);
-    }
-    if (!masked) {
-      this.socket.write(Buffer.concat([header, data]));
-      return;
-    }
-    const mask = randomBytes(4);
-    const body = Buffer.alloc(data.length);
-    for (let i = 0; i < data.length; i++) body[i] = (data[i] as number) ^ (mask[i & 3] as number);
-    this.socket.write(Buffer.concat([header, mask, body]));
+    this.socket.write(clientFrame(opcode, payload, opts));
+  }
+
+  /** Writes bytes as they are, in one socket write: several frames in one burst, or part of one. */
+  writeBytes(bytes: Buffer): void {
+    this.socket.write(bytes);
   }
 
   /** Sends a text message compressed with permessage-deflate (RSV1 set). */
@@ -456,14 +437,7 @@ export class RawWebSocket {
 
   /** Sends a close frame: no payload, a code, or a code and reason. */
   sendClose(code?: number, reason = ''): void {
-    if (code === undefined) {
-      this.send(Op.CLOSE);
-      return;
-    }
-    const payload = Buffer.alloc(2 + Buffer.byteLength(reason));
-    payload.writeUInt16BE(code, 0);
-    payload.write(reason, 2);
-    this.send(Op.CLOSE, payload);
+    this.send(Op.CLOSE, closePayload(code, reason));
   }
 
   /** The next frame from the server; rejects if the connection closes first. */
@@ -503,6 +477,41 @@ export class RawWebSocket {
     }
     this.signal.notify();
   }
+}
+
+/** One client frame with exactly the given bits, masked unless told otherwise, as bytes. */
+export function clientFrame(opcode: number, payload: string | Buffer = Buffer.alloc(0), opts: SendFrameOptions = {}): Buffer {
+  const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  const masked = opts.mask ?? true;
+  const first = ((opts.fin ?? true) ? 0x80 : 0) | ((opts.rsv ?? 0) << 4) | opcode;
+  let header: Buffer;
+  if (data.length < 126) {
+    header = Buffer.from([first, (masked ? 0x80 : 0) | data.length]);
+  } else if (data.length < 65536) {
+    header = Buffer.alloc(4);
+    header[0] = first;
+    header[1] = (masked ? 0x80 : 0) | 126;
+    header.writeUInt16BE(data.length, 2);
+  } else {
+    header = Buffer.alloc(10);
+    header[0] = first;
+    header[1] = (masked ? 0x80 : 0) | 127;
+    header.writeBigUInt64BE(BigInt(data.length), 2);
+  }
+  if (!masked) return Buffer.concat([header, data]);
+  const mask = randomBytes(4);
+  const body = Buffer.alloc(data.length);
+  for (let i = 0; i < data.length; i++) body[i] = (data[i] as number) ^ (mask[i & 3] as number);
+  return Buffer.concat([header, mask, body]);
+}
+
+/** A close frame's payload: none, a code, or a code and reason. */
+export function closePayload(code?: number, reason = ''): Buffer {
+  if (code === undefined) return Buffer.alloc(0);
+  const payload = Buffer.alloc(2 + Buffer.byteLength(reason));
+  payload.writeUInt16BE(code, 0);
+  payload.write(reason, 2);
+  return payload;
 }
 
 /** Inflates the payload of the first compressed message of a connection (or any, without context takeover). */

@@ -1,6 +1,11 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Echo, EchoServer } from '../../examples/echo/echo-server.js';
 import { startHandler, startServer } from '../../src/testing/index.js';
+import { rawRequest, TestClient } from '../conformance/client.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('EchoServer', () => {
   it('answers "ping" with "pong" and keeps other text as "Echo: ..."', async () => {
@@ -55,5 +60,32 @@ describe('Echo', () => {
     expect(await conn.nextFrame()).toEqual(['text', 'same']);
     expect(await conn.nextFrame()).toEqual(['binary', Buffer.from('bytes')]);
     await conn.refutePush();
+  });
+});
+
+describe('the echo example (examples/echo/main.ts)', () => {
+  it('says at start-up that any origin may connect, takes a page from another origin and any deflate offer', async () => {
+    const child = spawn(process.execPath, ['--conditions=beamsock-source', '--import', 'tsx', 'examples/echo/main.ts'], { cwd: root, env: { ...process.env, PORT: '0' } });
+    try {
+      const out = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        child.stdout.on('data', (d: Buffer) => {
+          text += d.toString();
+          if (/any Origin/.test(text)) resolve(text);
+        });
+        child.once('exit', (code) => reject(new Error(`the echo example exited with ${String(code)}: ${text}`)));
+      });
+      expect(out).toMatch(/accepting upgrades from any Origin \(checkOrigin: false/);
+      const url = (/listening on (ws:\/\/\S+)/.exec(out) as RegExpExecArray)[1] as string;
+      const client = await TestClient.open(url, { path: 'echo', headers: { Origin: 'http://localhost:5173' } });
+      client.send('from a page on another port');
+      expect(await client.text()).toBe('from a page on another port');
+      client.ws.close();
+      const res = await rawRequest(url, { headers: { Origin: 'http://localhost:5173', 'Sec-WebSocket-Extensions': 'permessage-deflate; server_no_context_takeover' } });
+      expect(res.status).toBe(101);
+      expect(res.headers['sec-websocket-extensions']).toBe('permessage-deflate; server_no_context_takeover');
+    } finally {
+      child.kill();
+    }
   });
 });

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { authorize } from '../../src/observer/auth.js';
 import { mountObserver } from '../../src/observer/mount.js';
-import { idle, send, setLogger, spawn } from '../../src/runtime/index.js';
+import { idle, send, setLogger, spawn, type Report } from '../../src/runtime/index.js';
 import { rawRequest } from '../conformance/client.js';
 import { ObserverClient, observed, type Observed } from './observer-client.js';
 
@@ -52,7 +52,10 @@ describe('mountObserver pages', () => {
     expect(post.headers.get('allow')).toBe('GET, HEAD');
     const plain = await get(`${e.http}/observer/ws`);
     expect(plain.status).toBe(426);
+    expect(plain.headers.get('upgrade')).toBe('websocket');
     expect(await plain.text()).toContain('open /observer in a browser');
+    const notUpgrading = await upgradeTo(e, '/observer/ws', { Connection: 'close' });
+    expect([notUpgrading.status, notUpgrading.body]).toEqual([400, `'connection' header must contain 'upgrade', got ["close"]`]);
   });
 
   it('mounts at a custom path', async () => {
@@ -102,6 +105,7 @@ describe('mountObserver auth', () => {
     const seen: string[] = [];
     const e = await start({
       auth: (req) => {
+        if (req instanceof Request) throw new TypeError('node:http serves an IncomingMessage');
         seen.push(req.url ?? '');
         if (req.headers['x-boom'] !== undefined) throw new Error('boom');
         return req.headers['x-admin'] === 'yes';
@@ -111,9 +115,18 @@ describe('mountObserver auth', () => {
     expect((await get(`${e.http}/observer`, { headers: { 'x-admin': 'yes' } })).status).toBe(200);
     expect((await upgradeTo(e, '/observer/ws', { 'X-Admin': 'yes' })).status).toBe(101);
     expect((await upgradeTo(e, '/observer/ws')).status).toBe(403);
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    expect((await get(`${e.http}/observer`, { headers: { 'x-boom': '1' } })).status).toBe(500);
-    expect(String(stderr.mock.calls[0]?.[0])).toContain('observer auth predicate threw');
+    const reports: Report[] = [];
+    const previous = setLogger((r) => reports.push(r));
+    const stderr = vi.spyOn(process.stderr, 'write');
+    try {
+      expect((await get(`${e.http}/observer`, { headers: { 'x-boom': '1' } })).status).toBe(500);
+    } finally {
+      setLogger(previous);
+    }
+    // The operator hears of it through the logger (as any failed upgrade), nothing past it on stderr.
+    expect(reports).toEqual([expect.objectContaining({ kind: 'upgrade', server: 'observer', status: 500, error: expect.objectContaining({ message: 'boom' }) })]);
+    expect(stderr).not.toHaveBeenCalled();
+    stderr.mockRestore();
     expect(seen).toContain('/observer/ws');
   });
 
@@ -131,11 +144,11 @@ describe('mountObserver auth', () => {
     expect(() => mountObserver({ auth: { token: 'hunter2', extra: 1 } as never })).not.toThrow(/hunter2/);
     expect(() => mountObserver({ path: 'observer' })).toThrow(/'path' must start with '\/'.*got "observer"/);
     expect(() => mountObserver({ intervalMs: 5 })).toThrow(/'intervalMs' must be an integer of at least 10, got 5/);
-    expect(() => mountObserver({ port: 1 } as never)).toThrow(/unknown observer option 'port'/);
+    expect(() => mountObserver({ port: 1 } as never)).toThrow(/unknown option 'port' in observer options/);
     expect(() => mountObserver({ readOnly: 'yes' } as never)).toThrow(/observer option 'readOnly' must be true or false, got "yes"/);
     expect(() => mountObserver({ maxReports: 0 })).toThrow(/observer option 'maxReports' must be an integer from 1 to 10000, got 0/);
     expect(() => mountObserver({ maxReports: 10_001 })).toThrow(/got 10001/);
-    expect(() => mountObserver({ readonly: true } as never)).toThrow(/unknown observer option 'readonly' \(expected one of path, auth, intervalMs, readOnly, maxReports\)/);
+    expect(() => mountObserver({ readonly: true } as never)).toThrow(/unknown option 'readonly' in observer options \(did you mean 'readOnly'\?\)/);
   });
 });
 

@@ -264,7 +264,7 @@ describe('Task.asyncStream', () => {
   });
 
   it('rejects a bad option naming it', () => {
-    expect(() => Task.asyncStream([1], (x) => x, { maxConcurency: 2 } as never)).toThrow("unknown option 'maxConcurency' in asyncStream options");
+    expect(() => Task.asyncStream([1], (x) => x, { maxConcurency: 2 } as never)).toThrow("unknown option 'maxConcurency' in asyncStream options (did you mean 'maxConcurrency'?)");
     expect(() => Task.asyncStream([1], (x) => x, { maxConcurrency: 0 })).toThrow("asyncStream option 'maxConcurrency' must be a positive integer, got 0");
     expect(() => Task.asyncStream([1], (x) => x, { onTimeout: 'kill' as never })).toThrow("asyncStream option 'onTimeout' must be 'exit' or 'killTask', got kill");
   });
@@ -321,6 +321,6 @@ describe('TaskSupervisor', () => {
   });
 
   it('rejects an unknown option naming it', () => {
-    expect(() => TaskSupervisor.start({ max: 1 } as never)).toThrow("unknown option 'max' in TaskSupervisor options");
+    expect(() => TaskSupervisor.start({ max: 1 } as never)).toThrow("unknown option 'max' in TaskSupervisor options (known: name, maxChildren)");
   });
 });

@@ -11,6 +11,7 @@ import {
   startHandler,
   startServer,
 } from '../../src/testing/index.js';
+import { serve } from '../../src/adapters/ws/server.js';
 import { captureReports } from '../support/reports.js';
 
 /**
@@ -337,7 +338,7 @@ describe('startHandler: how connections end', () => {
     expect(reports.some((r) => r.kind === 'crash' && r.pid === conn.pid)).toBe(true);
   });
 
-  it('a crash in init: close 1011 and terminate { error } with no state', async () => {
+  it('a crash in init: close 1011, a crash report, and no terminate (there is no state to give it)', async () => {
     const conn = startHandler<null, null, unknown>(
       {
         init() {
@@ -345,12 +346,16 @@ describe('startHandler: how connections end', () => {
         },
         handleIn: (_f, s) => ok(s),
         handleInfo: (_m, s) => ok(s),
+        terminate: () => {
+          throw new Error('terminate must not run without a state');
+        },
       },
       null,
     );
     await conn.assertClosed({ code: 1011, by: 'server' });
-    const t = await conn.assertTerminated((r) => typeof r === 'object' && (r.error as Error).message === 'no init');
-    expect(t.state).toBeUndefined();
+    await expect.poll(() => conn.exitReason).toMatchObject({ error: { message: 'no init' } });
+    expect(conn.terminated).toBeUndefined();
+    expect(reports.some((r) => r.kind === 'crash' && r.pid === conn.pid)).toBe(true);
   });
 
   it('a peer close: the server echoes it and terminate gets remote with the code and reason', async () => {
@@ -654,6 +659,21 @@ describe('startServer and connect', () => {
     const url = server.url;
     await server.close();
     await expect(connect(url)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it("takes an adapter's serve as an option, hands it the options on 127.0.0.1 and a free port, and returns that adapter's server", async () => {
+    const given: object[] = [];
+    const recording: typeof serve = (handler, opts) => {
+      given.push({ ...opts });
+      return serve(handler, opts);
+    };
+    await using server = await startServer(Echo, { serve: recording, path: '/ws', timeout: 5_000 });
+    expect(given).toEqual([{ path: '/ws', timeout: 5_000, port: 0, host: '127.0.0.1' }]);
+    expect(server.httpServer.listening).toBe(true);
+    const client = await server.connect('/ws');
+    client.sendText('through the adapter given');
+    await client.assertReceive(['text', 'through the adapter given']);
+    await expect(startServer(Echo, { serve: 'ws' as never })).rejects.toThrow(/option 'serve' must be an adapter's serve function/);
   });
 
   it('startServer refuses invalid options as serve does', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { admit } from '../../src/websock/admission.js';
+import { admit, authorization, authorizeOption } from '../../src/websock/admission.js';
 import { normalizeOptions } from '../../src/websock/options.js';
 import type { UpgradeRequest } from '../../src/websock/upgrade-validation.js';
 
@@ -40,5 +40,32 @@ describe('admit: the checks before an upgrade', () => {
       },
     });
     expect(() => admit(request({ origin: 'http://a.example' }), o)).toThrow('origin service down');
+  });
+});
+
+describe('authorization: what an authorize hook answers', () => {
+  it('true lets the request through with the args option, { args } with its own args', () => {
+    expect(authorization(true)).toEqual({ ok: true });
+    expect(authorization({ args: { user: 'ada' } })).toEqual({ ok: true, args: { user: 'ada' } });
+    expect(authorization({ args: undefined })).toEqual({ ok: true, args: undefined });
+  });
+
+  it('false refuses with 403; a status refuses with it, its reason (a default per status) and headers', () => {
+    expect(authorization(false)).toEqual({ ok: false, status: 403, reason: 'Forbidden' });
+    expect(authorization({ status: 401 })).toEqual({ ok: false, status: 401, reason: 'Unauthorized', headers: undefined });
+    expect(authorization({ status: 403, reason: 'banned', headers: { 'Retry-After': '60' } })).toEqual({ ok: false, status: 403, reason: 'banned', headers: { 'Retry-After': '60' } });
+  });
+
+  for (const bad of [undefined, null, 'yes', 1, {}, { status: 500 }, { status: 401, reason: 7 }, { status: 403, headers: { a: 1 } }]) {
+    it(`throws a TypeError naming the option for ${JSON.stringify(bad)}`, () => {
+      expect(() => authorization(bad)).toThrow(/^option 'authorize' returned .*: expected true, false, \{ args \} or \{ status: 401 \| 403, reason\?, headers\? \}$/);
+    });
+  }
+
+  it('authorizeOption accepts a function or nothing, and names the option otherwise', () => {
+    const f = () => true;
+    expect(authorizeOption(f)).toBe(f);
+    expect(authorizeOption(undefined)).toBeUndefined();
+    expect(() => authorizeOption('admin')).toThrow(`option 'authorize' must be a function of the upgrade request, got "admin"`);
   });
 });

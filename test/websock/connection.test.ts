@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { hibernate, isAlive, send } from '../../src/runtime/process.js';
+import { exit, hibernate, isAlive, processInfo, self, send } from '../../src/runtime/process.js';
 import { idle } from '../../src/runtime/scheduler.js';
-import { push, type Frame } from '../../src/websock/behaviour.js';
+import { ok, push, type Frame } from '../../src/websock/behaviour.js';
 import { setActive, setConnectionOptions, setDeflate, setShutdownReason } from '../../src/websock/commands.js';
 import { Connection, type ConnectionSettings } from '../../src/websock/connection.js';
 import type { Transport } from '../../src/websock/transport.js';
@@ -91,7 +91,7 @@ describe('output batching', () => {
 });
 
 describe('flow control', () => {
-  it('more than activeN waiting messages pause reading; it resumes once half are handled', async () => {
+  it('activeN waiting messages pause reading; it resumes once half are handled', async () => {
     const g = gate();
     const { transport, conn, rec } = start(
       {
@@ -113,6 +113,30 @@ describe('flow control', () => {
     expect(transport.writes.flat().map((f) => f[1])).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
   });
 
+  it('messages past activeN from one read wait outside the mailbox, and enter it, in order, as others are handled', async () => {
+    let most = 0;
+    const { transport, conn, rec } = start(
+      {
+        handleIn: ([data], state) => {
+          most = Math.max(most, processInfo(self())?.messageQueueLen ?? 0);
+          return push(['text', data as string], state);
+        },
+      },
+      { activeN: 3 },
+    );
+    await idle();
+    for (let i = 0; i < 50; i++) conn.received(`m${i}`, false, 2);
+    conn.closed(true, 1000, 'bye');
+    expect(processInfo(conn.pid)?.messageQueueLen).toBe(3);
+    expect(transport.pauses).toBe(1);
+    const t = await rec.terminated();
+    expect(t.reason).toBe('remote');
+    expect(rec.count('handleIn')).toBe(50);
+    // At most three messages, and at the end the close that came behind them.
+    expect(most).toBeLessThanOrEqual(4);
+    expect(transport.writes.flat().map((f) => f[1])).toEqual(Array.from({ length: 50 }, (_, i) => `m${i}`));
+  });
+
   it('setActive(false) keeps reading paused even after flow control would resume it', async () => {
     const { transport, conn } = start({}, { activeN: 1 });
     await idle();
@@ -127,18 +151,54 @@ describe('flow control', () => {
 });
 
 describe('maxHeapSize', () => {
-  it('a connection holding more outbound bytes than allowed is aborted, not sent a close frame', async () => {
+  it('a connection holding more outbound bytes than allowed is killed: aborted, no close frame, no terminate', async () => {
     const { transport, conn, rec } = start({}, { maxHeapSize: { size: 1_000, kill: true, errorLogger: true } });
     await idle();
     transport.buffered = 5_000;
     conn.received('x', false, 1);
-    const t = await rec.terminated();
-    expect(t.reason).toEqual({ error: 'killed' });
-    expect(t.info.sentCode).toBeUndefined();
+    await rec.nth('handleIn');
+    await idle();
+    expect(isAlive(conn.pid)).toBe(false);
     expect(transport.aborts).toBe(1);
     expect(transport.closes).toEqual([]);
-    expect(isAlive(conn.pid)).toBe(false);
+    expect(rec.count('terminate')).toBe(0);
     expect(reports.filter((r) => r.kind === 'max_heap_size' && r.pid === conn.pid)).toHaveLength(1);
+  });
+});
+
+describe('ends without terminate', () => {
+  it("exit(pid, 'kill') aborts the socket and runs no terminate: a killed process runs no more code", async () => {
+    const { transport, conn, rec } = start();
+    await idle();
+    exit(conn.pid, 'kill');
+    expect(isAlive(conn.pid)).toBe(false);
+    expect(transport.aborts).toBe(1);
+    expect(transport.closes).toEqual([]);
+    expect(rec.count('terminate')).toBe(0);
+  });
+
+  it('an init that throws closes with 1011 and runs no terminate: there is no state to give it', async () => {
+    const { transport, conn, rec } = start({
+      init: () => {
+        throw new Error('no');
+      },
+    });
+    await idle();
+    expect(isAlive(conn.pid)).toBe(false);
+    expect(transport.closes).toEqual([[1011, '']]);
+    expect(rec.count('terminate')).toBe(0);
+  });
+
+  it('an init that rejects runs no terminate either; one that returned ok does', async () => {
+    const failing = start({ init: () => Promise.reject(new Error('no')) });
+    const fine = start({ init: () => Promise.resolve(ok('ready')) });
+    await failing.rec.nth('init');
+    await fine.rec.nth('init');
+    await idle();
+    exit(fine.conn.pid, 'shutdown');
+    expect((await fine.rec.terminated()).state).toBe('ready');
+    expect(isAlive(failing.conn.pid)).toBe(false);
+    expect(failing.rec.count('terminate')).toBe(0);
   });
 });
 

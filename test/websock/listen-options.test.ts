@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { closeOnAbort, connectionOptionsOf, listenOptions, maxConnectionsOption, onPath, wsUrl } from '../../src/websock/listen-options.js';
+import { closeOnAbort, connectionOptionsOf, listenOptions, maxConnectionsOption, noEndpoint, onPath, routeOf, upgradeRequired, wsUrl } from '../../src/websock/listen-options.js';
 
 describe('listenOptions', () => {
   it('fills in the defaults: port 4000, host 127.0.0.1, any path', () => {
@@ -49,6 +49,25 @@ describe('wsUrl and closeOnAbort', () => {
     expect(close).toHaveBeenCalledTimes(1);
     abort.abort();
     expect(close).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('routeOf', () => {
+  it('sends upgrades on the path to validation and elsewhere to 404; plain requests on the path to 426, elsewhere to onRequest', () => {
+    expect(routeOf('/ws?room=1', true, '/ws')).toBe('upgrade');
+    expect(routeOf('/other', true, '/ws')).toBe('notFound');
+    expect(routeOf('/ws?room=1', false, '/ws')).toBe('upgradeRequired');
+    expect(routeOf('/other', false, '/ws')).toBe('request');
+  });
+
+  it('without a path: every upgrade to validation, every plain request to onRequest', () => {
+    expect(routeOf('/anything', true, undefined)).toBe('upgrade');
+    expect(routeOf('/anything', false, undefined)).toBe('request');
+  });
+
+  it('says what the 404 and the 426 carry', () => {
+    expect(noEndpoint('/nope?x=1')).toEqual({ status: 404, reason: 'no WebSocket endpoint at /nope?x=1' });
+    expect(upgradeRequired('/ws')).toMatchObject({ status: 426, reason: expect.stringMatching(/^\/ws is a WebSocket endpoint/), headers: { Upgrade: 'websocket', Connection: 'Upgrade' } });
   });
 });
 

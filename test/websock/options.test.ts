@@ -177,9 +177,9 @@ describe('normalizeOptions errors', () => {
     [{ maxHeapSize: { kill: true } }, `option 'maxHeapSize.size' must be a non-negative integer of bytes, got undefined`],
     [{ maxHeapSize: { size: 1, kill: 'yes' } }, `option 'maxHeapSize.kill' must be a boolean, got "yes"`],
     [{ maxHeapSize: { size: 1, errorLogger: 0 } }, `option 'maxHeapSize.errorLogger' must be a boolean, got 0`],
-    [{ maxHeapSize: { size: 1, error_logger: true } }, `unknown key 'error_logger' in option 'maxHeapSize' (did you mean 'errorLogger'?)`],
+    [{ maxHeapSize: { size: 1, error_logger: true } }, `unknown option 'error_logger' in maxHeapSize (did you mean 'errorLogger'?)`],
     [{ deflateOptions: 'best' }, `option 'deflateOptions' must be an object, got "best"`],
-    [{ deflateOptions: { lvl: 1 } }, `unknown key 'lvl' in option 'deflateOptions' (did you mean 'level'?)`],
+    [{ deflateOptions: { lvl: 1 } }, `unknown option 'lvl' in deflateOptions (did you mean 'level'?)`],
     [{ deflateOptions: { level: 10 } }, `option 'deflateOptions.level' must be an integer from 0 to 9, got 10`],
     [{ deflateOptions: { memLevel: 0 } }, `option 'deflateOptions.memLevel' must be an integer from 1 to 9, got 0`],
     [

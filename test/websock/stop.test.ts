@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { stop, type WebSock } from '../../src/websock/behaviour.js';
+import { ok, stop, type WebSock } from '../../src/websock/behaviour.js';
 import { startHandler } from '../../src/testing/index.js';
 import { captureReports } from '../support/reports.js';
 
@@ -85,11 +85,12 @@ describe('stop: the close detail is an object', () => {
 
   it('a JavaScript caller passing the removed numeric form crashes that connection with a clear TypeError (1011)', async () => {
     const Legacy: WebSock<null> = {
-      init: () => (stop as (...args: unknown[]) => ReturnType<typeof stop<null>>)('normal', 4000, null),
-      handleIn: () => stop('normal', null),
+      init: () => ok(null),
+      handleIn: () => (stop as (...args: unknown[]) => ReturnType<typeof stop<null>>)('normal', 4000, null),
       handleInfo: () => stop('normal', null),
     };
     const conn = startHandler(Legacy, null);
+    conn.pushText('stop');
     await conn.assertClosed({ code: 1011 });
     const t = await conn.assertTerminated((r) => typeof r === 'object');
     expect(String((t.reason as { error: unknown }).error)).toBe('TypeError: stop() close detail must be { code, reason? }, got 4000');

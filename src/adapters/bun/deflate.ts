@@ -13,9 +13,11 @@
  * - `threshold` is applied by the transport, per message.
  * - `level`, `memLevel` and `strategy` cannot be set: Bun's presets fix them.
  *
- * Bun does not tell JavaScript which extensions a socket negotiated, so
- * `negotiate` works out Bun's answer from the client's offer, following the
- * rules Bun applies (checked against Bun by the adapter's tests).
+ * Bun does not tell JavaScript which extensions a socket negotiated (its
+ * `ServerWebSocket` has no `extensions`, and Bun writes the 101 itself after
+ * `upgrade` returns), so `negotiate` works out Bun's answer from the client's
+ * offer, following the rules Bun applies; the adapter's tests compare it with
+ * Bun's 101 for every offer shape Autobahn's 13.x cases send.
  */
 import type { ResolvedDeflateOptions } from '../../websock/options.js';
 import type { BunCompressor } from './native.js';
@@ -70,9 +72,10 @@ const OFF: Negotiated = Object.freeze({ compressed: false, serverNoContextTakeov
  * What Bun answers to the client's `Sec-WebSocket-Extensions` offer, given the
  * server's deflate options. The first acceptable `permessage-deflate` offer
  * wins; an offer is declined when it repeats a parameter or names an unknown
- * one, gives `server_max_window_bits` without a value or outside 8-15, asks the
- * shared compressor for a window under 15, or gives `client_max_window_bits`
- * outside 8-15.
+ * one, gives `server_max_window_bits` without a value or outside 8-15, asks for
+ * a window under 15 without context takeover (from the offer's
+ * `server_no_context_takeover` or the server's option: Bun's shared compressor
+ * has the full window only), or gives `client_max_window_bits` outside 8-15.
  *
  * @returns whether compression is on and whether the server keeps no context; never throws.
  * @example
@@ -96,6 +99,7 @@ const WINDOW_BITS = /^(?:[89]|1[0-5]|"(?:[89]|1[0-5])")$/;
 /** Bun's answer to one `permessage-deflate` offer, or undefined when Bun declines it. */
 function acceptable(params: readonly string[], d: ResolvedDeflateOptions): Negotiated | undefined {
   const seen = new Set<string>();
+  let serverBits = 15;
   for (const param of params) {
     const text = param.trim();
     const eq = text.indexOf('=');
@@ -107,13 +111,16 @@ function acceptable(params: readonly string[], d: ResolvedDeflateOptions): Negot
       if (value !== undefined) return undefined;
     } else if (name === 'server_max_window_bits') {
       if (value === undefined || !WINDOW_BITS.test(value)) return undefined;
-      // The shared compressor always uses the full window.
-      if (d.serverNoContextTakeover && Number(value.replace(/"/g, '')) < 15) return undefined;
+      serverBits = Number(value.replace(/"/g, ''));
     } else if (name === 'client_max_window_bits') {
       if (value !== undefined && !WINDOW_BITS.test(value)) return undefined;
     } else {
       return undefined;
     }
   }
-  return { compressed: true, serverNoContextTakeover: d.serverNoContextTakeover || seen.has('server_no_context_takeover') };
+  const noContext = d.serverNoContextTakeover || seen.has('server_no_context_takeover');
+  // Without context takeover Bun compresses with the shared compressor, whose window is always
+  // 2^15: it declines a smaller one, whether the server's options or the offer asked for no context.
+  if (noContext && serverBits < 15) return undefined;
+  return { compressed: true, serverNoContextTakeover: noContext };
 }

@@ -4,7 +4,8 @@
  * `beamsock/ws`. Runs on Bun only.
  */
 export { createBunHandler, type BunHandler, type BunHandlerOptions } from './upgrade.js';
-export { serve, type ServeOptions, type BeamsockServer, type BunServeMount } from './server.js';
+export { serve, type ServeOptions, type BeamsockServer, type BunServeMount, type BunMountContext } from './server.js';
+export type { FetchMount, FetchMountContext, MountUpgrade } from '../../websock/mount.js';
 export { BunProtocolError } from './protocol-errors.js';
 export type { BunServer, BunSocket, BunUpgrader, BunWebSocketHandler, BunCompressor } from './native.js';
 export type { BunTransport } from './transport.js';

@@ -57,13 +57,15 @@ export interface BunServer extends BunUpgrader {
   readonly port: number;
   readonly hostname: string;
   stop(closeActiveConnections?: boolean): Promise<void> | void;
+  /** The client's address for a request of this server; null once its socket is gone. */
+  requestIP(req: Request): { readonly address: string; readonly family: string; readonly port: number } | null;
 }
 
 /** `Bun.serve`'s options, as far as `serve` uses them. */
 export interface BunServeOptions<D> {
   readonly port: number;
   readonly hostname: string;
-  fetch(req: Request, server: BunServer): Response | Promise<Response> | undefined;
+  fetch(req: Request, server: BunServer): Response | Promise<Response | undefined> | undefined;
   readonly websocket: BunWebSocketHandler<D>;
 }
 

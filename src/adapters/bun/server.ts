@@ -3,29 +3,49 @@
  * routes beside them, and a graceful shutdown — the same shape as `beamsock/ws`'s
  * `serve`, so a program switches server by switching import.
  */
+import type { Authorize } from '../../websock/admission.js';
 import type { WebSock } from '../../websock/behaviour.js';
-import { connectionOptionsOf, listenOptions, onPath, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
+import { connectionOptionsOf, listenOptions, noEndpoint, routeOf, upgradeRequired, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
+import { isFetchMountList, MountServings, type FetchMount, type FetchMountContext, type MountUpgrade } from '../../websock/mount.js';
 import type { ConnectionOptions } from '../../websock/options.js';
 import { bunRuntime, type BunServer } from './native.js';
 import { bunServing, pathOf, textResponse } from './upgrade.js';
 
 /**
- * Something mounted beside the handler on a `serve` server (the Bun twin of
- * `beamsock/ws`'s `ServeMount`): it sees each request first, and is closed with
- * the server. Its own WebSocket upgrades may use any `createBunHandler`: the
- * server's `websocket` handlers serve every beamsock connection.
+ * What a mount on Bun's `serve` is lent for one request: the client's address
+ * and an upgrade to any handler (as on every Fetch server), and the Bun server
+ * itself, for a mount that upgrades with its own `createBunHandler`.
+ *
+ * @example
+ * const mount: BunServeMount = { handleFetch: (req, { server }) => (isMine(req) ? mine.upgrade(req, server) : false), close: () => mine.closeConnections() };
  */
-export interface BunServeMount {
-  /** Its answer (undefined once it upgraded the request), or false when the request is not its own. */
-  handleFetch(req: Request, server: BunServer): Response | Promise<Response> | undefined | false;
-  close(timeoutMs?: number): Promise<void>;
+export interface BunMountContext extends FetchMountContext {
+  readonly server: BunServer;
 }
+
+/**
+ * Something mounted beside the handler on a `serve` server (the Bun twin of
+ * `beamsock/ws`'s `ServeMount`), such as `mountObserver()`: it sees each request
+ * first, and is closed with the server. Its upgrades (`context.upgrade`, or any
+ * `createBunHandler`'s with `context.server`) are served by the server's
+ * `websocket` handlers, which serve every beamsock connection.
+ *
+ * @example
+ * await serve(EchoServer, { port: 4000, mounts: [mountObserver()] });
+ */
+export type BunServeMount = FetchMount<BunMountContext>;
 
 /** Options of `serve`: where to listen and what to upgrade, plus every connection option. */
 export interface ServeOptions<A> extends ConnectionOptions, ServeListenOptions {
   /** What `init` receives: a value, or a function of the upgrade request. */
   readonly args?: A | ((req: Request) => A);
-  /** Ordinary HTTP requests (not upgrades), as a Bun `fetch` handler. Default: 404 for everything. */
+  /** Lets a request through (with `init`'s args, if it gives them) or refuses it with 401 or 403; see `Authorize`. */
+  readonly authorize?: Authorize<A, Request>;
+  /**
+   * Ordinary HTTP requests, as a Bun `fetch` handler: not upgrades (requests
+   * with an `Upgrade` header), and not for `path` when it is set (those get 426).
+   * Default: 404 for everything.
+   */
   readonly onRequest?: (req: Request, server: BunServer) => Response | Promise<Response>;
   /** Mounted beside the handler, asked first. */
   readonly mounts?: readonly BunServeMount[];
@@ -39,9 +59,11 @@ export interface BeamsockServer extends RunningServer {
 
 /**
  * Starts `Bun.serve` with WebSocket upgrades run by `handler`, each connection
- * in its own process. Options are checked before anything listens. A request
- * with an `Upgrade` header is an upgrade attempt (refused with 400, 403 or 426
- * and the reason when invalid); any other goes to `onRequest`.
+ * in its own process. Options are checked before anything listens. Mounts are
+ * asked first; then a request with an `Upgrade` header is an upgrade attempt
+ * (refused with 400, 403 or 426 and the reason when invalid, 404 off `path`), a
+ * plain request to `path` gets 426 with `Upgrade: websocket`, and any other goes
+ * to `onRequest`.
  *
  * @throws TypeError (as a rejection) for an invalid option, or when not running on Bun.
  * @example
@@ -53,13 +75,12 @@ export interface BeamsockServer extends RunningServer {
 export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> = {}): Promise<BeamsockServer> {
   const bun = bunRuntime('serve() from beamsock/bun');
   const { port, host, path } = listenOptions(opts);
-  if (opts.mounts !== undefined && !(Array.isArray(opts.mounts) && opts.mounts.every((m: Partial<BunServeMount>) => typeof m?.handleFetch === 'function' && typeof m.close === 'function'))) {
-    throw new TypeError(`option 'mounts' must be a list of { handleFetch, close }`);
-  }
+  if (!isFetchMountList(opts.mounts)) throw new TypeError(`option 'mounts' must be a list of { handleFetch, close } (such as mountObserver())`);
   const mounts = opts.mounts ?? [];
   const onRequest = opts.onRequest ?? (() => textResponse(404, 'not found'));
 
-  const { serving, upgrade, websocket } = bunServing(handler, { ...connectionOptionsOf(opts), args: opts.args, maxConnections: opts.maxConnections }, 'server options');
+  const { serving, upgrade, websocket } = bunServing(handler, { ...connectionOptionsOf(opts), args: opts.args, authorize: opts.authorize, maxConnections: opts.maxConnections }, 'server options');
+  const mounted = new MountServings<MountedUpgrade>((h, options) => bunServing(h, options ?? {}, 'mount upgrade options'));
   let bunServer: BunServer;
   try {
     bunServer = bun.serve({
@@ -67,15 +88,26 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
       hostname: host,
       fetch(req, server) {
         const upgrading = req.headers.has('upgrade');
-        if (!(upgrading && serving.isClosing)) {
+        if (mounts.length > 0 && !(upgrading && serving.isClosing)) {
+          const context = new MountContext(req, server, mounted);
           for (const m of mounts) {
-            const answer = m.handleFetch(req, server);
+            const answer = m.handleFetch(req, context);
             if (answer !== false) return answer;
           }
         }
-        if (!upgrading) return onRequest(req, server);
-        if (path !== undefined && !onPath(pathOf(req.url), path)) return textResponse(404, `no WebSocket endpoint at ${pathOf(req.url)}`);
-        return upgrade(req, server);
+        const target = pathOf(req.url);
+        switch (routeOf(target, upgrading, path)) {
+          case 'request':
+            return onRequest(req, server);
+          case 'upgradeRequired': {
+            const refusal = upgradeRequired(path ?? target);
+            return textResponse(refusal.status, refusal.reason, refusal.headers);
+          }
+          case 'notFound':
+            return textResponse(404, noEndpoint(target).reason);
+          case 'upgrade':
+            return upgrade(req, server, undefined, target);
+        }
       },
       websocket,
     });
@@ -92,7 +124,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
       await Promise.all(mounts.map((m) => m.close(timeoutMs)));
       // Stop listening; the connections already open are ended by the core.
       const stopped = bunServer.stop(false);
-      await connections;
+      await Promise.all([connections, mounted.close(timeoutMs)]);
       await bunServer.stop(true);
       await stopped;
     })();
@@ -100,4 +132,28 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   };
 
   return { bunServer, ...(await serving.running(bunServer.port, host, close, opts.signal)) };
+}
+
+type MountedUpgrade = ReturnType<typeof bunServing<unknown, unknown>>;
+
+class MountContext implements BunMountContext {
+  readonly #req: Request;
+  readonly #mounted: MountServings<MountedUpgrade>;
+
+  constructor(
+    req: Request,
+    readonly server: BunServer,
+    mounted: MountServings<MountedUpgrade>,
+  ) {
+    this.#req = req;
+    this.#mounted = mounted;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.server.requestIP(this.#req)?.address;
+  }
+
+  upgrade<S, A>(how: MountUpgrade<S, A>): Response | undefined | Promise<Response | undefined> {
+    return this.#mounted.for(how.handler as WebSock<unknown, unknown>, how.options).upgrade(this.#req, this.server, how.args, how.path);
+  }
 }

@@ -10,9 +10,11 @@
  * process keeps the `timeout` itself, as on every server.
  */
 import type { Pid } from '../../runtime/pid.js';
+import type { Authorize } from '../../websock/admission.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import { normalizeOptions, type ConnectionOptions, type ResolvedOptions } from '../../websock/options.js';
-import { logUpgradeFailure, Serving } from '../../websock/serving.js';
+import { negotiateDeflate } from '../../websock/permessage-deflate.js';
+import { Serving, type Admitted } from '../../websock/serving.js';
 import { fromFetchRequest } from '../../websock/upgrade-validation.js';
 import type { BunUpgrader, BunWebSocketHandler } from './native.js';
 import { BunTransport, bunWebSocketHandler } from './transport.js';
@@ -21,6 +23,8 @@ import { BunTransport, bunWebSocketHandler } from './transport.js';
 export interface BunHandlerOptions<A> extends ConnectionOptions {
   /** What `init` receives: a value, or a function of the upgrade request. `upgrade`'s own `args` wins. */
   readonly args?: A | ((req: Request) => A);
+  /** Lets a request through (with `init`'s args, if it gives them, which win over `args`) or refuses it with 401 or 403; see `Authorize`. */
+  readonly authorize?: Authorize<A, Request>;
   /** Connections allowed at once (the supervisor's `maxChildren`); one more is closed with 1013. Default Infinity. */
   readonly maxConnections?: number;
 }
@@ -30,11 +34,13 @@ export interface BunHandler<A> {
   /**
    * Upgrades `req` (call it from `fetch` and return what it returns): undefined
    * once Bun has taken the connection, else the refusal — 400 or 426 for an
-   * invalid upgrade and 403 for a refused origin, with the reason as a plain-text
-   * body; 500 when `checkOrigin`, `subprotocols` or `args` throws (the error goes
-   * to stderr); 503 while `closeConnections` runs. Never throws.
+   * invalid upgrade, 403 for a refused origin, 401 or 403 as `authorize` says,
+   * with the reason as a plain-text body; 500 when `authorize`, `checkOrigin`,
+   * `subprotocols` or `args` throws (the error goes to the logger); 503 while
+   * `closeConnections` runs. A promise of that while an async `authorize`
+   * decides. Never throws or rejects.
    */
-  upgrade(req: Request, server: BunUpgrader, args?: A): Response | undefined;
+  upgrade(req: Request, server: BunUpgrader, args?: A): Response | undefined | Promise<Response | undefined>;
   /**
    * Pass as `Bun.serve`'s `websocket` option; it carries Bun's per-server settings
    * made from these options (`maxFrameSize` as `maxPayloadLength`, `compress` and
@@ -82,27 +88,30 @@ export function createBunHandler<S, A>(handler: WebSock<S, A>, options: BunHandl
   };
 }
 
-/** @internal the serving core of `createBunHandler` and `serve`, with Bun's halves; `context` names the options in errors. */
+/**
+ * @internal the serving core of `createBunHandler` and `serve`, with Bun's halves;
+ * `context` names the options in errors. `upgrade`'s `path` is what the
+ * connection records instead of the request's path and query.
+ */
 export function bunServing<S, A>(
   handler: WebSock<S, A>,
   options: BunHandlerOptions<A>,
   context: string,
-): { readonly serving: Serving<A, Request>; readonly upgrade: BunHandler<A>['upgrade']; readonly websocket: BunWebSocketHandler<BunTransport> } {
-  const { args, maxConnections, ...connectionOptions } = options;
+): {
+  readonly serving: Serving<A, Request>;
+  readonly upgrade: (req: Request, server: BunUpgrader, args?: A, path?: string) => Response | undefined | Promise<Response | undefined>;
+  readonly websocket: BunWebSocketHandler<BunTransport>;
+} {
+  const { args, authorize, maxConnections, ...connectionOptions } = options;
   const o = resolveBunOptions(connectionOptions, context);
-  const serving = new Serving<A, Request>({ server: 'bun', handler: handler as WebSock<unknown, A>, options: o, args, maxConnections });
+  const serving = new Serving<A, Request>({ server: 'bun', handler: handler as WebSock<unknown, A>, options: o, args, authorize, maxConnections });
   // Bun answers the first offered subprotocol unless told otherwise; an empty header is "none".
   const headersWithoutProtocol = Object.freeze({ ...o.headers, 'Sec-WebSocket-Protocol': '' });
 
-  const upgrade = (req: Request, server: BunUpgrader, initArgs?: A): Response | undefined => {
-    const path = pathOf(req.url);
-    const admitted = serving.admit(fromFetchRequest(req), req, path, initArgs);
-    if (!admitted.ok) {
-      if (admitted.error !== undefined) logUpgradeFailure(path, admitted.error);
-      return textResponse(admitted.status, admitted.reason, admitted.headers);
-    }
+  const handshake = (req: Request, server: BunUpgrader, path: string, admitted: Admitted<A>): Response | undefined => {
+    if (!admitted.ok) return textResponse(admitted.status, admitted.reason, admitted.headers);
     const protocol = admitted.protocol;
-    const data = new BunTransport(serving as Serving<unknown, unknown>, admitted.args, path, protocol, req.headers.get('sec-websocket-extensions'));
+    const data = new BunTransport(serving as Serving<unknown, unknown>, admitted.args, path, protocol, handOffer(req, o));
     const headers = protocol === undefined ? headersWithoutProtocol : { ...o.headers, 'Sec-WebSocket-Protocol': protocol };
     if (server.upgrade(req, { headers, data })) return undefined;
     // Only reached with earlyValidateUpgrade: false — Bun's own handshake checks failed.
@@ -110,7 +119,46 @@ export function bunServing<S, A>(
     return textResponse(refused.status, refused.reason);
   };
 
+  const upgrade = (req: Request, server: BunUpgrader, initArgs?: A, path = pathOf(req.url)): Response | undefined | Promise<Response | undefined> => {
+    const admitted = serving.admit(fromFetchRequest(req), req, path, initArgs);
+    if (admitted instanceof Promise) return admitted.then((a) => handshake(req, server, path, a));
+    return handshake(req, server, path, admitted);
+  };
+
   return { serving, upgrade, websocket: bunWebSocketHandler(o) };
+}
+
+/**
+ * Leaves Bun only the permessage-deflate offer these options take (or none), as
+ * `bunOffer` chooses it; Bun reads the request's header when it upgrades.
+ * Returns that offer.
+ */
+function handOffer(req: Request, o: ResolvedOptions): string | null {
+  const header = req.headers.get('sec-websocket-extensions');
+  if (header === null) return null;
+  const offer = bunOffer(header, o);
+  if (offer === null) req.headers.delete('sec-websocket-extensions');
+  else if (offer !== header) req.headers.set('sec-websocket-extensions', offer);
+  return offer;
+}
+
+/**
+ * @internal the client's offer that `negotiateDeflate` takes under options `o`
+ * among those Bun can honour, or null for none. Bun compresses without context
+ * takeover with its shared compressor, whose window is always the full one, so
+ * an agreement on both is skipped for the next offer.
+ */
+export function bunOffer(header: string | null, o: ResolvedOptions): string | null {
+  if (!o.compress) return null;
+  let rest = header;
+  while (rest !== null) {
+    const agreed = negotiateDeflate(rest, o.deflateOptions);
+    if (agreed === undefined) return null;
+    if (!agreed.serverNoContextTakeover || (agreed.serverMaxWindowBits ?? 15) === 15) return agreed.offer;
+    const next = rest.indexOf(',', rest.indexOf(agreed.offer) + agreed.offer.length);
+    rest = next === -1 ? null : rest.slice(next + 1);
+  }
+  return null;
 }
 
 /** Options checked for Bun: what every adapter checks, then what Bun cannot do. */

@@ -5,10 +5,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Authorize } from '../../websock/admission.js';
 import type { WebSock } from '../../websock/behaviour.js';
-import { connectionOptionsOf, listenOptions, onPath, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
+import { connectionOptionsOf, listenOptions, noEndpoint, onPath, routeOf, upgradeRequired, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
 import type { ConnectionOptions } from '../../websock/options.js';
-import { logUpgradeFailure, Serving } from '../../websock/serving.js';
+import { Serving } from '../../websock/serving.js';
+import { validateUpgrade } from '../../websock/upgrade-validation.js';
 import { destroyOnError, resolveOptions, upgradeInto } from './upgrade.js';
 
 /**
@@ -28,7 +30,12 @@ export interface ServeMount {
 export interface ServeOptions<A> extends ConnectionOptions, ServeListenOptions {
   /** What `init` receives: a value, or a function of the upgrade request. */
   readonly args?: A | ((req: IncomingMessage) => A);
-  /** Ordinary HTTP requests (not upgrades). Default: 404 for everything. */
+  /** Lets a request through (with `init`'s args, if it gives them) or refuses it with 401 or 403; see `Authorize`. */
+  readonly authorize?: Authorize<A, IncomingMessage>;
+  /**
+   * Ordinary HTTP requests: not upgrades (requests with an `Upgrade` header), and
+   * not for `path` when it is set (those get 426). Default: 404 for everything.
+   */
   readonly onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Mounted beside the handler, asked first: `mounts: [mountObserver({ auth: { token } })]`. */
   readonly mounts?: readonly ServeMount[];
@@ -41,7 +48,11 @@ export interface BeamsockServer extends RunningServer {
 
 /**
  * Starts an HTTP server whose WebSocket upgrades run `handler`, each connection in
- * its own process. Options are checked before anything listens.
+ * its own process. Options are checked before anything listens. Mounts are asked
+ * first; then a request with an `Upgrade` header is an upgrade attempt wherever
+ * node:http delivers it (refused with 400, 403 or 426 and the reason when
+ * invalid, 404 off `path`), a plain request to `path` gets 426 with `Upgrade:
+ * websocket`, and any other goes to `onRequest`.
  *
  * @example
  * const server = await serve(EchoServer, { port: 4000 });
@@ -58,7 +69,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   ) {
     throw new TypeError(`option 'mounts' must be a list of { handleRequest, handleUpgrade, close } (such as mountObserver())`);
   }
-  const serving = new Serving<A, IncomingMessage>({ server: 'ws', handler: handler as WebSock<unknown, A>, options: o, args: opts.args, maxConnections: opts.maxConnections });
+  const serving = new Serving<A, IncomingMessage>({ server: 'ws', handler: handler as WebSock<unknown, A>, options: o, args: opts.args, authorize: opts.authorize, maxConnections: opts.maxConnections });
 
   const onRequest =
     opts.onRequest ??
@@ -66,19 +77,31 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found');
     });
   const mounts = opts.mounts ?? [];
+  // node:http emits 'upgrade' only when Connection contains upgrade: the rest of the upgrades arrive here.
   const httpServer = createServer((req, res) => {
     for (const m of mounts) if (m.handleRequest(req, res)) return;
-    onRequest(req, res);
+    const target = req.url ?? '/';
+    switch (routeOf(target, req.headers.upgrade !== undefined, path)) {
+      case 'request':
+        return onRequest(req, res);
+      case 'upgradeRequired':
+        return answer(res, upgradeRequired(path ?? target));
+      case 'notFound':
+        return answer(res, noEndpoint(target));
+      case 'upgrade':
+        return answer(res, notAnUpgrade(serving, req));
+    }
   });
   httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', destroyOnError);
     if (!serving.isClosing) for (const m of mounts) if (m.handleUpgrade(req, socket, head)) return;
     if (!onPath(req.url ?? '/', path)) {
-      const body = `no WebSocket endpoint at ${req.url ?? '/'}`;
+      const body = noEndpoint(req.url ?? '/').reason;
       socket.end(`HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
     }
-    upgradeInto(serving, req, socket, head).catch((err: unknown) => logUpgradeFailure(req.url, err));
+    // A failure was reported to the logger by the serving core.
+    upgradeInto(serving, req, socket, head).catch(() => undefined);
   });
 
   try {
@@ -110,4 +133,20 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   };
 
   return { httpServer, ...(await serving.running((httpServer.address() as AddressInfo).port, host, close, opts.signal)) };
+}
+
+/**
+ * The refusal of an upgrade that reached the `'request'` listener: its
+ * validation's reason (so `Connection: close` is told what the connection
+ * header lacks), published as every refusal is.
+ */
+function notAnUpgrade<A>(serving: Serving<A, IncomingMessage>, req: IncomingMessage): { readonly status: number; readonly reason: string; readonly headers?: Readonly<Record<string, string>> | undefined } {
+  if (serving.isClosing) return serving.refuse(req.url, 503, 'the server is shutting down');
+  const v = validateUpgrade(req);
+  // node:http hands every request that validation accepts to 'upgrade'; this covers what it judges otherwise.
+  return v.ok ? serving.refuse(req.url, 400, 'not a valid WebSocket upgrade request') : serving.refuse(req.url, v.status, v.reason, v.headers);
+}
+
+function answer(res: ServerResponse, refusal: { readonly status: number; readonly reason: string; readonly headers?: Readonly<Record<string, string>> | undefined }): void {
+  res.writeHead(refusal.status, { 'content-type': 'text/plain; charset=utf-8', ...refusal.headers }).end(refusal.reason);
 }

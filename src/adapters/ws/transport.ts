@@ -6,9 +6,24 @@
  * Writes are batched: the connection hands over every frame its process pushed
  * in one scheduler slice, and they go out under one cork of the TCP socket, so
  * sixteen echoes cost one `writev` instead of sixteen writes.
+ *
+ * Only `ws`'s public API is used: the WebSocket's methods and the socket the
+ * upgrade request came on (the one `ws` reads and writes), never a member of
+ * `ws` whose name starts with `_` (a test greps for it), so that a minor `ws`
+ * release cannot break the adapter.
+ *
+ * ws answers a close frame, and fails a protocol error, the moment it parses
+ * one, which would put the close frame before the replies to messages read just
+ * before it (the connection's process has not run yet). So `bindSocket` gives
+ * each WebSocket its own `close` method: when ws calls it for the peer's close frame or
+ * a protocol error, the answer is kept until the connection has handled what came
+ * before and calls `close` itself; the peer then gets those replies first, as
+ * from a handler run frame by frame (Bandit, Cowboy). If a ws release stopped
+ * calling `close` there, ws would simply answer at once again, as before; with
+ * nothing left to handle, ws answers at once anyway.
  */
-import type { Socket } from 'node:net';
-import type { WebSocket } from 'ws';
+import type { Duplex } from 'node:stream';
+import { WebSocket } from 'ws';
 import type { Frame } from '../../websock/behaviour.js';
 import type { Connection } from '../../websock/connection.js';
 import type { Serving } from '../../websock/serving.js';
@@ -16,32 +31,54 @@ import { Outbound, type ConnectionMeta, type Transport } from '../../websock/tra
 
 const EMPTY = Buffer.alloc(0);
 
-/** The parts of ws's WebSocket we reach into, all stable across ws 8.x. */
-interface WsInternals {
-  _socket: Socket | null;
-  _receiver: { _maxPayload: number } | null;
+/** The socket of an upgrade request: a `net.Socket` (or a TLS one) on `node:http`. */
+export type UpgradeSocket = Duplex & { readonly remoteAddress?: string };
+
+/** ws's own `close`, which the adapter calls (each bound WebSocket's `close` is `deferClose`). */
+const wsClose = WebSocket.prototype.close;
+
+/** The close ws wanted to send (the echo of the peer's, or a protocol error's), kept until the connection asks for it. */
+interface DeferredClose {
+  readonly code: number | undefined;
+  readonly reason: string | Buffer | undefined;
+  /** ws reported a protocol error with it (so the connection hears of that, not of a peer close). */
+  error: boolean;
 }
+
+/** ws's text for a message over the limit, and its error code, for a limit ws cannot be told of. */
+const TOO_BIG = 'Max payload size exceeded';
 
 /**
  * One `ws` WebSocket as a connection's `Transport`.
  *
  * @example
- * const conn = serving.start(new WsTransport(ws), new WsMeta(serving.handlerName, ws, req.url), args);
+ * const conn = serving.start(new WsTransport(ws, socket, serving.options.maxFrameSize), new WsMeta(serving.handlerName, ws, socket, req.url), args);
  */
 export class WsTransport implements Transport {
   readonly compressed: boolean;
-  private readonly socket: Socket | null;
+  /**
+   * A `maxFrameSize` lowered at run time under the one ws was started with (ws
+   * fixes its limit per socket at the upgrade), checked here on each whole
+   * message; 0 when none.
+   */
+  lowered = 0;
+  /** ws's answer to the peer's close frame or to a protocol error, until the connection has handled what came before. */
+  deferred: DeferredClose | undefined = undefined;
 
-  constructor(private readonly ws: WebSocket) {
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly socket: UpgradeSocket,
+    /** The limit ws enforces on this socket (Infinity for none): a connection may only lower it. */
+    private readonly wsMaxFrame: number,
+  ) {
     this.compressed = ws.extensions.includes('permessage-deflate');
-    this.socket = (ws as unknown as WsInternals)._socket;
   }
 
   write(frames: readonly (Frame | Outbound)[], compress: boolean): void {
     const ws = this.ws;
     if (ws.readyState !== 1) return;
     const socket = this.socket;
-    const corked = socket !== null && frames.length > 1;
+    const corked = frames.length > 1;
     if (corked) socket.cork();
     const opts = compress && this.compressed ? COMPRESSED : PLAIN;
     for (let i = 0; i < frames.length; i++) {
@@ -49,7 +86,7 @@ export class WsTransport implements Transport {
       if (item instanceof Outbound) {
         // Without compression ws writes synchronously, so writing shared bytes straight
         // to the socket keeps frame order; a compressing sender may queue, so it sends.
-        if (!this.compressed && socket !== null) {
+        if (!this.compressed) {
           socket.write((item.encoded ??= encodeFrame(item.frame)) as Buffer);
           continue;
         }
@@ -75,8 +112,15 @@ export class WsTransport implements Transport {
 
   close(code: number, reason: string | Uint8Array): void {
     const ws = this.ws;
+    const deferred = this.deferred;
+    if (deferred !== undefined) {
+      // ws's own answer, as it would have sent it at once (no code for a close frame that had none).
+      this.deferred = undefined;
+      wsClose.call(ws, deferred.code, deferred.reason);
+      return;
+    }
     if (ws.readyState === 2 || ws.readyState === 3) return;
-    ws.close(code, typeof reason === 'string' ? reason : Buffer.from(reason.buffer, reason.byteOffset, reason.byteLength));
+    wsClose.call(ws, code, typeof reason === 'string' ? reason : Buffer.from(reason.buffer, reason.byteOffset, reason.byteLength));
   }
 
   abort(): void {
@@ -95,10 +139,26 @@ export class WsTransport implements Transport {
     return this.ws.bufferedAmount;
   }
 
+  /**
+   * ws fixes its `maxPayload` per socket at the upgrade, so a lower limit is
+   * checked here on each whole message (ws has buffered it by then, up to its
+   * own limit); a higher one cannot be granted.
+   */
   setMaxFrameSize(bytes: number): void {
-    const receiver = (this.ws as unknown as WsInternals)._receiver;
-    // ws reads its limit from the receiver on every frame; 0 means no limit there too.
-    if (receiver !== null) receiver._maxPayload = bytes;
+    const limit = bytes === 0 ? Infinity : bytes;
+    if (limit > this.wsMaxFrame) {
+      throw new RangeError(
+        `maxFrameSize ${bytes === 0 ? '0 (no limit)' : bytes} is over this connection's maxFrameSize of ${this.wsMaxFrame}: ` +
+          `ws fixes the limit when the connection opens, so a connection can only lower it; upgrade with the largest limit it may need`,
+      );
+    }
+    this.lowered = limit === this.wsMaxFrame ? 0 : limit;
+  }
+
+  /** A message over a lowered `maxFrameSize`: closes with 1009 as ws would, and tells the connection. */
+  tooBig(conn: Connection<unknown>): void {
+    this.close(1009, '');
+    conn.protocolError(Object.assign(new RangeError(TOO_BIG), { code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' }), 1009);
   }
 }
 
@@ -139,30 +199,69 @@ const COMPRESSED = {
 
 const kConn = Symbol('beamsock.connection');
 const kServing = Symbol('beamsock.serving');
-type Bound = WebSocket & { [kConn]: Connection<unknown>; [kServing]: Serving<unknown, unknown> };
+const kTransport = Symbol('beamsock.transport');
+type Bound = WebSocket & { [kConn]: Connection<unknown>; [kServing]: Serving<unknown, unknown>; [kTransport]: WsTransport };
+type BoundSocket = UpgradeSocket & { [kConn]: Connection<unknown> };
 
 /**
- * Delivers the events of `ws` to `conn`, and tells `serving` when the socket is
- * gone. The listeners are shared module functions (ws calls them with `this` =
- * the socket), so a connection costs no closures.
+ * Delivers the events of `ws` and of its `socket` to `conn`, and tells
+ * `serving` when the socket is gone. The listeners are shared module functions
+ * (called with `this` = the emitter), so a connection costs no closures.
  *
  * @example
- * bindSocket(ws, serving.start(new WsTransport(ws), meta, args), serving);
+ * const transport = new WsTransport(ws, socket, serving.options.maxFrameSize);
+ * bindSocket(ws, socket, transport, serving.start(transport, meta, args), serving);
  */
-export function bindSocket(ws: WebSocket, conn: Connection<unknown>, serving: Serving<unknown, unknown>): void {
+export function bindSocket(ws: WebSocket, socket: UpgradeSocket, transport: WsTransport, conn: Connection<unknown>, serving: Serving<unknown, unknown>): void {
   const bound = ws as Bound;
   bound[kConn] = conn;
   bound[kServing] = serving;
+  bound[kTransport] = transport;
   ws.on('message', onMessage);
   ws.on('ping', onPing);
   ws.on('pong', onPong);
   ws.on('close', onClose);
   ws.on('error', onError);
-  if (serving.options.maxHeapSize.size !== 0) (ws as unknown as WsInternals)._socket?.on('drain', () => conn.drained());
+  ws.close = deferClose;
+  (socket as BoundSocket)[kConn] = conn;
+  // Every read, a whole message or a piece of one, keeps the connection from idling out.
+  socket.on('data', onSocketData);
+  if (serving.options.maxHeapSize.size !== 0) socket.on('drain', onSocketDrain);
 }
 
+/**
+ * A bound WebSocket's `close`, which ws calls itself to answer the peer's close frame
+ * or a protocol error: the answer waits for the connection (see the file's doc).
+ * The connection hears of a peer close from here, in order after the messages
+ * before it; a protocol error's 'error' event follows this call at once, so the
+ * peer close is told on a microtask, once it is known not to be an error.
+ */
+function deferClose(this: WebSocket, code?: number, reason?: string | Buffer): void {
+  const bound = this as Bound;
+  const transport = bound[kTransport];
+  // With nothing left to handle, nothing can come before the answer: ws sends it at once, as usual.
+  if (this.readyState !== 1 || transport.deferred !== undefined || !bound[kConn].working()) {
+    wsClose.call(this, code, reason);
+    return;
+  }
+  const deferred: DeferredClose = { code, reason, error: false };
+  transport.deferred = deferred;
+  queueMicrotask(() => {
+    if (!deferred.error) bound[kConn].closed(true, code ?? 1005, reason === undefined ? '' : reason.toString());
+  });
+}
+
+function onSocketData(this: BoundSocket): void {
+  this[kConn].bytesArrived();
+}
+function onSocketDrain(this: BoundSocket): void {
+  this[kConn].drained();
+}
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-  (this as Bound)[kConn].received(isBinary ? data : data.toString(), isBinary, data.length);
+  const bound = this as Bound;
+  const lowered = bound[kTransport].lowered;
+  if (lowered !== 0 && data.length > lowered) return bound[kTransport].tooBig(bound[kConn]);
+  bound[kConn].received(isBinary ? data : data.toString(), isBinary, data.length);
 }
 function onPing(this: WebSocket, data: Buffer): void {
   (this as Bound)[kConn].control(data, 'ping');
@@ -177,6 +276,8 @@ function onClose(this: WebSocket, code: number, reason: Buffer): void {
   (this as Bound)[kServing].ended(conn);
 }
 function onError(this: WebSocket, err: Error & { code?: string }): void {
+  const deferred = (this as Bound)[kTransport].deferred;
+  if (deferred !== undefined) deferred.error = true;
   (this as Bound)[kConn].protocolError(err, closeCodeFor(err.code));
 }
 
@@ -206,20 +307,21 @@ export function closeCodeFor(code: string | undefined): number {
  * the prototype rather than in every connection.
  *
  * @example
- * new WsMeta(serving.handlerName, ws, req.url).remoteAddress; // '127.0.0.1'
+ * new WsMeta(serving.handlerName, ws, socket, req.url).remoteAddress; // '127.0.0.1'
  */
 export class WsMeta implements ConnectionMeta {
   readonly server = 'ws';
   readonly protocol: string | undefined;
   constructor(
     readonly handlerName: string,
-    private readonly ws: WebSocket,
+    ws: WebSocket,
+    private readonly socket: UpgradeSocket,
     readonly path: string | undefined,
   ) {
     this.protocol = ws.protocol === '' ? undefined : ws.protocol;
   }
 
   get remoteAddress(): string | undefined {
-    return (this.ws as unknown as WsInternals)._socket?.remoteAddress;
+    return this.socket.remoteAddress;
   }
 }

@@ -12,25 +12,40 @@ import type { Duplex } from 'node:stream';
 import { constants as zlib } from 'node:zlib';
 import { WebSocketServer } from 'ws';
 import type { Pid } from '../../runtime/pid.js';
+import type { Authorize } from '../../websock/admission.js';
 import type { WebSock } from '../../websock/behaviour.js';
 import { closeOnAbort, listenOptions, onPath } from '../../websock/listen-options.js';
 import { normalizeOptions, type ConnectionOptions, type DeflateStrategy, type ResolvedOptions } from '../../websock/options.js';
-import { logUpgradeFailure, Serving } from '../../websock/serving.js';
+import { negotiateDeflate } from '../../websock/permessage-deflate.js';
+import { Serving, type Admitted } from '../../websock/serving.js';
 import { renderRefusal } from '../../websock/upgrade-validation.js';
 import { bindSocket, WsMeta, WsTransport } from './transport.js';
 
 const resolvedCache = new WeakMap<object, ResolvedOptions>();
 const DEFAULTS = normalizeOptions({});
 
-/** @internal validates options once per options object. */
-export function resolveOptions(opts: ConnectionOptions | undefined): ResolvedOptions {
+/** @internal validates options once per options object (its `authorize` is the serving core's to check). */
+export function resolveOptions(opts: UpgradeOptions<unknown> | undefined): ResolvedOptions {
   if (opts === undefined) return DEFAULTS;
   let r = resolvedCache.get(opts);
   if (r === undefined) {
-    r = normalizeOptions(opts);
+    const { authorize, ...connection } = opts;
+    r = normalizeOptions(authorize === undefined ? opts : connection);
     resolvedCache.set(opts, r);
   }
   return r;
+}
+
+/**
+ * Options of `upgrade`: every connection option, and the application's say on
+ * each request.
+ *
+ * @example
+ * const opts: UpgradeOptions<{ user: string }> = { timeout: 30_000, authorize: (req) => (req.headers.cookie ? true : { status: 401 }) };
+ */
+export interface UpgradeOptions<A> extends ConnectionOptions {
+  /** Lets a request through (with `init`'s args, if it gives them) or refuses it with 401 or 403; see `Authorize`. */
+  readonly authorize?: Authorize<A, IncomingMessage>;
 }
 
 interface Pending {
@@ -93,13 +108,14 @@ const ZLIB_STRATEGIES: Readonly<Record<DeflateStrategy, number>> = {
   fixed: zlib.Z_FIXED,
 };
 
+/**
+ * ws's `perMessageDeflate` for these options. The negotiation is not ws's:
+ * `negotiateDeflate` decides, and ws is handed the offer taken (see
+ * `handOffer`), so the parameters that steer ws's own acceptance are left out.
+ */
 function deflateConfig(o: ResolvedOptions): object {
   const d = o.deflateOptions;
   return {
-    serverNoContextTakeover: d.serverNoContextTakeover,
-    clientNoContextTakeover: d.clientNoContextTakeover,
-    ...(d.serverMaxWindowBits !== undefined ? { serverMaxWindowBits: d.serverMaxWindowBits } : {}),
-    ...(d.clientMaxWindowBits !== undefined ? { clientMaxWindowBits: d.clientMaxWindowBits } : {}),
     zlibDeflateOptions: {
       ...(d.level !== undefined ? { level: d.level } : {}),
       ...(d.memLevel !== undefined ? { memLevel: d.memLevel } : {}),
@@ -117,34 +133,61 @@ function refuse(socket: Duplex, status: number, reason: string, headers: Readonl
 
 /**
  * @internal the upgrade of `req` into a connection of `serving`. Resolves with
- * its pid, or undefined when refused (the client got the refusal); rejects, after
- * answering 500, when an application function (checkOrigin, subprotocols, args) threw.
+ * its pid, or undefined when refused (the client got the refusal) or gone while
+ * `authorize` decided; rejects, after answering 500, when an application
+ * function (authorize, checkOrigin, subprotocols, args) threw.
  */
 export function upgradeInto<A>(serving: Serving<A, IncomingMessage>, req: IncomingMessage, socket: Duplex, head: Buffer, args?: A): Promise<Pid | undefined> {
   const admitted = serving.admit(req, req, req.url, args);
+  if (admitted instanceof Promise) return admitted.then((a) => (socket.destroyed ? undefined : handshake(serving, a, req, socket, head)));
+  return handshake(serving, admitted, req, socket, head);
+}
+
+function handshake<A>(serving: Serving<A, IncomingMessage>, admitted: Admitted<A>, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<Pid | undefined> {
   if (!admitted.ok) {
     refuse(socket, admitted.status, admitted.reason, admitted.headers);
     return admitted.error === undefined ? Promise.resolve(undefined) : Promise.reject(admitted.error);
   }
   return new Promise((resolve) => {
     pending.set(req, { serving: serving as Serving<unknown, IncomingMessage>, protocol: admitted.protocol, done: resolve });
+    const offer = req.headers['sec-websocket-extensions'];
+    if (offer !== undefined) handOffer(req, serving.options);
     wsServerFor(serving.options).handleUpgrade(req, socket, head, (ws) => {
       pending.delete(req);
-      const conn = serving.start(new WsTransport(ws), new WsMeta(serving.handlerName, ws, req.url), admitted.args);
-      bindSocket(ws, conn, serving as Serving<unknown, unknown>);
+      const transport = new WsTransport(ws, socket, serving.options.maxFrameSize);
+      const conn = serving.start(transport, new WsMeta(serving.handlerName, ws, socket, req.url), admitted.args);
+      bindSocket(ws, socket, transport, conn, serving as Serving<unknown, unknown>);
       resolve(conn.pid);
     });
+    // ws read the offer synchronously; the application sees the client's header again.
+    if (offer !== undefined) req.headers['sec-websocket-extensions'] = offer;
   });
+}
+
+/**
+ * Replaces the client's `Sec-WebSocket-Extensions` by the parameters of the
+ * answer `negotiateDeflate` chose (or removes it when none was taken): ws
+ * accepts exactly those, whereas on the client's header it would answer 400
+ * to any offer it cannot take instead of declining it (RFC 7692 §5).
+ */
+function handOffer(req: IncomingMessage, o: ResolvedOptions): void {
+  const agreed = o.compress ? negotiateDeflate(req.headers['sec-websocket-extensions'], o.deflateOptions) : undefined;
+  if (agreed === undefined) delete req.headers['sec-websocket-extensions'];
+  else req.headers['sec-websocket-extensions'] = agreed.response;
 }
 
 /** The `Serving` of `upgrade()` calls with one handler and one options object: they share the shared supervisor. */
 const sharedServings = new WeakMap<ResolvedOptions, WeakMap<object, Serving<unknown, IncomingMessage>>>();
 
-function sharedServing(handler: WebSock<unknown, unknown>, o: ResolvedOptions): Serving<unknown, IncomingMessage> {
+function sharedServing(handler: WebSock<unknown, unknown>, opts: UpgradeOptions<unknown> | undefined): Serving<unknown, IncomingMessage> {
+  const o = resolveOptions(opts);
   let byHandler = sharedServings.get(o);
   if (byHandler === undefined) sharedServings.set(o, (byHandler = new WeakMap()));
   let serving = byHandler.get(handler);
-  if (serving === undefined) byHandler.set(handler, (serving = new Serving({ server: 'ws', handler, options: o, shared: true })));
+  if (serving === undefined) {
+    serving = new Serving({ server: 'ws', handler, options: o, authorize: opts?.authorize, shared: true });
+    byHandler.set(handler, serving);
+  }
   return serving;
 }
 
@@ -153,11 +196,13 @@ function sharedServing(handler: WebSock<unknown, unknown>, o: ResolvedOptions): 
  * `handler` for the new connection in its own process, a temporary child of
  * the shared supervisor `beamsock.connections` (started again if it was
  * stopped). A request that fails validation gets HTTP 400 (426 for a wrong
- * version, 403 for a refused origin) with the reason as its body. Resolves with
- * the connection's pid, or undefined when the upgrade was refused. Throws
- * (synchronously) for invalid options; rejects, after answering 500, when a
- * `checkOrigin` or `subprotocols` function throws. To close these connections
- * with the server, prefer `attach()`.
+ * version, 403 for a refused origin, 401 or 403 as the `authorize` option says)
+ * with the reason as its body, reported to the logger. Resolves with the
+ * connection's pid, or undefined when the upgrade was refused. Throws
+ * (synchronously) for invalid options; rejects, after answering 500 and
+ * reporting the error to the logger, when an `authorize`, `checkOrigin` or
+ * `subprotocols` function throws. To close these connections with the server,
+ * prefer `attach()`.
  *
  * @example
  * server.on('upgrade', (req, socket, head) => {
@@ -171,9 +216,9 @@ export function upgrade<S, A>(
   head: Buffer,
   handler: WebSock<S, A>,
   args: A,
-  opts?: ConnectionOptions,
+  opts?: UpgradeOptions<A>,
 ): Promise<Pid | undefined> {
-  return upgradeInto(sharedServing(handler as WebSock<unknown, unknown>, resolveOptions(opts)), req, socket, head, args);
+  return upgradeInto(sharedServing(handler as WebSock<unknown, unknown>, opts as UpgradeOptions<unknown> | undefined), req, socket, head, args);
 }
 
 /**
@@ -187,6 +232,8 @@ export interface AttachOptions<A> extends ConnectionOptions {
   readonly path?: string;
   /** What `init` receives: a value, or a function of the upgrade request. */
   readonly args?: A | ((req: IncomingMessage) => A);
+  /** Lets a request through (with `init`'s args, if it gives them) or refuses it with 401 or 403; see `Authorize`. */
+  readonly authorize?: Authorize<A, IncomingMessage>;
   /** Aborting the signal closes the attachment, as `close()` does. */
   readonly signal?: AbortSignal;
   /** Connections allowed at once (the supervisor's `maxChildren`); one more is closed with 1013. Default Infinity. */
@@ -215,7 +262,7 @@ export interface Attachment {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const ATTACH_KEYS = new Set(['path', 'args', 'signal', 'maxConnections']);
+const ATTACH_KEYS = new Set(['path', 'args', 'authorize', 'signal', 'maxConnections']);
 
 /**
  * Serves WebSocket upgrades of `httpServer` (yours: Express's, Fastify's,
@@ -239,7 +286,7 @@ export function attach<S, A>(httpServer: Server, handler: WebSock<S, A>, opts: A
   for (const [k, v] of Object.entries(opts)) if (!ATTACH_KEYS.has(k)) connectionOpts[k] = v;
   const o = normalizeOptions(connectionOpts as ConnectionOptions, 'attach options');
   const { path } = listenOptions({ path: opts.path });
-  const serving = new Serving<A, IncomingMessage>({ server: 'ws', handler: handler as WebSock<unknown, A>, options: o, args: opts.args, maxConnections: opts.maxConnections });
+  const serving = new Serving<A, IncomingMessage>({ server: 'ws', handler: handler as WebSock<unknown, A>, options: o, args: opts.args, authorize: opts.authorize, maxConnections: opts.maxConnections });
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (!onPath(req.url ?? '/', path)) {
@@ -248,7 +295,8 @@ export function attach<S, A>(httpServer: Server, handler: WebSock<S, A>, opts: A
       return;
     }
     socket.on('error', destroyOnError);
-    upgradeInto(serving, req, socket, head).catch((err: unknown) => logUpgradeFailure(req.url, err));
+    // A failure was reported to the logger by the serving core.
+    upgradeInto(serving, req, socket, head).catch(() => undefined);
   };
   // An upgraded socket keeps net.Server's close() waiting: its connections must close first.
   const serverClose = httpServer.close;

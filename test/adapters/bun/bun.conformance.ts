@@ -13,5 +13,7 @@ conformance({
     upgradesHttp10: 'a Fetch Request carries no HTTP version, and Bun upgrades HTTP/1.0 requests itself',
     refusesHostlessItself: "Bun's HTTP parser answers 400 with an empty body before fetch runs",
     alwaysValidatesUtf8: 'Bun always validates text and closes with 1007 on invalid UTF-8',
+    answersCloseAtOnce: 'Bun answers a close frame or a protocol error while it parses the read, before the connection has handled the messages before it',
+    idleSeesMessagesOnly: 'Bun shows JavaScript whole messages, pings and pongs, never the bytes of one still arriving',
   },
 });

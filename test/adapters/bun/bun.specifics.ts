@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBunHandler, serve, BunProtocolError, type BeamsockServer, type BunHandler } from '../../../src/adapters/bun/index.js';
 import { negotiate } from '../../../src/adapters/bun/deflate.js';
+import { bunOffer } from '../../../src/adapters/bun/upgrade.js';
 import type { BunServer } from '../../../src/adapters/bun/native.js';
 import { DynamicSupervisor } from '../../../src/runtime/dynamic-supervisor.js';
 import type { Pid } from '../../../src/runtime/pid.js';
@@ -126,6 +127,22 @@ describe('maxFrameSize at run time', () => {
   });
 });
 
+/** The offers of Autobahn's cases 13.1 to 13.7, as its client writes them. */
+const AUTOBAHN_13_OFFERS = [
+  [false, 0],
+  [true, 0],
+  [false, 8],
+  [false, 15],
+  [true, 8],
+  [true, 15],
+].map(([noContext, bits]) => {
+  let offer = 'permessage-deflate; client_no_context_takeover; client_max_window_bits';
+  if (noContext === true) offer += '; server_no_context_takeover';
+  if (bits !== 0) offer += `; server_max_window_bits=${bits}`;
+  return offer;
+});
+AUTOBAHN_13_OFFERS.push([AUTOBAHN_13_OFFERS[4], AUTOBAHN_13_OFFERS[1], AUTOBAHN_13_OFFERS[0]].join(', '));
+
 describe('compression', () => {
   // Offers whose answers differ between Bun's compressor presets, and offers Bun declines.
   const offers = [
@@ -141,16 +158,23 @@ describe('compression', () => {
     'permessage-deflate; server_max_window_bits=10, permessage-deflate',
     'permessage-deflate; server_max_window_bits= 10',
     'x-webkit-deflate-frame',
+    // Autobahn 13.1-13.7: (server_no_context_takeover?, server_max_window_bits) requested beside
+    // client_no_context_takeover and client_max_window_bits, and 13.7's three offers in one header.
+    ...AUTOBAHN_13_OFFERS,
+    'permessage-deflate; server_no_context_takeover; server_max_window_bits=9',
+    'permessage-deflate; server_max_window_bits=9; server_no_context_takeover',
   ];
   for (const deflateOptions of [{}, { serverNoContextTakeover: true }, { serverMaxWindowBits: 10, clientNoContextTakeover: true }]) {
     it(`the adapter predicts what Bun negotiates for each offer (deflateOptions ${JSON.stringify(deflateOptions)})`, async () => {
       const rec = new Recorder();
       const server = await start(scripted(rec), { compress: true, deflateOptions });
-      const d = normalizeOptions({ compress: true, deflateOptions }).deflateOptions;
+      const o = normalizeOptions({ compress: true, deflateOptions });
+      const d = o.deflateOptions;
       for (const [i, offer] of offers.entries()) {
         const r = await raw(server.url, { 'Sec-WebSocket-Extensions': offer });
         const answer = r.response.headers['sec-websocket-extensions'];
-        const predicted = negotiate(offer, true, d);
+        // The adapter hands Bun the one offer beamsock's negotiation took.
+        const predicted = negotiate(bunOffer(offer, o), true, d);
         expect({ offer, compressed: answer !== undefined }).toEqual({ offer, compressed: predicted.compressed });
         if (answer !== undefined) expect(answer.includes('server_no_context_takeover')).toBe(predicted.serverNoContextTakeover);
         expect(processInfo(await rec.pid(i))?.details['compress']).toBe(answer !== undefined);
@@ -315,7 +339,7 @@ describe('serve', () => {
       port: 0,
       mounts: [
         {
-          handleFetch: (req, s) => {
+          handleFetch: (req, { server: s }) => {
             const { pathname } = new URL(req.url);
             if (pathname === '/mounted') return new Response('from the mount');
             if (pathname === '/mounted/ws') return beam.upgrade(req, s);
@@ -339,6 +363,37 @@ describe('serve', () => {
   });
 
 
+  it("lends a mount the client's address and an upgrade to any handler, whose connections close with the server", async () => {
+    const mounted = new Recorder();
+    const MountedSocket = scripted(mounted, { handleIn: ([data], st) => push(['text', `mounted: ${String(data)}`], st) });
+    const addresses: (string | undefined)[] = [];
+    const server = await serve(scripted(new Recorder()), {
+      port: 0,
+      mounts: [
+        {
+          handleFetch: (req, context) => {
+            addresses.push(context.remoteAddress);
+            const { pathname } = new URL(req.url);
+            return pathname === '/mounted/ws' ? context.upgrade({ handler: MountedSocket, args: 'from the mount', path: '/mounted/ws' }) : false;
+          },
+          close: async () => undefined,
+        },
+      ],
+    });
+    servers.push(server);
+    const c = await client(server.url, { path: '/mounted/ws?token=secret' });
+    c.send('hi');
+    expect(await c.text()).toBe('mounted: hi');
+    expect(mounted.of('init').map((call) => call.input)).toEqual(['from the mount']);
+    expect(addresses).toEqual(['127.0.0.1']);
+    expect(server.connections()).toEqual([]);
+    const refused = await rawRequest(server.url, { path: '/mounted/ws', headers: { 'Sec-WebSocket-Version': '12' } });
+    expect(refused.status).toBe(426);
+    await server.close(1_000);
+    expect((await c.closeSeen()).code).toBe(1001);
+    expect((await mounted.terminated()).reason).toBe('shutdown');
+  });
+
   it('upgrades only on its path and hands other requests to onRequest', async () => {
     const server = await serve(scripted(new Recorder()), {
       port: 0,
@@ -352,6 +407,36 @@ describe('serve', () => {
     const c = await client(server.url, { path: '/socket?token=1' });
     c.send('on the path');
     expect(await c.text()).toBe('on the path');
+  });
+
+  it('an upgrade with Connection: close gets 400 with its reason, on the path or on any path without one', async () => {
+    const onRequest = (req: Request): Response => new Response(`page ${new URL(req.url).pathname}`);
+    const server = await serve(scripted(new Recorder()), { port: 0, path: '/ws', onRequest });
+    servers.push(server);
+    const refused = await rawRequest(server.url, { path: '/ws?room=1', headers: { Connection: 'close' } });
+    expect([refused.status, refused.body]).toEqual([400, `'connection' header must contain 'upgrade', got ["close"]`]);
+    const elsewhere = await rawRequest(server.url, { path: '/other', headers: { Connection: 'close' } });
+    expect([elsewhere.status, elsewhere.body]).toEqual([404, 'no WebSocket endpoint at /other']);
+    const anyPath = await serve(scripted(new Recorder()), { port: 0, onRequest });
+    servers.push(anyPath);
+    const anywhere = await rawRequest(anyPath.url, { path: '/anywhere', headers: { Connection: 'keep-alive' } });
+    expect([anywhere.status, anywhere.body]).toEqual([400, `'connection' header must contain 'upgrade', got ["keep-alive"]`]);
+  });
+
+  it('a plain request to the path gets 426 with Upgrade: websocket; other paths, and every path without one, go to onRequest', async () => {
+    const onRequest = (req: Request): Response => new Response(`page ${new URL(req.url).pathname}`);
+    const server = await serve(scripted(new Recorder()), { port: 0, path: '/ws', onRequest });
+    servers.push(server);
+    const http = server.url.replace('ws:', 'http:');
+    for (const method of ['GET', 'POST']) {
+      const plain = await fetch(`${http}/ws?x=1`, { method });
+      expect([plain.status, plain.headers.get('upgrade')]).toEqual([426, 'websocket']);
+      expect(await plain.text()).toContain('/ws is a WebSocket endpoint');
+    }
+    expect(await (await fetch(`${http}/home`)).text()).toBe('page /home');
+    const anyPath = await serve(scripted(new Recorder()), { port: 0, onRequest });
+    servers.push(anyPath);
+    expect(await (await fetch(`${anyPath.url.replace('ws:', 'http:')}/ws`)).text()).toBe('page /ws');
   });
 
   it('an aborted signal shuts the server down gracefully', async () => {

@@ -43,6 +43,12 @@ describe('what Bun negotiates', () => {
     expect(negotiate('permessage-deflate; server_max_window_bits=8', true, deflate({})).compressed).toBe(true);
   });
 
+  it('declines a smaller server window without context takeover, whichever side asked for no context', () => {
+    expect(negotiate('permessage-deflate; server_no_context_takeover; server_max_window_bits=9', true, deflate({})).compressed).toBe(false);
+    expect(negotiate('permessage-deflate; server_max_window_bits=8; server_no_context_takeover', true, deflate({})).compressed).toBe(false);
+    expect(negotiate('permessage-deflate; server_no_context_takeover; server_max_window_bits=15', true, deflate({}))).toEqual({ compressed: true, serverNoContextTakeover: true });
+  });
+
   for (const offer of [
     'permessage-deflate; foo',
     'permessage-deflate; server_max_window_bits',

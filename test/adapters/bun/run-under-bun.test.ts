@@ -1,9 +1,11 @@
 /**
  * Runs the Bun adapter's tests under Bun itself: vitest runs on Node, where
  * `Bun.serve` does not exist, so this file starts Bun's test runner (the `bun`
- * devDependency) on `bun.conformance.ts` (the shared conformance suite) and
- * `bun.specifics.ts` (what only the Bun adapter does), reads its JUnit report,
- * and prints Bun's output when anything is off.
+ * devDependency) on `bun.conformance.ts` (the shared conformance suite),
+ * `bun.specifics.ts` (what only the Bun adapter does), `bun.admission.ts`
+ * (admission and telemetry) and the `*.bun.ts` files of what runs on it (the
+ * observer, the test kit), reads its JUnit report, and prints Bun's output when
+ * anything is off.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -97,4 +99,33 @@ describe('the Bun adapter under Bun', () => {
     },
     RUN_TIMEOUT_MS,
   );
+
+  it(
+    'passes the admission and telemetry tests (deflate offers, authorize, plain telemetry)',
+    async () => {
+      const run = await bunTest('test/adapters/bun/bun.admission.ts');
+      expect(run.failed, withOutput(run)).toEqual([]);
+      expect(run.passed.length, withOutput(run)).toBeGreaterThan(10);
+      expect(run.exitCode, withOutput(run)).toBe(0);
+    },
+    RUN_TIMEOUT_MS,
+  );
+});
+
+describe('beamsock on Bun, beyond the adapter', () => {
+  for (const [what, file, atLeast] of [
+    ['the observer mounted on serve()', 'test/observer/mount.bun.ts', 8],
+    ["the test kit's startServer with the Bun adapter", 'test/testing/server.bun.ts', 3],
+  ] as const) {
+    it(
+      `${what} passes its tests under Bun`,
+      async () => {
+        const run = await bunTest(file);
+        expect(run.failed, withOutput(run)).toEqual([]);
+        expect(run.passed.length, withOutput(run)).toBeGreaterThanOrEqual(atLeast);
+        expect(run.exitCode, withOutput(run)).toBe(0);
+      },
+      RUN_TIMEOUT_MS,
+    );
+  }
 });

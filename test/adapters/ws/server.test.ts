@@ -1,8 +1,9 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serve, type BeamsockServer } from '../../../src/adapters/ws/server.js';
 import { DynamicSupervisor } from '../../../src/runtime/dynamic-supervisor.js';
 import { isAlive, processInfo } from '../../../src/runtime/process.js';
-import { TestClient, within } from '../../conformance/client.js';
+import { rawRequest, TestClient, within } from '../../conformance/client.js';
 import { Recorder, scripted } from '../../conformance/handlers.js';
 
 let server: BeamsockServer | undefined;
@@ -101,6 +102,50 @@ describe('serve: mounts', () => {
 
   it('rejects mounts that lack the mount methods, naming the option', async () => {
     await expect(serve(scripted(new Recorder()), { port: 0, mounts: [{} as never] })).rejects.toThrow("option 'mounts' must be a list of");
+  });
+});
+
+describe('serve: every request to a WebSocket path goes through upgrade validation', () => {
+  const onRequest = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => void res.end(`page ${req.url ?? ''}`);
+
+  it('an upgrade with Connection: close gets 400 with its reason, on the path or on any path without one, and the refusal is published', async () => {
+    const published: unknown[] = [];
+    const listener = (event: unknown): void => void published.push(event);
+    subscribe('beamsock:upgrade', listener);
+    try {
+      server = await serve(scripted(new Recorder()), { port: 0, path: '/ws', onRequest });
+      const refused = await rawRequest(server.url, { path: '/ws?room=1', headers: { Connection: 'close' } });
+      expect([refused.status, refused.body]).toEqual([400, `'connection' header must contain 'upgrade', got ["close"]`]);
+      expect(published).toEqual([{ server: 'ws', path: '/ws?room=1', status: 400, reason: `'connection' header must contain 'upgrade', got ["close"]` }]);
+      const elsewhere = await rawRequest(server.url, { path: '/other', headers: { Connection: 'close' } });
+      expect([elsewhere.status, elsewhere.body]).toEqual([404, 'no WebSocket endpoint at /other']);
+      await server.close(1_000);
+
+      server = await serve(scripted(new Recorder()), { port: 0, onRequest });
+      const anywhere = await rawRequest(server.url, { path: '/anywhere', headers: { Connection: 'keep-alive' } });
+      expect([anywhere.status, anywhere.body]).toEqual([400, `'connection' header must contain 'upgrade', got ["keep-alive"]`]);
+    } finally {
+      unsubscribe('beamsock:upgrade', listener);
+    }
+  });
+
+  it('a plain request to the path gets 426 with Upgrade: websocket; other paths, and every path without one, go to onRequest', async () => {
+    server = await serve(scripted(new Recorder()), { port: 0, path: '/ws', onRequest });
+    const base = `http://127.0.0.1:${server.port}`;
+    for (const method of ['GET', 'POST']) {
+      const plain = await fetch(`${base}/ws?x=1`, { method });
+      expect(plain.status).toBe(426);
+      expect(plain.headers.get('upgrade')).toBe('websocket');
+      expect(await plain.text()).toContain('/ws is a WebSocket endpoint');
+    }
+    expect(await (await fetch(`${base}/home`)).text()).toBe('page /home');
+    const c = await TestClient.open(server.url, { path: '/ws' });
+    c.ws.close(1000);
+    await c.closeSeen();
+    await server.close(1_000);
+
+    server = await serve(scripted(new Recorder()), { port: 0, onRequest });
+    expect(await (await fetch(`http://127.0.0.1:${server.port}/ws`)).text()).toBe('page /ws');
   });
 });
 
