@@ -12,6 +12,7 @@ const MODULES: Readonly<Record<string, () => Promise<BenchModule>>> = {
   runtime: () => import('./runtime.js'),
   ws: () => import('./ws.js'),
   bun: () => import('./bun.js'),
+  cluster: () => import('./cluster.js'),
 };
 
 async function main(): Promise<void> {

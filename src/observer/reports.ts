@@ -17,7 +17,7 @@ export interface ReportRow {
   readonly kind: Report['kind'];
   /** The process it is about (for a supervisor event, the supervisor), printed. */
   readonly pid: string;
-  /** Its registered name, or for a supervisor event the child's id. */
+  /** Its registered name, for a supervisor event the child's id, for a cluster event the other node. */
   readonly name: string | null;
   /** One line: the exit reason, heap figures, or the supervisor event. */
   readonly summary: string;
@@ -48,9 +48,17 @@ function summaryOf(r: Report): string {
       return `holds ${r.heapSize} bytes, over its maxHeapSize of ${r.limit}${r.killed ? '; killed' : ''}`;
     case 'supervisor':
       return `${r.event}${r.pid === undefined ? '' : ` ${String(r.pid)}`}${r.reason === undefined ? '' : `: ${formatReason(r.reason)}`}`;
+    case 'cluster':
+      return `${r.event}: ${r.detail}${r.lost === 0 ? '' : ` (${r.lost} lost)`}`;
     case 'upgrade':
       return `${r.status} ${r.reason}`;
   }
+}
+
+/** The pid a report is about, printed; cluster and upgrade reports are about no process. */
+function pidOf(r: Report): string {
+  if (r.kind === 'cluster' || r.kind === 'upgrade') return '';
+  return String(r.kind === 'supervisor' ? r.supervisor : r.pid);
 }
 
 function rowOf(r: Report, seq: number): ReportRow {
@@ -59,8 +67,8 @@ function rowOf(r: Report, seq: number): ReportRow {
     seq,
     at: Date.now(),
     kind: r.kind,
-    pid: r.kind === 'upgrade' ? '' : String(r.kind === 'supervisor' ? r.supervisor : r.pid),
-    name: (r.kind === 'supervisor' ? r.childId : r.kind === 'upgrade' ? `${r.server} ${r.path ?? '/'}` : r.name) ?? null,
+    pid: pidOf(r),
+    name: (r.kind === 'supervisor' ? r.childId : r.kind === 'cluster' ? r.node : r.kind === 'upgrade' ? `${r.server} ${r.path ?? '/'}` : r.name) ?? null,
     summary: summaryOf(r),
     text: text.length > TEXT_LIMIT ? `${text.slice(0, TEXT_LIMIT)}...` : text,
   };

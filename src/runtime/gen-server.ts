@@ -13,8 +13,8 @@
  * `{ stop, state }`), typed as unions; object literals read well enough that there
  * are no helper constructors.
  */
-import { Pid, makeRef, type Ref } from './pid.js';
-import { ExitSignal, offExit, onExit, procOf, requireSelf, rootPid, send, spawn, type SpawnOptions } from './process-core.js';
+import { Pid, Ref, makeRef, nodeName } from './pid.js';
+import { ExitSignal, offExit, onExit, procOf, remoteRouter, requireSelf, rootPid, send, spawn, type SpawnOptions } from './process-core.js';
 import { exit, spawnLink } from './links.js';
 import { unwatch, watch } from './monitors.js';
 import { whereis } from './names.js';
@@ -214,6 +214,28 @@ export class From {
   }
 }
 
+/** A call as it crosses to another node: plain data the cluster codec carries. */
+interface WireCall {
+  readonly $genCall: Ref;
+  readonly from: Pid;
+  readonly request: unknown;
+}
+
+function isWireCall(msg: unknown): msg is WireCall {
+  return typeof msg === 'object' && msg !== null && (msg as Partial<WireCall>).$genCall instanceof Ref && (msg as Partial<WireCall>).from instanceof Pid;
+}
+
+// Calls waiting for a reply from another node, by ref: the reply comes back through the cluster.
+const remoteCalls = new Map<Ref, From>();
+
+/** @internal the cluster hands in the reply to a call this node made to another node. */
+export function remoteReply(ref: Ref, ok: boolean, value: unknown): void {
+  const from = remoteCalls.get(ref);
+  if (from === undefined) return;
+  remoteCalls.delete(ref);
+  From.settle(from, ok, ok ? value : new CallError(`call failed on the other node: ${String(value)}`, { error: value }));
+}
+
 class CallMsg {
   constructor(
     readonly from: From,
@@ -306,6 +328,10 @@ class Server {
     let result: unknown;
     let kind: Kind;
     let from: From | undefined;
+    if (isWireCall(msg)) {
+      const { $genCall: ref, from: caller } = msg;
+      msg = new CallMsg(new From(caller, ref, (ok, value) => remoteRouter()?.reply(caller, ref, ok, value)), msg.request);
+    }
     try {
       if (msg instanceof CallMsg) {
         if (impl.handleCall === undefined) {
@@ -546,11 +572,13 @@ export function call<R = unknown>(dest: Pid | string, request: unknown, timeoutM
   if (caller !== null && caller.pid === pid) {
     return Promise.reject(new CallError(`call to ${destLabel(dest, pid)} failed: calling_self (a process cannot wait for its own reply)`, 'calling_self'));
   }
+  const remoteCall = pid.node !== nodeName();
   return new Promise<R>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     let onCallerExit: (() => void) | undefined;
     const cleanup = (): void => {
       if (timer !== undefined) clearTimeout(timer);
+      if (remoteCall) remoteCalls.delete(from.ref);
       if (watchRef !== undefined) unwatch(pid, watchRef);
       if (onCallerExit !== undefined && caller !== null) offExit(caller, onCallerExit);
     };
@@ -579,7 +607,13 @@ export function call<R = unknown>(dest: Pid | string, request: unknown, timeoutM
       };
       onExit(caller, onCallerExit);
     }
-    send(pid, new CallMsg(from, request));
+    if (remoteCall) {
+      remoteCalls.set(from.ref, from);
+      const wire: WireCall = { $genCall: from.ref, from: from.pid, request };
+      send(pid, wire);
+    } else {
+      send(pid, new CallMsg(from, request));
+    }
   });
 }
 

@@ -2,7 +2,7 @@
  * beamsock's actor runtime: BEAM-style processes, mailboxes, links, monitors,
  * timers, GenServer, Registry, PubSub and supervisors. It knows nothing of sockets.
  */
-export { Pid, Ref, makeRef, nodeName, setNodeName, type PidJSON } from './pid.js';
+export { Pid, Ref, makeRef, nodeName, nodeCreation, setNodeName, type PidJSON, type RefJSON } from './pid.js';
 export {
   type ExitReason,
   type ExitMessage,
@@ -44,6 +44,7 @@ export {
   rootPid,
   QUEUED_MESSAGE_BYTES,
   type SpawnOptions,
+  type RemoteName,
   type MaxHeapSize,
   type ProcessInfo,
   type ProcessFlags,
@@ -58,6 +59,7 @@ export {
   type CrashReport,
   type HeapReport,
   type SupervisorReport,
+  type ClusterReport,
   type UpgradeReport,
 } from './logger.js';
 export {

@@ -90,6 +90,11 @@ export function link(pid: Pid): void {
   requirePid('link(pid)', pid);
   const me = requireSelf('link');
   const target = pid._proc as Proc | undefined;
+  const remote = remoteRouter();
+  if (target === undefined && remote !== null && pid.node !== nodeName()) {
+    remote.link(me.pid, pid);
+    return;
+  }
   if (target === undefined || (target.flags & DEAD) !== 0) {
     if ((me.flags & TRAP_EXIT) !== 0) {
       const m: ExitMessage = { type: 'EXIT', from: pid, reason: 'noproc' };
@@ -116,6 +121,8 @@ export function unlink(pid: Pid): void {
   if (target !== undefined) {
     me.unlinkFrom(target);
     target.unlinkFrom(me);
+  } else if (pid.node !== nodeName()) {
+    remoteRouter()?.unlink(me.pid, pid);
   }
 }
 

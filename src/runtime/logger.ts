@@ -39,6 +39,22 @@ export interface SupervisorReport {
 }
 
 /**
+ * A cluster event worth a line in the log: a node lost with messages still unacknowledged
+ * (`nodedown`, with `lost`), an outbox over its bound (`outbox_overflow`), bytes on a
+ * beamsock subject that are not a beamsock frame (`bad_frame`), a message that could not be
+ * decoded (`bad_message`), two live nodes with one name (`name_conflict`).
+ */
+export interface ClusterReport {
+  readonly kind: 'cluster';
+  readonly event: 'nodedown' | 'outbox_overflow' | 'bad_frame' | 'bad_message' | 'name_conflict';
+  /** The other node concerned, when known. */
+  readonly node: string | undefined;
+  /** Messages given up on (counted in the node's `stats().lost`). */
+  readonly lost: number;
+  readonly detail: string;
+}
+
+/**
  * A server refused an upgrade request (`status` 4xx or 503, with the reason the
  * client got) or failed on one (500, with what application code threw).
  */
@@ -53,8 +69,8 @@ export interface UpgradeReport {
   readonly error: unknown;
 }
 
-/** Everything the runtime reports, and the servers' refused upgrades. */
-export type Report = CrashReport | HeapReport | SupervisorReport | UpgradeReport;
+/** Everything the runtime reports, the servers' refused upgrades and cluster events. */
+export type Report = CrashReport | HeapReport | SupervisorReport | UpgradeReport | ClusterReport;
 
 /** Receives every report. Must not throw; a throwing logger is ignored. */
 export type Logger = (report: Report) => void;
@@ -113,6 +129,11 @@ export function formatReport(r: Report): string {
       const pid = r.pid === undefined ? '' : ` ${String(r.pid)}`;
       const reason = r.reason === undefined ? '' : `: ${formatReason(r.reason)}`;
       return `[beamsock] supervisor ${String(r.supervisor)} ${r.event}${child}${pid}${reason}`;
+    }
+    case 'cluster': {
+      const node = r.node === undefined ? '' : ` node ${r.node}`;
+      const lost = r.lost === 0 ? '' : ` (${r.lost} messages lost)`;
+      return `[beamsock] cluster ${r.event}${node}: ${r.detail}${lost}`;
     }
     case 'upgrade': {
       const what = `[beamsock] ${r.server} upgrade of ${r.path ?? '/'}`;

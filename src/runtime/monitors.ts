@@ -4,9 +4,9 @@
  * one-way and stackable; the DOWN message itself is sent by the process core when
  * the monitored process dies.
  */
-import { Pid, makeRef, type Ref } from './pid.js';
+import { Pid, makeRef, nodeName, type Ref } from './pid.js';
 import { DEAD, type Proc, type Watcher } from './proc.js';
-import { createProc, downMessage, enqueue, requireSelf, rootPid, type SpawnOptions } from './process-core.js';
+import { createProc, downMessage, enqueue, remoteRouter, requireSelf, rootPid, type SpawnOptions } from './process-core.js';
 import { nameHolder } from './names.js';
 import { formatTerm, type DownMessage } from './reasons.js';
 
@@ -57,6 +57,11 @@ export function monitor(target: Pid | string): Ref {
     return ref;
   }
   const p = target._proc as Proc | undefined;
+  const remote = remoteRouter();
+  if (p === undefined && remote !== null && target.node !== nodeName()) {
+    remote.monitor(me.pid, target, ref);
+    return ref;
+  }
   if (p === undefined || (p.flags & DEAD) !== 0) {
     const m: DownMessage = { type: 'DOWN', ref, pid: target, reason: 'noproc' };
     enqueue(me, m);
@@ -81,6 +86,8 @@ export function demonitor(ref: Ref, opts?: { flush?: boolean }): boolean {
     me.monitors?.delete(ref);
     target.monitoredBy?.delete(ref);
     active = true;
+  } else if (ref.node === nodeName()) {
+    active = remoteRouter()?.demonitor(ref) ?? false;
   }
   me.extras?.monitorNames?.delete(ref);
   if (opts?.flush === true && me.mq !== null) {
@@ -99,6 +106,8 @@ export function demonitor(ref: Ref, opts?: { flush?: boolean }): boolean {
 /** @internal a monitor owned by runtime code (a pending call, a registry): `fn` runs once when `pid` ends. Returns undefined if it is already dead. */
 export function watch(pid: Pid, fn: Watcher): Ref | undefined {
   const target = pid._proc as Proc | undefined;
+  const remote = remoteRouter();
+  if (target === undefined && remote !== null && pid.node !== nodeName()) return remote.watch(pid, fn);
   if (target === undefined || (target.flags & DEAD) !== 0) return undefined;
   const ref = makeRef();
   (target.monitoredBy ??= new Map()).set(ref, fn);
@@ -107,5 +116,7 @@ export function watch(pid: Pid, fn: Watcher): Ref | undefined {
 
 /** @internal */
 export function unwatch(pid: Pid, ref: Ref): void {
-  (pid._proc as Proc | undefined)?.monitoredBy?.delete(ref);
+  const target = pid._proc as Proc | undefined;
+  if (target === undefined && pid.node !== nodeName()) remoteRouter()?.unwatch(ref);
+  else target?.monitoredBy?.delete(ref);
 }

@@ -8,6 +8,9 @@
  */
 
 let localNode = 'nonode@nohost';
+// This node's incarnation: 0 outside a cluster, a random non-zero 32-bit number per
+// cluster start, so that pids of a dead incarnation never reach its successor.
+let localCreation = 0;
 let nodeNameFrozen = false;
 
 /**
@@ -37,17 +40,63 @@ export function setNodeName(name: string): void {
   localNode = name;
 }
 
-/** The JSON shape of a `Pid`, as `JSON.stringify(pid)` writes it. */
+/**
+ * This node's incarnation (Erlang's *creation*): 0 until a cluster node starts,
+ * then a random non-zero 32-bit number drawn by `startNode`.
+ *
+ * @example
+ * nodeCreation(); // 0 outside a cluster
+ */
+export function nodeCreation(): number {
+  return localCreation;
+}
+
+/**
+ * @internal names this node and its incarnation at once (the cluster does it, before
+ * the first spawn); the same freezing rule as `setNodeName`.
+ */
+export function setNodeIdentity(name: string, creation: number): void {
+  if (!Number.isInteger(creation) || creation < 0 || creation > 0xffffffff) {
+    throw new TypeError(`node creation must be a 32-bit unsigned integer, got ${String(creation)}`);
+  }
+  if (nodeNameFrozen && creation !== localCreation) {
+    throw new Error(`the node identity must be set before the first process is spawned (this node is already ${localNode})`);
+  }
+  setNodeName(name);
+  localCreation = creation;
+}
+
+/**
+ * The JSON shape of a `Pid`, as `JSON.stringify(pid)` writes it. `creation` is the
+ * incarnation of its node, present once the node is part of a cluster.
+ */
 export interface PidJSON {
   readonly node: string;
   readonly serial: number;
+  readonly creation?: number;
+}
+
+// Weak, so a value nothing else holds can be collected; emptied entries are swept
+// once the table has doubled (cheaper per exit than a FinalizationRegistry).
+class WeakTable<T extends object> {
+  private readonly map = new Map<string, WeakRef<T>>();
+  private sweepAt = 1024;
+
+  get(key: string): T | undefined {
+    return this.map.get(key)?.deref();
+  }
+
+  set(key: string, value: T): void {
+    this.map.set(key, new WeakRef(value));
+    if (this.map.size >= this.sweepAt) {
+      for (const [k, ref] of this.map) if (ref.deref() === undefined) this.map.delete(k);
+      this.sweepAt = Math.max(1024, this.map.size * 2);
+    }
+  }
 }
 
 // Interned pids that no live local process holds: remote pids and dead local ones.
-// Weak, so a pid nothing else holds can be collected; its emptied entry is swept
-// once the table has doubled (cheaper per exit than a FinalizationRegistry).
-const interned = new Map<string, WeakRef<Pid>>();
-let sweepAt = 1024;
+const interned = new WeakTable<Pid>();
 
 // Set by process.ts: finds the Pid of a live local process by serial.
 let liveLookup: (serial: number) => Pid | undefined = () => undefined;
@@ -62,20 +111,26 @@ export class Pid {
   readonly node: string;
   /** The process's serial number, unique on its node. */
   readonly serial: number;
+  /**
+   * The incarnation of its node (0 outside a cluster, or for a pid rebuilt without
+   * one, which then stands for whatever incarnation of that node is alive).
+   */
+  readonly creation: number;
   /** @internal the live process; undefined once it has exited or when remote. */
   _proc: unknown;
 
   /** @internal use `spawn` or `Pid.from`. */
-  constructor(node: string, serial: number, proc: unknown) {
+  constructor(node: string, serial: number, proc: unknown, creation: number = node === localNode ? localCreation : 0) {
     this.node = node;
     this.serial = serial;
+    this.creation = creation;
     this._proc = proc;
   }
 
   /** @internal a fresh local pid; freezes the node name. */
   static _local(serial: number, proc: unknown): Pid {
     nodeNameFrozen = true;
-    return new Pid(localNode, serial, proc);
+    return new Pid(localNode, serial, proc, localCreation);
   }
 
   /**
@@ -88,17 +143,18 @@ export class Pid {
    */
   static from(json: PidJSON): Pid {
     const { node, serial } = json;
-    if (typeof node !== 'string' || !Number.isSafeInteger(serial) || serial < 0) {
+    const creation = json.creation ?? (node === localNode ? localCreation : 0);
+    if (typeof node !== 'string' || !Number.isSafeInteger(serial) || serial < 0 || !Number.isInteger(creation) || creation < 0 || creation > 0xffffffff) {
       throw new TypeError(`not a pid: ${JSON.stringify(json)}`);
     }
-    if (node === localNode) {
+    if (node === localNode && creation === localCreation) {
       const live = liveLookup(serial);
       if (live !== undefined) return live;
     }
-    const key = `${node}\u0000${serial}`;
-    const existing = interned.get(key)?.deref();
+    const key = `${node}\u0000${serial}\u0000${creation}`;
+    const existing = interned.get(key);
     if (existing !== undefined) return existing;
-    const pid = new Pid(node, serial, undefined);
+    const pid = new Pid(node, serial, undefined, creation);
     intern(pid);
     return pid;
   }
@@ -119,7 +175,7 @@ export class Pid {
   /** Orders pids by node name, then serial, as the BEAM orders them. */
   static compare(a: Pid, b: Pid): number {
     if (a.node !== b.node) return a.node < b.node ? -1 : 1;
-    return a.serial - b.serial;
+    return a.serial - b.serial || a.creation - b.creation;
   }
 
   /** True for a process on this node. */
@@ -127,9 +183,9 @@ export class Pid {
     return this.node === localNode;
   }
 
-  /** Same node and serial. Pids are interned, so `===` agrees with this. */
+  /** Same node, serial and creation. Pids are interned, so `===` agrees with this. */
   equals(other: unknown): boolean {
-    return other instanceof Pid && other.node === this.node && other.serial === this.serial;
+    return other instanceof Pid && other.node === this.node && other.serial === this.serial && other.creation === this.creation;
   }
 
   /** `#PID<0.42>` for a local process, `#PID<node.42>` for a remote one. */
@@ -138,7 +194,7 @@ export class Pid {
   }
 
   toJSON(): PidJSON {
-    return { node: this.node, serial: this.serial };
+    return this.creation === 0 ? { node: this.node, serial: this.serial } : { node: this.node, serial: this.serial, creation: this.creation };
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](): string {
@@ -148,15 +204,21 @@ export class Pid {
 
 /** @internal keeps a pid findable by `Pid.from` once no live process holds it. */
 export function intern(pid: Pid): void {
-  const key = `${pid.node}\u0000${pid.serial}`;
-  interned.set(key, new WeakRef(pid));
-  if (interned.size >= sweepAt) {
-    for (const [k, ref] of interned) if (ref.deref() === undefined) interned.delete(k);
-    sweepAt = Math.max(1024, interned.size * 2);
-  }
+  interned.set(`${pid.node}\u0000${pid.serial}\u0000${pid.creation}`, pid);
 }
 
 let refCounter = 0;
+
+/** The JSON shape of a `Ref`, as `JSON.stringify(ref)` writes it. */
+export interface RefJSON {
+  readonly node: string;
+  readonly ref: number;
+  readonly creation?: number;
+}
+
+// Refs that crossed the wire (sent away or received), so that a ref coming back is
+// the very object its owner holds. Weak, swept like the pid table.
+const internedRefs = new WeakTable<Ref>();
 
 /**
  * A unique reference, as returned by `monitor` and `sendAfter`: printable as
@@ -165,20 +227,53 @@ let refCounter = 0;
 export class Ref {
   readonly node: string;
   readonly id: number;
-  /** @internal use `makeRef`. */
-  constructor(node: string, id: number) {
+  /** The incarnation of its node, as on `Pid`. */
+  readonly creation: number;
+  /** @internal use `makeRef` or `Ref.from`. */
+  constructor(node: string, id: number, creation: number = node === localNode ? localCreation : 0) {
     this.node = node;
     this.id = id;
+    this.creation = creation;
   }
+
+  /**
+   * The one `Ref` object for a node, id and creation: a ref that went to another
+   * node (or through JSON) and came back is `===` to the original, as long as the
+   * original crossed through the cluster codec or `Ref.from` before.
+   *
+   * @example
+   * const ref = makeRef();
+   * Ref.from(JSON.parse(JSON.stringify(Ref.from(ref.toJSON())))) === Ref.from(ref.toJSON()); // true
+   */
+  static from(json: RefJSON): Ref {
+    const { node, ref: id } = json;
+    const creation = json.creation ?? (node === localNode ? localCreation : 0);
+    if (typeof node !== 'string' || !Number.isSafeInteger(id) || id < 0 || !Number.isInteger(creation) || creation < 0 || creation > 0xffffffff) {
+      throw new TypeError(`not a ref: ${JSON.stringify(json)}`);
+    }
+    const key = `${node}\u0000${id}\u0000${creation}`;
+    const existing = internedRefs.get(key);
+    if (existing !== undefined) return existing;
+    const ref = new Ref(node, id, creation);
+    internRef(ref);
+    return ref;
+  }
+
   toString(): string {
     return `#Ref<${this.node === localNode ? '0' : this.node}.${this.id}>`;
   }
-  toJSON(): { node: string; ref: number } {
-    return { node: this.node, ref: this.id };
+  toJSON(): RefJSON {
+    return this.creation === 0 ? { node: this.node, ref: this.id } : { node: this.node, ref: this.id, creation: this.creation };
   }
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toString();
   }
+}
+
+/** @internal keeps a ref findable by `Ref.from` (the codec calls it for refs it sends). */
+export function internRef(ref: Ref): void {
+  const key = `${ref.node}\u0000${ref.id}\u0000${ref.creation}`;
+  if (internedRefs.get(key) !== ref) internedRefs.set(key, ref);
 }
 
 /**
@@ -189,5 +284,5 @@ export class Ref {
  * send(server, { ref, from: self() });
  */
 export function makeRef(): Ref {
-  return new Ref(localNode, ++refCounter);
+  return new Ref(localNode, ++refCounter, localCreation);
 }

@@ -74,10 +74,27 @@ export function liveCount(): number {
 // for pids of other nodes go out through the router; signals coming in are
 // delivered with `send` and `remoteExitSignal`.
 
+/** A name registered on a given node, as Erlang's `{Name, Node}`. */
+export interface RemoteName {
+  readonly name: string;
+  readonly node: string;
+}
+
 /** @internal what a cluster transport provides to reach processes of other nodes. */
 export type RemoteRouter = {
-  send(to: Pid | { name: string; node: string }, msg: unknown): void;
+  send(to: Pid | RemoteName, msg: unknown): void;
   exit(to: Pid, from: Pid, reason: ExitReason): void;
+  /** `owner` monitors `target` (another node's) under `ref`: a DOWN comes back. */
+  monitor(owner: Pid, target: Pid, ref: Ref): void;
+  /** Cancels a monitor of another node's process; true if it was active. */
+  demonitor(ref: Ref): boolean;
+  link(local: Pid, remote: Pid): void;
+  unlink(local: Pid, remote: Pid): void;
+  /** Runtime code watches another node's process: `fn` runs once when it ends (or its node goes). */
+  watch(target: Pid, fn: (pid: Pid, reason: ExitReason) => void): Ref;
+  unwatch(ref: Ref): void;
+  /** Answers a call from a process of another node (`to`), by the call's ref. */
+  reply(to: Pid, ref: Ref, ok: boolean, value: unknown): void;
 };
 let remote: RemoteRouter | null = null;
 
@@ -231,15 +248,19 @@ export function enforceHeap(p: Proc): void {
  * arrive in the order they were sent. To a pid it never throws: a message to a
  * dead process is dropped, as on the BEAM. To a name, as Elixir's `send/2` does,
  * it throws when no process is registered under it (a typo or a process not
- * started yet should not go unnoticed); a `TypeError` for anything but a pid or a
- * string.
+ * started yet should not go unnoticed); a `TypeError` for anything but a pid, a
+ * string or `{ name, node }`. `{ name, node }` reaches the name registered on that
+ * node of the cluster, and is dropped when nobody holds it, as Erlang's
+ * `{Name, Node} ! Msg`. A message for another node that its codec cannot carry
+ * throws `TypeError` at this call (see the README's Cluster section).
  *
  * @example
  * send(pid, { type: 'broadcast', text: 'hi' });
  * send('logger', 'hello'); // a registered name
  * if (whereis('cache') !== undefined) send('cache', 'flush'); // a name that may be gone
+ * send({ name: 'logger', node: 'chat-2' }, 'hello'); // a name on another node
  */
-export function send(dest: Pid | string, msg: unknown): void {
+export function send(dest: Pid | string | RemoteName, msg: unknown): void {
   const sender = senderProc();
   if (sender !== null) {
     // Code of a dead process that resumed after an await: its messages are not sent.
@@ -256,7 +277,7 @@ export function send(dest: Pid | string, msg: unknown): void {
  * @internal `send` without a sender (timers fire in their creator's async context,
  * after it may be gone). False when `dest` is no pid and no registered name.
  */
-export function deliver(dest: Pid | string, msg: unknown): boolean {
+export function deliver(dest: Pid | string | RemoteName, msg: unknown): boolean {
   let p: Proc | undefined;
   if (dest instanceof Pid) {
     p = dest._proc as Proc | undefined;
@@ -264,9 +285,19 @@ export function deliver(dest: Pid | string, msg: unknown): boolean {
       if (remote !== null && dest.node !== nodeName()) remote.send(dest, msg);
       return true;
     }
-  } else {
+  } else if (typeof dest === 'string') {
     p = nameHolder(dest);
     if (p === undefined) return false;
+  } else if (typeof dest === 'object' && dest !== null && typeof dest.name === 'string' && typeof dest.node === 'string') {
+    // {name, node}, as Erlang's {Name, Node} ! Msg: dropped when nobody holds the name.
+    if (dest.node !== nodeName()) {
+      remote?.send(dest, msg);
+      return true;
+    }
+    p = nameHolder(dest.name);
+    if (p === undefined) return true;
+  } else {
+    return false;
   }
   if ((p.flags & DEAD) === 0) enqueue(p, msg);
   return true;

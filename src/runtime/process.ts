@@ -23,6 +23,7 @@ export {
   spawn,
   spawnOwned,
   type RemoteRouter,
+  type RemoteName,
   type SpawnOptions,
 } from './process-core.js';
 export { exit, link, spawnLink, trapExit, unlink } from './links.js';

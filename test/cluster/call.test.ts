@@ -1,0 +1,45 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { BROKERS, sharedUrl, uniqueCluster } from './brokers.js';
+import { NodeProc, killAll } from './harness.js';
+
+afterAll(killAll);
+
+type PidJSON = { node: string; serial: number; creation: number };
+type CallResult = { ok?: unknown; error?: string; reason?: string };
+
+describe.each(BROKERS)('GenServer.call across nodes over %s (separate OS processes)', { timeout: 120_000 }, (kind) => {
+  it('replies with structured values; times out; rejects with the exit reason, or noconnection when the node dies mid-call', async () => {
+    const cluster = uniqueCluster();
+    const common = { kind, url: sharedUrl(kind), cluster, nodeDownAfterMs: 1000 };
+    const a = await NodeProc.start({ ...common, name: 'a' });
+    const b = await NodeProc.start({ ...common, name: 'b' });
+    await a.waitUp('b');
+    const server = await b.request<PidJSON>('startServer');
+
+    expect(await a.request<CallResult>('call', { to: server, request: 'get' })).toEqual({ ok: { count: '41', at: 'Date(7)' } });
+    expect(await a.request<CallResult>('call', { to: server, request: 'get' })).toEqual({ ok: { count: '42', at: 'Date(7)' } });
+
+    const timedOut = await a.request<CallResult>('call', { to: server, request: 'hang', timeoutMs: 300 });
+    expect(timedOut.reason).toBe('"timeout"');
+
+    const badReply = await a.request<CallResult>('call', { to: server, request: 'fn' });
+    expect(badReply.error).toMatch(/the reply could not cross to a: message is a function/);
+
+    const exited = await a.request<CallResult>('call', { to: server, request: { stop: 'bye' } });
+    expect(exited.reason).toBe('"bye"');
+    expect(exited.error).toMatch(/the process exited with bye/);
+
+    const noproc = await a.request<CallResult>('call', { to: server, request: 'get' });
+    expect(noproc.reason).toBe('"noproc"');
+
+    const second = await b.request<PidJSON>('startServer');
+    const pending = a.request<CallResult>('call', { to: second, request: 'hang', timeoutMs: 60_000 });
+    // The call reached b: a later send on the same stream did.
+    const box = await b.request<PidJSON>('spawnInbox');
+    await a.request('send', { to: box, msg: 'after the call' });
+    await b.request('awaitInbox', { pid: box, count: 1 });
+    b.kill('SIGKILL');
+    const lost = await pending;
+    expect(lost.reason).toBe('"noconnection"');
+  });
+});
