@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { serve } from '../../src/adapters/ws/server.js';
 import { upgrade } from '../../src/adapters/ws/upgrade.js';
 import { Pid } from '../../src/runtime/pid.js';
+import { send } from '../../src/runtime/process.js';
 import { ok, push, type WebSock } from '../../src/websock/behaviour.js';
 import type { MessageTrace } from '../../src/websock/telemetry.js';
 import { TestClient } from '../conformance/client.js';
@@ -159,5 +160,50 @@ describe('tracing:beamsock:connection:message', () => {
     expect(seen).toContain('in b request 2 {"parent":"request 2","opcode":"text"}');
     expect(seen).toContain('after await a request 1');
     expect(seen).toContain('after await b request 2');
+  });
+
+  it('untraced, it reaches no callback; traced or not, handleInfo and terminate run in the scheduler’s context, as the README says', async () => {
+    const request = new AsyncLocalStorage<string>();
+    const seen: string[] = [];
+    let terminated!: () => void;
+    const gone = new Promise<void>((r) => (terminated = r));
+    const Spy: WebSock<null, unknown, string> = {
+      init: () => {
+        seen.push(`init ${String(request.getStore())}`);
+        return ok(null);
+      },
+      handleIn: ([data], state) => {
+        seen.push(`in ${String(data)} ${String(request.getStore())}`);
+        return push(['text', String(data)], state);
+      },
+      handleInfo: (msg, state) => {
+        seen.push(`info ${msg} ${String(request.getStore())}`);
+        return push(['text', msg], state);
+      },
+      terminate: () => {
+        seen.push(`terminate ${String(request.getStore())}`);
+        terminated();
+      },
+    };
+    const http = createServer();
+    let pid: Pid | undefined;
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const authorize = (): boolean => {
+        seen.push(`authorize ${String(request.getStore())}`);
+        return true;
+      };
+      request.run('the upgrade', () => void upgrade(req, socket, head, Spy, null, { authorize }).then((p) => (pid = p)));
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((r) => http.close(r)));
+    const client = await TestClient.open(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`);
+    client.send('hi');
+    await client.text();
+    await until(() => pid !== undefined, 'upgrade() resolved with the pid');
+    send(pid as Pid, 'ding');
+    await client.text();
+    client.ws.close();
+    await gone;
+    expect(seen).toEqual(['authorize the upgrade', 'init undefined', 'in hi undefined', 'info ding undefined', 'terminate undefined']);
   });
 });
