@@ -3,10 +3,9 @@
  * sent on one node reaches a client of the same room on the other, the observer
  * on each node lists both nodes, and SIGTERM stops the launcher and both nodes.
  */
-import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ObserverClient } from '../observer/observer-client.js';
-import { Launched } from './launched.js';
+import { Launched, startClusterExample, twoFreePorts } from './launched.js';
 
 // Three tsx processes and two broker connections on a loaded machine.
 const START_TIMEOUT_MS = 90_000;
@@ -17,37 +16,6 @@ afterEach(() => {
   launched?.killGroup();
   launched = undefined;
 });
-
-function listen(port: number): Promise<ReturnType<typeof createServer> | null> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(null));
-    s.listen(port, '127.0.0.1', () => resolve(s));
-  });
-}
-
-/** A port p with p+1 free too (the launcher takes PORT and PORT+1). */
-async function twoFreePorts(): Promise<number> {
-  for (;;) {
-    const first = await listen(0);
-    if (first === null) continue;
-    const port = (first.address() as AddressInfo).port;
-    const second = port < 65535 ? await listen(port + 1) : null;
-    await new Promise((resolve) => first.close(resolve));
-    if (second !== null) {
-      await new Promise((resolve) => second.close(resolve));
-      return port;
-    }
-  }
-}
-
-/** Starts the launcher; resolves with both nodes' URLs once it prints them. */
-async function startCluster(transport: 'nats' | 'redis', port: number): Promise<[string, string]> {
-  const cluster = Launched.start(['--conditions=beamsock-source', '--import', 'tsx', 'examples/cluster/main.ts'], { TRANSPORT: transport, PORT: String(port), HOST: '127.0.0.1' });
-  launched = cluster;
-  const [, one, two] = await cluster.printed(/chat-1: (http:\/\/\S+?)\/[^]*chat-2: (http:\/\/\S+?)\//);
-  return [one as string, two as string];
-}
 
 const ws = (url: string): string => url.replace('http:', 'ws:');
 
@@ -65,7 +33,9 @@ describe('the cluster example (npm run example:cluster)', () => {
       `TRANSPORT=${transport}: a chat message crosses nodes, each observer lists both nodes, SIGTERM stops all`,
       async () => {
         const port = await twoFreePorts();
-        const urls = await startCluster(transport, port);
+        const cluster = startClusterExample(transport, port);
+        launched = cluster;
+        const urls = await cluster.urls;
         expect(urls).toEqual([`http://127.0.0.1:${port}`, `http://127.0.0.1:${port + 1}`]);
         expect(await (await fetch(`${urls[1]}/`)).text()).toContain('<html');
 
@@ -90,7 +60,6 @@ describe('the cluster example (npm run example:cluster)', () => {
           page.close();
         }
 
-        const cluster = launched as Launched;
         cluster.proc.kill('SIGTERM');
         expect(await cluster.exited, cluster.output()).toBe(0);
         expect((await ada.client.closeSeen()).code).toBe(1001);

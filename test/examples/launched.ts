@@ -3,6 +3,7 @@
  * that a test failing midway ends it together with whatever it started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -50,4 +51,37 @@ export class Launched {
   killGroup(): void {
     if (this.proc.exitCode === null && this.proc.pid !== undefined) process.kill(-this.proc.pid, 'SIGKILL');
   }
+}
+
+function listen(port: number): Promise<Server | null> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(null));
+    s.listen(port, '127.0.0.1', () => resolve(s));
+  });
+}
+
+/** A port p with p+1 free too (the launcher takes PORT and PORT+1). */
+export async function twoFreePorts(): Promise<number> {
+  for (;;) {
+    const first = await listen(0);
+    if (first === null) continue;
+    const port = (first.address() as AddressInfo).port;
+    const second = port < 65535 ? await listen(port + 1) : null;
+    await new Promise((resolve) => first.close(resolve));
+    if (second !== null) {
+      await new Promise((resolve) => second.close(resolve));
+      return port;
+    }
+  }
+}
+
+/**
+ * Starts `npm run example:cluster`'s launcher on 127.0.0.1 with `PORT=port`;
+ * `urls` resolves with both nodes' URLs once it prints them.
+ */
+export function startClusterExample(transport: 'nats' | 'redis', port: number): Launched & { readonly urls: Promise<[string, string]> } {
+  const cluster = Launched.start(['--conditions=beamsock-source', '--import', 'tsx', 'examples/cluster/main.ts'], { TRANSPORT: transport, PORT: String(port), HOST: '127.0.0.1' });
+  const urls = cluster.printed(/chat-1: (http:\/\/\S+?)\/[^]*chat-2: (http:\/\/\S+?)\//).then(([, one, two]) => [one, two] as [string, string]);
+  return Object.assign(cluster, { urls });
 }
