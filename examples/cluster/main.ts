@@ -20,7 +20,7 @@ const nodeScript = fileURLToPath(new URL('./node.ts', import.meta.url));
 function start(name: string, nodePort: number): { child: ChildProcess; url: Promise<string> } {
   const child = fork(nodeScript, [], {
     execArgv: process.execArgv,
-    env: { ...process.env, NODE: name, CLUSTER: cluster, TRANSPORT: transport, PORT: String(nodePort) },
+    env: { ...process.env, NODE_NAME: name, CLUSTER: cluster, TRANSPORT: transport, PORT: String(nodePort) },
   });
   const url = new Promise<string>((resolve, reject) => {
     child.once('message', (m: { url: string }) => resolve(m.url));

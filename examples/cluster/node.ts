@@ -1,6 +1,6 @@
 /**
  * One node of the cluster example, forked by `main.ts`: joins the cluster named
- * `CLUSTER` as `NODE` over `TRANSPORT` (nats or redis), then serves the demo's chat
+ * `CLUSTER` as `NODE_NAME` over `TRANSPORT` (nats or redis), then serves the demo's chat
  * page, chat sockets and observer on `PORT`, with each room a topic of a PubSub that
  * spans the nodes. Tells the launcher its URL over IPC once it listens; stops on
  * SIGINT/SIGTERM (the launcher forwards both).
@@ -8,7 +8,7 @@
 import { PubSub, self } from 'beamsock';
 import { clusterAdapter, connectNats, connectRedis, startNode } from 'beamsock/cluster';
 
-const name = process.env['NODE'] ?? 'chat-1';
+const name = process.env['NODE_NAME'] ?? 'chat-1';
 const cluster = process.env['CLUSTER'] ?? 'chat';
 const transportKind = process.env['TRANSPORT'] ?? 'nats';
 if (transportKind !== 'nats' && transportKind !== 'redis') throw new TypeError(`TRANSPORT must be 'nats' or 'redis', got ${JSON.stringify(transportKind)}`);
