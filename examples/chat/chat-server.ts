@@ -24,54 +24,72 @@ export interface ChatState {
 /** What other processes may send a chat connection. */
 export type ChatInfo = { readonly type: 'broadcast'; readonly message: unknown } | 'heartbeat' | { readonly type: string };
 
-/** Sends `message` to everyone in `room` but the caller, as `{ type: 'broadcast', message }`. */
-function toRoom(room: string, message: unknown): void {
-  const me = self();
-  Rooms.dispatch(room, (entries) => {
-    for (const [pid] of entries) if (pid !== me) send(pid, { type: 'broadcast', message });
-  });
+/**
+ * How a chat connection reaches its room: `join` puts the calling process in it,
+ * `toRoom` sends everyone in it but the caller `{ type: 'broadcast', message }`.
+ */
+export interface ChatRooms {
+  join(room: string, username: string): void;
+  toRoom(room: string, message: unknown): void;
 }
 
-export const ChatServer: WebSock<ChatState, ChatArgs, ChatInfo> = {
-  name: 'ChatServer',
-  init(args) {
-    Rooms.register(args.room, args.username);
-    toRoom(args.room, { type: 'join', from: args.username });
-    return ok({ room: args.room, username: args.username, messages: [] });
-  },
-
-  handleIn([data], state) {
-    if (typeof data !== 'string') return ok(state);
-    let decoded: { type?: unknown; content?: unknown };
-    try {
-      decoded = JSON.parse(data) as typeof decoded;
-    } catch {
-      return ok(state); // Ignore invalid JSON
-    }
-    if (decoded.type === 'chat' && typeof decoded.content === 'string') {
-      const response = { type: 'chat', from: state.username, content: decoded.content };
-      toRoom(state.room, response);
-      return reply('ok', ['text', JSON.stringify(response)], state);
-    }
-    if (decoded.type === 'ping') return reply('ok', ['text', JSON.stringify({ type: 'pong' })], state);
-    return ok(state);
-  },
-
-  // Pong is sent automatically; nothing else to do.
-  handleControl: (_frame, state) => ok(state),
-
-  handleInfo(message, state) {
-    if (message === 'heartbeat') return push(['text', JSON.stringify({ type: 'heartbeat' })], state);
-    if (typeof message === 'object' && message.type === 'broadcast' && 'message' in message) {
-      return push(['text', JSON.stringify(message.message)], state);
-    }
-    return ok(state);
-  },
-
-  terminate(reason: CloseReason, state) {
-    toRoom(state.room, { type: 'leave', from: state.username });
-    if (reason === 'normal') console.log(`User ${state.username} disconnected normally`);
-    else if (reason === 'remote') console.log(`User ${state.username} closed connection`);
-    else if (typeof reason === 'object') console.log(`User ${state.username} disconnected with error: ${String(reason.error)}`);
+/** The rooms of one process: a Registry. */
+export const localRooms: ChatRooms = {
+  join: (room, username) => Rooms.register(room, username),
+  toRoom(room, message) {
+    const me = self();
+    Rooms.dispatch(room, (entries) => {
+      for (const [pid] of entries) if (pid !== me) send(pid, { type: 'broadcast', message });
+    });
   },
 };
+
+/** The chat handler over the given rooms (the cluster example passes rooms that span nodes). */
+export function chatServer(rooms: ChatRooms): WebSock<ChatState, ChatArgs, ChatInfo> {
+  const { toRoom } = rooms;
+  return {
+    name: 'ChatServer',
+    init(args) {
+      rooms.join(args.room, args.username);
+      toRoom(args.room, { type: 'join', from: args.username });
+      return ok({ room: args.room, username: args.username, messages: [] });
+    },
+
+    handleIn([data], state) {
+      if (typeof data !== 'string') return ok(state);
+      let decoded: { type?: unknown; content?: unknown };
+      try {
+        decoded = JSON.parse(data) as typeof decoded;
+      } catch {
+        return ok(state); // Ignore invalid JSON
+      }
+      if (decoded.type === 'chat' && typeof decoded.content === 'string') {
+        const response = { type: 'chat', from: state.username, content: decoded.content };
+        toRoom(state.room, response);
+        return reply('ok', ['text', JSON.stringify(response)], state);
+      }
+      if (decoded.type === 'ping') return reply('ok', ['text', JSON.stringify({ type: 'pong' })], state);
+      return ok(state);
+    },
+
+    // Pong is sent automatically; nothing else to do.
+    handleControl: (_frame, state) => ok(state),
+
+    handleInfo(message, state) {
+      if (message === 'heartbeat') return push(['text', JSON.stringify({ type: 'heartbeat' })], state);
+      if (typeof message === 'object' && message.type === 'broadcast' && 'message' in message) {
+        return push(['text', JSON.stringify(message.message)], state);
+      }
+      return ok(state);
+    },
+
+    terminate(reason: CloseReason, state) {
+      toRoom(state.room, { type: 'leave', from: state.username });
+      if (reason === 'normal') console.log(`User ${state.username} disconnected normally`);
+      else if (reason === 'remote') console.log(`User ${state.username} closed connection`);
+      else if (typeof reason === 'object') console.log(`User ${state.username} disconnected with error: ${String(reason.error)}`);
+    },
+  };
+}
+
+export const ChatServer = chatServer(localRooms);

@@ -5,7 +5,8 @@
  */
 import { serve, type BeamsockServer } from './server.js';
 import type { Observer } from 'beamsock/observer';
-import { ChatServer } from '../chat/chat-server.js';
+import type { WebSock } from 'beamsock';
+import { ChatServer, type ChatArgs, type ChatInfo, type ChatState } from '../chat/chat-server.js';
 import { demoObserver } from './observer.js';
 import { chatPage } from './page.js';
 
@@ -16,6 +17,8 @@ export interface DemoOptions {
   readonly host?: string;
   /** Protects the observer; without it only loopback clients may open it. */
   readonly observerToken?: string;
+  /** The chat handler; default `ChatServer` (rooms in this process). */
+  readonly chat?: WebSock<ChatState, ChatArgs, ChatInfo>;
 }
 
 export interface Demo {
@@ -31,7 +34,7 @@ export interface Demo {
 export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   const host = opts.host ?? 'localhost';
   const observer = demoObserver(opts.observerToken);
-  const server = await serve(ChatServer, {
+  const server = await serve(opts.chat ?? ChatServer, {
     mounts: [observer],
     port: opts.port ?? 4000,
     host,

@@ -14,6 +14,7 @@ const STYLE = `
   header { display: flex; align-items: center; gap: 1rem; padding: .6rem 1rem; background: #1d2430; color: #fff; }
   header h1 { font-size: 1rem; margin: 0; font-weight: 600; }
   header #node { color: #aab3c5; font-weight: 400; margin-left: .4rem; }
+  header #nodes { color: #aab3c5; font-size: .85rem; }
   #conn { margin-left: auto; padding: .1rem .5rem; border-radius: 1rem; background: #555; font-size: .8rem; }
   #conn.live { background: #2e7d32; }
   #conn.down { background: var(--danger); }
@@ -90,6 +91,7 @@ const KILLBOX = `<div class="killbox">
 const BODY = `
 <header>
   <h1>beamsock observer<span id="node"></span></h1>
+  <span id="nodes" hidden></span>
   <span id="mode" hidden>read-only</span>
   <span id="conn">connecting</span>
 </header>
@@ -347,6 +349,8 @@ function treeItem(node) {
 }
 function renderSummary(s) {
   $('node').textContent = s.node;
+  $('nodes').hidden = s.nodes.length === 0;
+  $('nodes').textContent = 'Nodes: ' + s.nodes.join(', ');
   $('s-processes').textContent = num(s.totals.processes);
   $('s-connections').textContent = num(s.totals.connections);
   $('s-in').textContent = num(s.totals.messagesInPerSec);

@@ -8,6 +8,7 @@
  * and died between them adds nothing to the totals.
  */
 import { nodeName, processInfo, processes, type Pid } from '../runtime/index.js';
+import { remoteRouter } from '../runtime/process-core.js';
 import type { PageQuery, ProcessRow, SortKey, TreeGroup, TreeNode } from './protocol.js';
 import { sampleTables, type TablesSummary } from './registries.js';
 import { RuntimeStats, type RuntimeSample } from './runtime-stats.js';
@@ -31,6 +32,8 @@ export interface HistoryPoint {
 /** What one sample says about the whole node. */
 export interface SampleSummary {
   readonly node: string;
+  /** The cluster's nodes that are up, this one first then the others sorted; empty outside a cluster. */
+  readonly nodes: readonly string[];
   /** `Date.now()` of the sample. */
   readonly at: number;
   readonly totals: {
@@ -253,6 +256,7 @@ export class Sampler {
     if (this.#history.length > this.#historyLength) this.#history.shift();
     this.#summary = {
       node: nodeName(),
+      nodes: clusterNodes(),
       at,
       totals: { processes: entries.size, connections, messagesInPerSec: inPerSec, messagesOutPerSec: outPerSec, queued, heapBytes },
       byKind,
@@ -419,4 +423,9 @@ function matchesText(e: Entry, text: string): boolean {
     (e.handler !== null && e.handler.toLowerCase().includes(text)) ||
     (e.label !== null && e.label.toLowerCase().includes(text))
   );
+}
+
+function clusterNodes(): string[] {
+  const router = remoteRouter();
+  return router === null ? [] : [nodeName(), ...router.nodes()];
 }

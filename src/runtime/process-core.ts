@@ -95,6 +95,8 @@ export type RemoteRouter = {
   unwatch(ref: Ref): void;
   /** Answers a call from a process of another node (`to`), by the call's ref. */
   reply(to: Pid, ref: Ref, ok: boolean, value: unknown): void;
+  /** The other nodes that are up, sorted: the observer lists them without importing the cluster. */
+  nodes(): string[];
 };
 let remote: RemoteRouter | null = null;
 

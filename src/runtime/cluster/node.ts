@@ -1083,6 +1083,7 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
     watch: (target, fn) => n.watchRemote(target, fn),
     unwatch: (ref) => void n.demonitorRemote(ref),
     reply: (to, ref, ok, value) => n.replyRemote(to, ref, ok, value),
+    nodes: () => n.nodes(),
   });
   try {
     await n.start();
