@@ -46,6 +46,28 @@ describe('reports', () => {
     );
   });
 
+  it('formats upgrade reports: a refusal on one line, a failure with what was thrown', () => {
+    expect(formatReport({ kind: 'upgrade', server: 'ws', path: '/ws', status: 401, reason: 'unknown session', error: undefined })).toBe(
+      '[beamsock] ws upgrade of /ws refused with 401: unknown session',
+    );
+    expect(formatReport({ kind: 'upgrade', server: 'bun', path: undefined, status: 500, reason: 'internal server error', error: 'no db' })).toBe(
+      '[beamsock] bun upgrade of / failed with 500: no db',
+    );
+    const err = new Error('db down');
+    expect(formatReport({ kind: 'upgrade', server: 'ws', path: '/ws', status: 500, reason: 'internal server error', error: err })).toBe(
+      `[beamsock] ws upgrade of /ws failed with 500: ${err.stack as string}`,
+    );
+  });
+
+  it('formats cluster reports with the node and the loss when there is one', () => {
+    expect(formatReport({ kind: 'cluster', event: 'nodedown', node: 'chat-2', lost: 3, detail: 'silent for 800 ms' })).toBe(
+      '[beamsock] cluster nodedown node chat-2: silent for 800 ms (3 messages lost)',
+    );
+    expect(formatReport({ kind: 'cluster', event: 'bad_frame', node: undefined, lost: 0, detail: 'not a beamsock frame' })).toBe(
+      '[beamsock] cluster bad_frame: not a beamsock frame',
+    );
+  });
+
   it('consoleLogger writes each report as one line to stderr', () => {
     const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {

@@ -320,6 +320,19 @@ describe('TaskSupervisor', () => {
     await DynamicSupervisor.stop(sup);
   });
 
+  it('startLink links the supervisor to the calling process; asyncStream runs linked tasks under it, in order', async () => {
+    const { result } = await inProcess(async () => {
+      const sup = await TaskSupervisor.startLink();
+      const linked = processInfo(sup)?.links ?? [];
+      const results = await collect(TaskSupervisor.asyncStream(sup, [3, 1, 2], async (n) => n * 10, { maxConcurrency: 2 }));
+      await DynamicSupervisor.stop(sup);
+      return { linked, results, me: self() };
+    });
+    const { linked, results, me } = await result;
+    expect(linked).toContain(me);
+    expect(results).toEqual([{ ok: 30 }, { ok: 10 }, { ok: 20 }]);
+  });
+
   it('rejects an unknown option naming it', () => {
     expect(() => TaskSupervisor.start({ max: 1 } as never)).toThrow("unknown option 'max' in TaskSupervisor options (known: name, maxChildren)");
   });
