@@ -45,6 +45,7 @@ export {
   QUEUED_MESSAGE_BYTES,
   type SpawnOptions,
   type RemoteName,
+  type GlobalName,
   type MaxHeapSize,
   type ProcessInfo,
   type ProcessFlags,

@@ -5,7 +5,7 @@
 import type { Pid } from './pid.js';
 import { BUSY, DEAD, HIBERNATED, SCHEDULED, TRAP_EXIT, type Proc } from './proc.js';
 import { currentProc } from './scheduler.js';
-import { liveCount, liveProcs } from './process-core.js';
+import { liveCount, liveProcs, remoteRouter } from './process-core.js';
 import { heapSize, maxHeapOf } from './heap.js';
 
 /** What `processInfo` returns for a live process. */
@@ -16,6 +16,7 @@ export interface ProcessInfo {
   readonly kind: string;
   readonly registeredName: string | undefined;
   readonly messageQueueLen: number;
+  /** Linked processes: local ones, then those on other nodes of the cluster. */
   readonly links: Pid[];
   /** Processes this one monitors. */
   readonly monitors: Pid[];
@@ -97,7 +98,7 @@ export function processInfo(pid: Pid): ProcessInfo | undefined {
     kind: p.kind,
     registeredName: p.extras?.name,
     messageQueueLen: p.queueLength,
-    links: p.linked().map((l) => l.pid),
+    links: allLinks(p),
     monitors: p.monitors === null ? [] : [...p.monitors.values()].map((t) => t.pid),
     monitoredBy,
     trapExit: (p.flags & TRAP_EXIT) !== 0,
@@ -108,6 +109,13 @@ export function processInfo(pid: Pid): ProcessInfo | undefined {
     parent: p.extras?.parent,
     details,
   };
+}
+
+/** Local links, then links to other nodes' processes (kept by the cluster, not on the Proc). */
+function allLinks(p: Proc): Pid[] {
+  const local = p.linked().map((l) => l.pid);
+  const remote = remoteRouter();
+  return remote === null ? local : local.concat(remote.links(p.pid));
 }
 
 /** @internal sets what processInfo's `details` shows for this process. */

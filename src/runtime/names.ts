@@ -79,3 +79,21 @@ export function releaseName(p: Proc): void {
   const name = p.extras?.name;
   if (name !== undefined && names.get(name) === p) names.delete(name);
 }
+
+/** A name registered across the cluster (`registerGlobal` in `beamsock/cluster`), as a `send` destination. */
+export interface GlobalName {
+  readonly global: string;
+}
+
+// The cluster's global registry plugs in here, so the runtime resolves `{ global }` without importing it.
+let globalLookup: (name: string) => Pid | undefined = () => undefined;
+
+/** @internal the cluster's global registry answers `{ global: name }` destinations. */
+export function setGlobalLookup(fn: (name: string) => Pid | undefined): void {
+  globalLookup = fn;
+}
+
+/** @internal the pid holding the global `name`, if any. */
+export function globalHolder(name: string): Pid | undefined {
+  return globalLookup(name);
+}

@@ -13,7 +13,7 @@ import { report } from './logger.js';
 import { BUSY, DEAD, EXITING, SCHEDULED, STARTING, TRAP_EXIT, Proc, type ExitHook, type ProcOwner, type Receive } from './proc.js';
 import { busyEnded, currentProc, onCrash, ownerReceive, runAs, schedule, senderProc } from './scheduler.js';
 import { overHeap, setMaxHeap, normalizeMaxHeap, type MaxHeapSize } from './heap.js';
-import { claimName, nameHolder, releaseName } from './names.js';
+import { claimName, globalHolder, nameHolder, releaseName, type GlobalName } from './names.js';
 import { rejectUnknownOptions } from './options.js';
 import { formatTerm, type DownMessage, type ExitMessage, type ExitReason } from './reasons.js';
 
@@ -97,6 +97,8 @@ export type RemoteRouter = {
   reply(to: Pid, ref: Ref, ok: boolean, value: unknown): void;
   /** The other nodes that are up, sorted: the observer lists them without importing the cluster. */
   nodes(): string[];
+  /** The other nodes' processes linked to the local process `local`, for `processInfo().links`. */
+  links(local: Pid): Pid[];
 };
 let remote: RemoteRouter | null = null;
 
@@ -253,7 +255,8 @@ export function enforceHeap(p: Proc): void {
  * started yet should not go unnoticed); a `TypeError` for anything but a pid, a
  * string or `{ name, node }`. `{ name, node }` reaches the name registered on that
  * node of the cluster, and is dropped when nobody holds it, as Erlang's
- * `{Name, Node} ! Msg`. A message for another node that its codec cannot carry
+ * `{Name, Node} ! Msg`. `{ global: name }` reaches the holder of a cluster-wide name
+ * (`registerGlobal`), and throws like a local name when nobody holds it. A message for another node that its codec cannot carry
  * throws `TypeError` at this call (see the README's Cluster section).
  *
  * @example
@@ -261,8 +264,9 @@ export function enforceHeap(p: Proc): void {
  * send('logger', 'hello'); // a registered name
  * if (whereis('cache') !== undefined) send('cache', 'flush'); // a name that may be gone
  * send({ name: 'logger', node: 'chat-2' }, 'hello'); // a name on another node
+ * send({ global: 'leader' }, 'hello'); // a name held anywhere in the cluster
  */
-export function send(dest: Pid | string | RemoteName, msg: unknown): void {
+export function send(dest: Pid | string | RemoteName | GlobalName, msg: unknown): void {
   const sender = senderProc();
   if (sender !== null) {
     // Code of a dead process that resumed after an await: its messages are not sent.
@@ -279,7 +283,7 @@ export function send(dest: Pid | string | RemoteName, msg: unknown): void {
  * @internal `send` without a sender (timers fire in their creator's async context,
  * after it may be gone). False when `dest` is no pid and no registered name.
  */
-export function deliver(dest: Pid | string | RemoteName, msg: unknown): boolean {
+export function deliver(dest: Pid | string | RemoteName | GlobalName, msg: unknown): boolean {
   let p: Proc | undefined;
   if (dest instanceof Pid) {
     p = dest._proc as Proc | undefined;
@@ -290,7 +294,11 @@ export function deliver(dest: Pid | string | RemoteName, msg: unknown): boolean 
   } else if (typeof dest === 'string') {
     p = nameHolder(dest);
     if (p === undefined) return false;
-  } else if (typeof dest === 'object' && dest !== null && typeof dest.name === 'string' && typeof dest.node === 'string') {
+  } else if (typeof dest === 'object' && dest !== null && typeof (dest as GlobalName).global === 'string') {
+    const pid = globalHolder((dest as GlobalName).global);
+    return pid !== undefined && deliver(pid, msg);
+  } else if (typeof dest === 'object' && dest !== null && typeof (dest as RemoteName).name === 'string' && typeof (dest as RemoteName).node === 'string') {
+    dest = dest as RemoteName;
     // {name, node}, as Erlang's {Name, Node} ! Msg: dropped when nobody holds the name.
     if (dest.node !== nodeName()) {
       remote?.send(dest, msg);
@@ -307,6 +315,10 @@ export function deliver(dest: Pid | string | RemoteName, msg: unknown): boolean 
 
 /** @internal the error for a destination that is not a pid or a registered name. */
 export function badDestination(what: string, dest: unknown): Error {
+  const global = typeof dest === 'object' && dest !== null ? (dest as Partial<GlobalName>).global : undefined;
+  if (typeof global === 'string') {
+    return new Error(`${what}: no process is registered globally under '${global}' (badarg); check whereisGlobal('${global}') first, or use the pid`);
+  }
   if (typeof dest !== 'string' || dest === '') return new TypeError(`${what}: the destination must be a Pid or a registered name, got ${formatTerm(dest)}`);
   return new Error(`${what}: no process is registered under '${dest}' (badarg); check whereis('${dest}') first, or use the pid`);
 }

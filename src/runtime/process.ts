@@ -28,7 +28,7 @@ export {
 } from './process-core.js';
 export { exit, link, spawnLink, trapExit, unlink } from './links.js';
 export { demonitor, monitor, spawnMonitor, unwatch, watch } from './monitors.js';
-export { register, registered, unregister, whereis } from './names.js';
+export { register, registered, unregister, whereis, type GlobalName } from './names.js';
 export { cancelTimer, pendingTimerCount, readTimer, sendAfter } from './timers.js';
 export { QUEUED_MESSAGE_BYTES, heapSize, recheckHeap, type MaxHeapSize } from './heap.js';
 export { flag, hibernate, setHeld, setOnHibernate, type ProcessFlags } from './policies.js';

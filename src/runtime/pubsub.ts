@@ -44,6 +44,12 @@ export interface PubSubAdapter {
   broadcast(topic: string, message: unknown, dispatcherName?: string): void | Promise<void>;
   /** Sends to one node. */
   directBroadcast(node: string, topic: string, message: unknown, dispatcherName?: string): void | Promise<void>;
+  /**
+   * Optional: told when `topic` gets its first subscription on this node (true) and
+   * loses its last (false), so the transport can route each topic only to the nodes
+   * that subscribe to it.
+   */
+  interest?(topic: string, subscribed: boolean): void;
 }
 
 /** Options for `new PubSub(...)`. */
@@ -141,6 +147,8 @@ export class PubSub<Meta = undefined> {
     openRegistries.delete(this.registry as Registry<unknown, unknown>);
     openPubSubs.add(this as PubSub<unknown>);
     this.adapter = opts.adapter === undefined ? null : opts.adapter(this);
+    const adapter = this.adapter;
+    if (adapter?.interest !== undefined) this.registry.watchKeys((topic, on) => adapter.interest?.(topic, on));
   }
 
   /**

@@ -140,6 +140,7 @@ export class Registry<K, V> {
   private readonly owners = new Map<Pid, Owner<K, V>>();
   private total = 0;
   private closed = false;
+  private keyWatcher: ((key: K, present: boolean) => void) | null = null;
 
   /**
    * Creates a registry. Throws a TypeError naming the bad option, or an Error if
@@ -199,6 +200,7 @@ export class Registry<K, V> {
     if (bucket === undefined) {
       bucket = { list: [entry], pos: null, lent: false };
       this.buckets.set(key, bucket);
+      this.keyWatcher?.(key, true);
     } else {
       if (bucket.lent) unlend(bucket);
       bucket.list.push(entry);
@@ -424,6 +426,7 @@ export class Registry<K, V> {
     this.closed = true;
     for (const owner of this.owners.values()) offExit(owner.proc, owner.hook);
     this.owners.clear();
+    if (this.keyWatcher !== null) for (const key of this.buckets.keys()) this.keyWatcher(key, false);
     this.buckets.clear();
     this.metadata.clear();
     this.total = 0;
@@ -467,6 +470,14 @@ export class Registry<K, V> {
   deleteMeta(key: string): void {
     requireMetaKey('deleteMeta', key);
     this.metadata.delete(key);
+  }
+
+  /**
+   * @internal `fn` hears when a key gets its first entry (true) and loses its last
+   * (false), however it goes: unregister, exit or close. A cluster PubSub routes by it.
+   */
+  watchKeys(fn: (key: K, present: boolean) => void): void {
+    this.keyWatcher = fn;
   }
 
   private requireOpen(what: string): void {
@@ -530,6 +541,7 @@ export class Registry<K, V> {
     if (bucket === undefined) return;
     if (bucket.list.length === 1) {
       this.buckets.delete(key);
+      this.keyWatcher?.(key, false);
       return;
     }
     if (bucket.lent) unlend(bucket);

@@ -17,6 +17,8 @@ export {
   type NodeUpMessage,
 } from './node.js';
 export { clusterAdapter } from './pubsub.js';
+export { pg, groupScope, GroupScope, type GroupEvent } from './groups.js';
+export { registerGlobal, whereisGlobal, unregisterGlobal, registeredGlobal, type GlobalNameConflict } from './global.js';
 export { msgpackCodec, jsonCodec, assertTransferable, MAX_MESSAGE_DEPTH, type Codec } from './codec.js';
 export type { Transport, TransportStatus, Unsubscribe } from './transport.js';
 export { connectNats, type NatsTransportOptions } from './nats.js';

@@ -33,6 +33,7 @@ import { PubSub } from '../pubsub.js';
 import { remoteReply } from '../gen-server.js';
 import { msgpackCodec, type Codec } from './codec.js';
 import type { Transport, Unsubscribe } from './transport.js';
+import { serviceReceive, servicesNodeDown, servicesNodeUp, setServiceCarrier } from './services.js';
 
 /** Options for `startNode`. */
 export interface NodeOptions {
@@ -114,6 +115,7 @@ const OP_UNLINK = 8;
 const OP_LINK_EXIT = 9;
 const OP_PUBSUB = 10;
 const OP_REPLY = 11;
+const OP_SERVICE = 12;
 
 /** A pid or ref on the wire: [node, serial or id, creation]. */
 type Id = [string, number, number];
@@ -129,7 +131,8 @@ type Op =
   | [typeof OP_UNLINK, number, Id]
   | [typeof OP_LINK_EXIT, number, Id, Uint8Array]
   | [typeof OP_PUBSUB, string, string, string, Uint8Array]
-  | [typeof OP_REPLY, Id, number, Uint8Array];
+  | [typeof OP_REPLY, Id, number, Uint8Array]
+  | [typeof OP_SERVICE, string, Uint8Array];
 
 const pidId = (pid: Pid): Id => [pid.node, pid.serial, pid.creation];
 const refId = (ref: Ref): Id => {
@@ -349,6 +352,7 @@ export class ClusterNode {
     if (current === this) {
       current = null;
       setRemoteRouter(null);
+      setServiceCarrier(null);
     }
   }
 
@@ -488,7 +492,7 @@ export class ClusterNode {
    * (or only on `only`), on the node streams: in order with everything else this node
    * sends there, and held through outages like it. Encoded once for all nodes.
    */
-  broadcastToNodes(pubsub: string, topic: string, dispatcher: string | undefined, message: unknown, only?: string): void {
+  broadcastToNodes(pubsub: string, topic: string, dispatcher: string | undefined, message: unknown, only?: string, interested?: (node: string) => boolean): void {
     const bytes = this.codec.encode(message);
     const size = bytes.byteLength + pubsub.length + topic.length;
     if (only !== undefined) {
@@ -497,7 +501,27 @@ export class ClusterNode {
       else this.queue(p, [OP_PUBSUB, pubsub, topic, dispatcher ?? '', bytes], size);
       return;
     }
-    for (const p of this.peers.values()) if (p.up) this.queue(p, [OP_PUBSUB, pubsub, topic, dispatcher ?? '', bytes], size);
+    for (const p of this.peers.values()) {
+      if (p.up && (interested === undefined || interested(p.name))) this.queue(p, [OP_PUBSUB, pubsub, topic, dispatcher ?? '', bytes], size);
+    }
+  }
+
+  // ---- replicated services (groups, global names, topic interest): see services.ts ----
+
+  /** @internal queues a service message for `node`; false if it is not up. */
+  sendService(node: string, service: string, msg: unknown): boolean {
+    const p = this.reachable(node, 0);
+    if (p === undefined) return false;
+    const bytes = this.codec.encode(msg);
+    this.queue(p, [OP_SERVICE, service, bytes], bytes.byteLength + service.length);
+    return true;
+  }
+
+  /** @internal the remote processes linked to the local process `local`, for `processInfo().links`. */
+  remoteLinksOf(local: Pid): Pid[] {
+    const out: Pid[] = [];
+    for (const p of this.peers.values()) for (const l of p.links.values()) if (l.local === local) out.push(l.remote);
+    return out;
   }
 
   /** An exit reason for the wire; one the codec cannot carry crosses as its printed form, `{ error: '...' }`. */
@@ -810,6 +834,9 @@ export class ClusterNode {
         PubSub.lookupByName(op[1])?.deliverRemote(op[2], msg, op[3] === '' ? undefined : op[3]);
         break;
       }
+      case OP_SERVICE:
+        serviceReceive(p.name, op[1], this.codec.decode(op[2]));
+        break;
       case OP_LINK_EXIT: {
         const target = local(op[1]);
         const from = idPid(op[2]);
@@ -890,6 +917,8 @@ export class ClusterNode {
     p.inSid = 0;
     p.expected = 1;
     nodeUpChannel.publish({ node: p.name });
+    // First on the fresh stream: the replicated services' snapshots.
+    servicesNodeUp(p.name);
     this.notify({ type: 'nodeup', node: p.name }, p.name, false);
   }
 
@@ -913,6 +942,7 @@ export class ClusterNode {
       report({ kind: 'cluster', event: 'nodedown', node: p.name, lost, detail: `node down (${reason}) with messages unacknowledged` });
     }
     nodeDownChannel.publish({ node: p.name, reason, lost });
+    servicesNodeDown(p.name);
     this.notify({ type: 'nodedown', node: p.name, reason }, p.name, true);
     this.breakRemoteTies(p);
   }
@@ -1084,13 +1114,16 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
     unwatch: (ref) => void n.demonitorRemote(ref),
     reply: (to, ref, ok, value) => n.replyRemote(to, ref, ok, value),
     nodes: () => n.nodes(),
+    links: (local) => n.remoteLinksOf(local),
   });
+  setServiceCarrier({ send: (to, service, msg) => n.sendService(to, service, msg), nodes: () => n.nodes() });
   try {
     await n.start();
   } catch (e) {
     if (current === n) {
       current = null;
       setRemoteRouter(null);
+      setServiceCarrier(null);
     }
     throw e;
   }
