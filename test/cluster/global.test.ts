@@ -1,0 +1,142 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { send, spawn } from '../../src/runtime/index.js';
+import { registerGlobal, registeredGlobal, unregisterGlobal, whereisGlobal } from '../../src/runtime/cluster/index.js';
+import { Pid } from '../../src/runtime/pid.js';
+import { BROKERS, PrivateBroker, sharedUrl, uniqueCluster } from './brokers.js';
+import { NodeProc, killAll } from './harness.js';
+
+afterAll(killAll);
+
+type PidJSON = { node: string; serial: number; creation: number };
+const label = (p: PidJSON): string => `${p.node}.${p.serial}`;
+const patient = { nodeDownAfterMs: 5000 };
+
+/** Returns once everything `from` sent `to` before this call has been delivered there (the streams are ordered). */
+async function barrier(from: NodeProc, to: NodeProc): Promise<void> {
+  const box = await to.request<PidJSON>('spawnInbox');
+  await from.request('send', { to: box, msg: 'barrier' });
+  await to.request('awaitInbox', { pid: box, count: 1 });
+}
+
+describe('global names on one node', () => {
+  it('registers, finds, sends to and releases a name; a holder that exits releases it', async () => {
+    let got: unknown;
+    const pid = spawn((m: unknown) => {
+      got = m;
+    });
+    expect(await registerGlobal('solo', pid)).toBe(true);
+    expect(await registerGlobal('solo', spawn(() => {}))).toBe(false);
+    expect(whereisGlobal('solo')).toBe(pid);
+    expect(registeredGlobal()).toContain('solo');
+    send({ global: 'solo' }, 'hi');
+    await new Promise<void>((r) => setImmediate(r));
+    expect(got).toBe('hi');
+    expect(unregisterGlobal('solo')).toBe(true);
+    expect(unregisterGlobal('solo')).toBe(false);
+    expect(() => send({ global: 'solo' }, 'hi')).toThrow("send: no process is registered globally under 'solo' (badarg)");
+  });
+
+  it('refuses a bad name and a pid of another node with a TypeError', () => {
+    expect(() => registerGlobal('', spawn(() => {}))).toThrow(TypeError);
+    expect(() => registerGlobal('x', Pid.from({ node: 'elsewhere', serial: 3, creation: 1 }))).toThrow("pid must be a process of this node");
+    expect(() => unregisterGlobal(42 as unknown as string)).toThrow(TypeError);
+  });
+});
+
+describe.each(BROKERS)('global names across nodes over %s (separate OS processes)', { timeout: 120_000 }, (kind) => {
+  it('a name is unique across the cluster, reached with send({ global }), released by unregister or the holder exit', async () => {
+    const cluster = uniqueCluster();
+    const common = { kind, url: sharedUrl(kind), cluster, ...patient };
+    const a = await NodeProc.start({ ...common, name: 'a' });
+    const b = await NodeProc.start({ ...common, name: 'b' });
+    await a.waitUp('b');
+    const pa = await a.request<PidJSON>('spawnInbox');
+    const pb = await b.request<PidJSON>('spawnInbox');
+    // true only once b has acknowledged: b knows it already.
+    expect(await a.request('registerGlobal', { name: 'leader', pid: pa })).toBe(true);
+    expect(await b.request('whereisGlobal', { name: 'leader' })).toBe(label(pa));
+    expect(await b.request('registerGlobal', { name: 'leader', pid: pb })).toBe(false);
+    expect(await b.request('sendGlobal', { name: 'leader', msg: 'to the leader' })).toBe('sent');
+    await a.request('awaitInbox', { pid: pa, count: 1 });
+    expect(await a.request('inbox', { pid: pa })).toEqual(['to the leader']);
+    expect(await b.request('sendGlobal', { name: 'nobody', msg: 1 })).toMatch(/no process is registered globally under 'nobody'/);
+
+    // Released from the other node: the holder's node lets go and tells everyone.
+    expect(await b.request('unregisterGlobal', { name: 'leader' })).toBe(true);
+    await barrier(b, a);
+    expect(await a.request('whereisGlobal', { name: 'leader' })).toBe(null);
+
+    // The holder exits: the name goes everywhere.
+    expect(await b.request('registerGlobal', { name: 'worker', pid: pb })).toBe(true);
+    expect(await a.request('registeredGlobal')).toEqual(['worker']);
+    await b.request('stopProcess', { pid: pb, reason: 'shutdown' });
+    await barrier(b, a);
+    expect(await a.request('whereisGlobal', { name: 'worker' })).toBe(null);
+    expect(await b.request('whereisGlobal', { name: 'worker' })).toBe(null);
+  });
+
+  it('two nodes claiming one name at once: exactly one wins and both agree on it', async () => {
+    const cluster = uniqueCluster();
+    const common = { kind, url: sharedUrl(kind), cluster, ...patient };
+    const a = await NodeProc.start({ ...common, name: 'a' });
+    const b = await NodeProc.start({ ...common, name: 'b' });
+    await a.waitUp('b');
+    const pa = await a.request<PidJSON>('spawnInbox');
+    const pb = await b.request<PidJSON>('spawnInbox');
+    const results = await Promise.all([a.request('registerGlobal', { name: 'race', pid: pa }), b.request('registerGlobal', { name: 'race', pid: pb })]);
+    expect(results.filter((r) => r === true)).toHaveLength(1);
+    const winner = results[0] === true ? label(pa) : label(pb);
+    expect(await a.request('whereisGlobal', { name: 'race' })).toBe(winner);
+    expect(await b.request('whereisGlobal', { name: 'race' })).toBe(winner);
+  });
+
+  it('a SIGKILLed node: its names vanish on the other nodes within the documented detection time', async () => {
+    const cluster = uniqueCluster();
+    const common = { kind, url: sharedUrl(kind), cluster };
+    const a = await NodeProc.start({ ...common, name: 'a' });
+    const b = await NodeProc.start({ ...common, name: 'b' });
+    await a.waitUp('b');
+    const pb = await b.request<PidJSON>('spawnInbox');
+    expect(await b.request('registerGlobal', { name: 'doomed', pid: pb })).toBe(true);
+    expect(await a.request('whereisGlobal', { name: 'doomed' })).toBe(label(pb));
+    const killedAt = Date.now();
+    b.kill('SIGKILL');
+    const down = await a.waitEvent((e) => e.event === 'nodedown' && e.node === 'b');
+    // The names go in the same step that declares the node down.
+    expect(await a.request('whereisGlobal', { name: 'doomed' })).toBe(null);
+    // Documented: nodeDownAfterMs + heartbeatMs = 1000 ms; a loaded machine adds its stalls.
+    expect((down.at as number) - killedAt).toBeLessThan(3000);
+  });
+
+  it('names claimed on both sides of a long broker outage: re-announced when the nodes meet, the earlier claim wins, the loser is told', async () => {
+    const broker = await PrivateBroker.start(kind);
+    try {
+      const cluster = uniqueCluster();
+      const opts = { kind, url: broker.url, cluster, ...patient, outageMs: 1000 };
+      const a = await NodeProc.start({ ...opts, name: 'a' });
+      const b = await NodeProc.start({ ...opts, name: 'b' });
+      await a.waitUp('b');
+      const pa = await a.request<PidJSON>('spawnInbox');
+      const pb = await b.request<PidJSON>('spawnInbox');
+      expect(await b.request('registerGlobal', { name: 'kept', pid: pb })).toBe(true);
+      await broker.kill();
+      await Promise.all([a.waitEvent((e) => e.event === 'nodedown' && e.node === 'b'), b.waitEvent((e) => e.event === 'nodedown' && e.node === 'a')]);
+      expect(await a.request('whereisGlobal', { name: 'kept' })).toBe(null);
+      // Apart, each side sees the name free: a claims it first, then b.
+      expect(await a.request('registerGlobal', { name: 'split', pid: pa })).toBe(true);
+      expect(await b.request('registerGlobal', { name: 'split', pid: pb })).toBe(true);
+      await broker.restart();
+      await Promise.all([a.waitEvent((e) => e.event === 'nodeup' && e.node === 'b'), b.waitEvent((e) => e.event === 'nodeup' && e.node === 'a')]);
+      await barrier(a, b);
+      await barrier(b, a);
+      expect(await a.request('whereisGlobal', { name: 'kept' })).toBe(label(pb));
+      expect(await a.request('whereisGlobal', { name: 'split' })).toBe(label(pa));
+      expect(await b.request('whereisGlobal', { name: 'split' })).toBe(label(pa));
+      await b.request('awaitInbox', { pid: pb, count: 1 });
+      expect(await b.request('inbox', { pid: pb })).toEqual([{ type: '"global_name_conflict"', name: '"split"', winner: `Pid(${a.creation})` }]);
+      expect(await a.request('inbox', { pid: pa })).toEqual([]);
+    } finally {
+      await broker.kill();
+    }
+  });
+});
