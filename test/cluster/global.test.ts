@@ -3,20 +3,13 @@ import { send, spawn } from '../../src/runtime/index.js';
 import { registerGlobal, registeredGlobal, unregisterGlobal, whereisGlobal } from '../../src/runtime/cluster/index.js';
 import { Pid } from '../../src/runtime/pid.js';
 import { BROKERS, PrivateBroker, sharedUrl, uniqueCluster } from './brokers.js';
-import { NodeProc, killAll } from './harness.js';
+import { NodeProc, barrier, killAll } from './harness.js';
 
 afterAll(killAll);
 
 type PidJSON = { node: string; serial: number; creation: number };
 const label = (p: PidJSON): string => `${p.node}.${p.serial}`;
 const patient = { nodeDownAfterMs: 5000 };
-
-/** Returns once everything `from` sent `to` before this call has been delivered there (the streams are ordered). */
-async function barrier(from: NodeProc, to: NodeProc): Promise<void> {
-  const box = await to.request<PidJSON>('spawnInbox');
-  await from.request('send', { to: box, msg: 'barrier' });
-  await to.request('awaitInbox', { pid: box, count: 1 });
-}
 
 describe('global names on one node', () => {
   it('registers, finds, sends to and releases a name; a holder that exits releases it', async () => {

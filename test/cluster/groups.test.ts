@@ -1,6 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { exit, send, spawn, type Pid as PidT } from '../../src/runtime/index.js';
+import { groupScope, pg, type GroupEvent } from '../../src/runtime/cluster/index.js';
+import { Pid } from '../../src/runtime/pid.js';
 import { BROKERS, PrivateBroker, sharedUrl, uniqueCluster } from './brokers.js';
-import { NodeProc, killAll, type NodeEvent } from './harness.js';
+import { NodeProc, barrier, killAll, type NodeEvent } from './harness.js';
 
 afterAll(killAll);
 
@@ -12,6 +15,47 @@ const patient = { nodeDownAfterMs: 5000 };
 function groupEvent(n: NodeProc, pred: (e: NodeEvent) => boolean, skip = 0): Promise<NodeEvent> {
   return n.waitEvent((e) => e.event === 'group' && pred(e) && n.events.filter((x) => x.event === 'group' && pred(x)).indexOf(e) >= skip);
 }
+
+/** Resolves on the next turn after the scheduler ran what was queued. */
+const settled = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('process groups on one node', () => {
+  it('join defaults to the calling process; a dead pid is skipped; demonitor stops the events and answers whether it was active', async () => {
+    const scope = groupScope('local-1');
+    const events: GroupEvent[] = [];
+    let ref: unknown;
+    const watcher = spawn((m: GroupEvent | 'stop') => {
+      if (m === 'stop') ref = scope.demonitor(ref as never) ? 'demonitored' : 'not active';
+      else events.push(m);
+    }, { init: () => void (ref = scope.monitor('g').ref) });
+    const member = spawn((m: 'join' | 'leave') => void (m === 'join' ? scope.join('g') : scope.leave('g')));
+    const dead = spawn(() => {});
+    exit(dead, 'kill');
+    scope.join('g', dead);
+    expect(scope.members('g')).toEqual([]);
+    send(member, 'join');
+    await settled();
+    expect(scope.localMembers('g')).toEqual([member]);
+    expect(events.map((e) => [e.event, e.pids])).toEqual([['join', [member]]]);
+    send(watcher, 'stop');
+    await settled();
+    expect(ref).toBe('demonitored');
+    send(member, 'leave');
+    await settled();
+    expect(scope.members('g')).toEqual([]);
+    expect(events).toHaveLength(1);
+    expect(pg.name).toBe('default');
+  });
+
+  it('refuses a bad group name, a pid of another node, and a monitor outside a process', () => {
+    const pid: PidT = spawn(() => {});
+    expect(() => pg.join('', pid)).toThrow(TypeError);
+    expect(() => pg.join('g', Pid.from({ node: 'elsewhere', serial: 9, creation: 1 }))).toThrow("only local processes join or leave groups here");
+    expect(() => pg.join('g', 'x' as unknown as PidT)).toThrow('expected a Pid or an array of Pids');
+    expect(() => pg.monitor('g')).toThrow('self() called outside a process');
+    expect(() => groupScope('')).toThrow(TypeError);
+  });
+});
 
 describe.each(BROKERS)('process groups across nodes over %s (separate OS processes)', { timeout: 120_000 }, (kind) => {
   it('join, leave and members span the nodes; a monitor hears each join and leave with its ref; localMembers and whichGroups', async () => {
@@ -61,10 +105,8 @@ describe.each(BROKERS)('process groups across nodes over %s (separate OS process
     await a.request('pgJoin', { group: 'y', pid: pa, scope: 's1' });
     const b = await NodeProc.start({ ...common, name: 'b' });
     await a.waitUp('b');
-    // a's snapshot went first on its fresh stream to b: a message sent after it arrives after it.
-    const box = await b.request<PidJSON>('spawnInbox');
-    await a.request('send', { to: box, msg: 'after the snapshot' });
-    await b.request('awaitInbox', { pid: box, count: 1 });
+    // a's snapshot went first on its fresh stream to b.
+    await barrier(a, b);
     expect(await b.request('pgWhichGroups', { scope: 's1' })).toEqual(['x', 'y']);
     expect(await b.request('pgMembers', { group: 'x', scope: 's1' })).toEqual([label(pa)]);
 

@@ -128,6 +128,16 @@ export async function killAll(): Promise<void> {
   );
 }
 
+/**
+ * Returns once everything `from` sent `to` before this call (messages, group and name
+ * announcements, topic interest) has been delivered there: the node streams are ordered.
+ */
+export async function barrier(from: NodeProc, to: NodeProc): Promise<void> {
+  const box = await to.request<{ node: string; serial: number; creation: number }>('spawnInbox');
+  await from.request('send', { to: box, msg: 'barrier' });
+  await to.request('awaitInbox', { pid: box, count: 1 });
+}
+
 /** How the inbox of node `creation` describes the message the `sendStructured` command sends. */
 export function structuredAsSeen(creation: number): Record<string, string> {
   return {
