@@ -58,7 +58,7 @@ describe.each(BROKERS)('remote names, monitors and links over %s (separate OS pr
     expect(a.events.filter((e) => e.event === 'DOWN').map((e) => e.reason)).toEqual(['"noproc"', '"done here"']);
   });
 
-  it('links cross both ways: EXIT to a trapping process, death to a plain one, with the reason', async () => {
+  it('links cross both ways: EXIT to a trapping process, death to a plain one, with the reason; processInfo lists them', async () => {
     const [a, b] = await start();
     const far = await b.request<PidJSON>('spawnInbox');
     await a.request('linkRemote', { target: far, trap: true });
@@ -78,6 +78,9 @@ describe.each(BROKERS)('remote names, monitors and links over %s (separate OS pr
     await b.request('watchDeath', { pid: far3 });
     const near3 = await a.request<PidJSON>('linkRemote', { target: far3, trap: true });
     await settled(a, b);
+    // Both ends list the link in processInfo().links.
+    expect(await a.request('processLinks', { pid: near3 })).toEqual([`b.${far3.serial}`]);
+    expect(await b.request('processLinks', { pid: far3 })).toEqual([`a.${near3.serial}`]);
     await a.request('stopProcess', { pid: near3, reason: 'kill' });
     expect((await b.waitEvent((e) => e.event === 'death')).reason).toBe('"killed"');
 
