@@ -14,10 +14,10 @@
  * are no helper constructors.
  */
 import { Pid, Ref, makeRef, nodeName } from './pid.js';
-import { ExitSignal, offExit, onExit, procOf, remoteRouter, requireSelf, rootPid, send, spawn, type SpawnOptions } from './process-core.js';
+import { ExitSignal, offExit, onExit, procOf, remoteRouter, requireSelf, rootPid, send, spawn, type RemoteName, type SpawnOptions } from './process-core.js';
 import { exit, spawnLink } from './links.js';
 import { unwatch, watch } from './monitors.js';
-import { whereis } from './names.js';
+import { globalHolder, whereis, type GlobalName } from './names.js';
 import { hibernate } from './policies.js';
 import { isAlive, setDescribe } from './introspection.js';
 import type { Proc } from './proc.js';
@@ -531,16 +531,23 @@ export function startLink<I extends AnyGenServerImpl>(impl: I, args: InitArgs<I>
   return startServer(impl, args, opts, 'caller') as Promise<Started<I>>;
 }
 
-function resolveDest(dest: Pid | string): Pid | undefined {
-  return dest instanceof Pid ? dest : whereis(dest);
+/** Where `call` may go: a pid, a local name, a name on a node, or a global name. */
+type CallDest = Pid | string | RemoteName | GlobalName;
+
+function resolveDest(dest: CallDest): Pid | undefined {
+  if (dest instanceof Pid) return dest;
+  if (typeof dest === 'string') return whereis(dest);
+  if ('global' in dest) return globalHolder(dest.global);
+  return whereis(dest.name);
 }
 
-function destLabel(dest: Pid | string, pid: Pid | undefined): string {
+function destLabel(dest: CallDest, pid: Pid | undefined): string {
   if (dest instanceof Pid) return String(dest);
-  return pid === undefined ? `'${dest}'` : `'${dest}' (${String(pid)})`;
+  const name = typeof dest === 'string' ? `'${dest}'` : 'global' in dest ? `global '${dest.global}'` : `'${dest.name}' on ${dest.node}`;
+  return pid === undefined ? name : `${name} (${String(pid)})`;
 }
 
-function noprocError(op: string, dest: Pid | string): CallError {
+function noprocError(op: string, dest: CallDest): CallError {
   const why = dest instanceof Pid ? 'the process is not alive' : 'no process is registered under that name';
   return new CallError(`${op} ${destLabel(dest, undefined)} failed: noproc (${why})`, 'noproc');
 }
@@ -558,14 +565,32 @@ function checkTimeout(where: string, ms: number): void {
  * `Infinity` waits forever), `'noproc'` at once if the server is not alive or the
  * name is not registered, `'calling_self'` from the server itself, or the server's
  * exit reason if it exits before replying. A reply after the timeout is dropped.
- * Throws `TypeError` for a bad `timeoutMs`.
+ * Throws `TypeError` for a bad `timeoutMs`. In a cluster, `{ name, node }` calls the
+ * name registered on that node (looked up there first: one more round trip, within
+ * `timeoutMs`) and `{ global: name }` the holder of a global name.
  *
  * @example
  * const n = await call<number>(counter, 'get');
  * await call('counter', 'get', 100); // a registered name, 100 ms timeout
+ * await call({ name: 'counter', node: 'chat-2' }, 'get'); // a name on another node
  */
-export function call<R = unknown>(dest: Pid | string, request: unknown, timeoutMs: number = DEFAULT_CALL_TIMEOUT): Promise<R> {
+export function call<R = unknown>(dest: CallDest, request: unknown, timeoutMs: number = DEFAULT_CALL_TIMEOUT): Promise<R> {
   checkTimeout('call', timeoutMs);
+  if (typeof dest === 'object' && !(dest instanceof Pid) && 'node' in dest && dest.node !== nodeName()) {
+    const router = remoteRouter();
+    if (router === null) return Promise.reject(noprocError('call to', dest));
+    const started = Date.now();
+    return new Promise<Pid | undefined>((resolve, reject) => {
+      const timer = timeoutMs === Infinity ? undefined : setTimeout(() => reject(new CallError(`call to ${destLabel(dest, undefined)} timed out after ${timeoutMs} ms`, 'timeout')), timeoutMs);
+      void router.whereis(dest.name, dest.node).then((pid) => {
+        clearTimeout(timer);
+        resolve(pid);
+      });
+    }).then((pid) => {
+      if (pid === undefined) throw noprocError('call to', dest);
+      return call<R>(pid, request, Math.max(0, timeoutMs - (Date.now() - started)));
+    });
+  }
   const pid = resolveDest(dest);
   if (pid === undefined) return Promise.reject(noprocError('call to', dest));
   const caller = currentProc();

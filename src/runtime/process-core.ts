@@ -99,6 +99,8 @@ export type RemoteRouter = {
   nodes(): string[];
   /** The other nodes' processes linked to the local process `local`, for `processInfo().links`. */
   links(local: Pid): Pid[];
+  /** The pid registered under `name` on another node, or undefined (nobody holds it, or the node is not up). */
+  whereis(name: string, node: string): Promise<Pid | undefined>;
 };
 let remote: RemoteRouter | null = null;
 

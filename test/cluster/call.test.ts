@@ -42,4 +42,20 @@ describe.each(BROKERS)('GenServer.call across nodes over %s (separate OS process
     const lost = await pending;
     expect(lost.reason).toBe('"noconnection"');
   });
+
+  it('call reaches a name registered on another node, and a global name; noproc when nobody holds the name', async () => {
+    const cluster = uniqueCluster();
+    const common = { kind, url: sharedUrl(kind), cluster, nodeDownAfterMs: 5000 };
+    const a = await NodeProc.start({ ...common, name: 'a' });
+    const b = await NodeProc.start({ ...common, name: 'b' });
+    await a.waitUp('b');
+    const server = await b.request<PidJSON>('startServer', { name: 'counter' });
+    expect(await a.request<CallResult>('call', { to: { name: 'counter', node: 'b' }, request: 'get' })).toEqual({ ok: { count: '41', at: 'Date(7)' } });
+    expect(await b.request('registerGlobal', { name: 'the-counter', pid: server })).toBe(true);
+    expect(await a.request<CallResult>('call', { to: { global: 'the-counter' }, request: 'get' })).toEqual({ ok: { count: '42', at: 'Date(7)' } });
+    const nobody = await a.request<CallResult>('call', { to: { name: 'nobody', node: 'b' }, request: 'get' });
+    expect(nobody).toEqual({ error: "call to 'nobody' on b failed: noproc (no process is registered under that name)", reason: '"noproc"' });
+    const gone = await a.request<CallResult>('call', { to: { name: 'counter', node: 'zed' }, request: 'get' });
+    expect(gone.reason).toBe('"noproc"');
+  });
 });

@@ -34,6 +34,7 @@ import { remoteReply } from '../gen-server.js';
 import { msgpackCodec, type Codec } from './codec.js';
 import type { Transport, Unsubscribe } from './transport.js';
 import { serviceReceive, servicesNodeDown, servicesNodeUp, setServiceCarrier } from './services.js';
+import { whereisOn } from './remote-names.js';
 
 /** Options for `startNode`. */
 export interface NodeOptions {
@@ -1115,6 +1116,7 @@ export async function startNode(options: NodeOptions): Promise<ClusterNode> {
     reply: (to, ref, ok, value) => n.replyRemote(to, ref, ok, value),
     nodes: () => n.nodes(),
     links: (local) => n.remoteLinksOf(local),
+    whereis: (name, node) => whereisOn(node, name),
   });
   setServiceCarrier({ send: (to, service, msg) => n.sendService(to, service, msg), nodes: () => n.nodes() });
   try {
