@@ -75,6 +75,10 @@ function removeOnce(list: Pid[], pids: readonly Pid[]): Pid[] {
 
 /**
  * One scope of process groups. Get one with `groupScope(name)`; `pg` is the default.
+ *
+ * @example
+ * const rooms: GroupScope = groupScope('rooms');
+ * rooms.join('lobby');
  */
 export class GroupScope {
   private readonly local: Members = new Map();
