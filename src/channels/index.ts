@@ -24,3 +24,4 @@ export {
 } from './channel.js';
 export { Endpoint, isBroadcast, type Broadcast, type EndpointOptions } from './endpoint.js';
 export { serializerFor, type SerializerVersion } from './serializer.js';
+export { Presence, type PresenceOptions, type PresenceState, type PresenceDiff, type PresenceMeta } from './presence.js';

@@ -1,7 +1,7 @@
 // The official phoenix client against a beamsock channels server: one suite, run on ws and on Bun.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { Socket } from 'phoenix';
+import { Presence, type Socket } from 'phoenix';
 import { FreezableProxy, ServerProc, answer, client, join, next, until } from './support.js';
 
 export function clientSuite(runtime: 'node' | 'bun'): void {
@@ -166,6 +166,41 @@ export function clientSuite(runtime: 'node' | 'bun'): void {
       } finally {
         await proxy.close();
       }
+    });
+
+    it('Presence: a second client sees joins, updates and leaves, and the phoenix Presence object follows them', async () => {
+      const names = (p: Presence): string[] => p.list((key) => key).sort();
+      const ada = open().channel('chat:presence', { user: 'ada' });
+      const adaView = new Presence(ada);
+      await join(ada);
+      await until(() => names(adaView).join() === 'ada', 'ada seeing herself');
+      const bob = open().channel('chat:presence', { user: 'bob' });
+      const bobView = new Presence(bob);
+      const joined: string[] = [];
+      adaView.onJoin((key) => joined.push(key));
+      await join(bob);
+      await until(() => names(bobView).join() === 'ada,bob' && names(adaView).join() === 'ada,bob', 'both seeing both');
+      expect(joined).toEqual(['bob']);
+      await answer(bob.push('typing', {}));
+      await until(() => adaView.list((key, p) => (key === 'bob' ? p.metas : [])).flat().some((m) => m.typing === true), 'the update');
+      expect(adaView.list((key, p) => (key === 'bob' ? p.metas.length : 0)).reduce((a, b) => a + b)).toBe(1);
+      const left: string[] = [];
+      bobView.onLeave((key) => left.push(key));
+      await answer(ada.leave());
+      await until(() => names(bobView).join() === 'bob', 'ada gone from bob\'s list');
+      expect(left).toEqual(['ada']);
+    });
+
+    it('Presence: a socket that goes away is untracked', async () => {
+      const names = (p: Presence): string[] => p.list((key) => key).sort();
+      const watcher = open().channel('chat:gone', { user: 'watcher' });
+      const view = new Presence(watcher);
+      await join(watcher);
+      const leaving = open();
+      await join(leaving.channel('chat:gone', { user: 'leaver' }));
+      await until(() => names(view).join() === 'leaver,watcher', 'both present');
+      leaving.disconnect();
+      await until(() => names(view).join() === 'watcher', 'the leaver untracked');
     });
 
     it('limits answer with a reason: channels per socket, payload size, pending pushes', async () => {

@@ -45,7 +45,15 @@ export class ServerProc {
     this.child.stdin.write(`${JSON.stringify({ topic, event, payload })}\n`);
   }
 
+  /** Kills the process without warning, as a crashed machine. */
+  async kill(): Promise<void> {
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+
   async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((r) => this.child.once('exit', r));
     this.child.stdin.end();
     await exited;
