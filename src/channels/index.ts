@@ -4,7 +4,7 @@
  * through PubSub and the fastlane, and Presence across a cluster.
  * Long-polling is not offered: WebSocket only.
  */
-export { createSocket, type PhoenixSocket, type SocketOptions, type ConnectInfo, type ConnectResult, type SocketArgs, type SocketState } from './socket.js';
+export { createSocket, drainSocket, type PhoenixSocket, type SocketOptions, type ConnectInfo, type ConnectResult, type SocketArgs, type SocketState } from './socket.js';
 export {
   ChannelSocket,
   joinOk,

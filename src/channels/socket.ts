@@ -88,6 +88,21 @@ export interface PhoenixSocket<SA> {
   connectWith(params: Readonly<Record<string, string>>, info: ConnectInfo, vsn: SerializerVersion): Promise<Authorization<SocketArgs>>;
 }
 
+/** The message `drainSocket` sends (Phoenix's `:socket_drain`). */
+const DRAIN = Symbol('phx socket drain');
+
+/**
+ * Asks a socket's process to close with 1012 (service restart), as Phoenix's
+ * socket drainer does when a server shuts down: the client reconnects, to this
+ * server or another. Its channels end with it. Does nothing to a dead pid.
+ *
+ * @example
+ * for (const pid of sockets) drainSocket(pid);
+ */
+export function drainSocket(pid: Pid): void {
+  send(pid, DRAIN);
+}
+
 const OPTION_KEYS = ['endpoint', 'channels', 'connect', 'id', 'maxChannels', 'maxPayloadBytes', 'maxPendingPushes'];
 
 function positiveInt(opts: Record<string, unknown>, key: string, dflt: number): number {
@@ -244,6 +259,7 @@ export function createSocket<SA = undefined>(opts: SocketOptions<SA>): PhoenixSo
         const closed = msg.reason === 'normal' || msg.reason === 'shutdown' || isShutdownReason(msg.reason);
         return push(closed ? encodeControl(state.ctx.vsn, entry.joinRef, entry.topic, 'phx_close', {}) : encodeControl(state.ctx.vsn, entry.joinRef, entry.topic, 'phx_error', { reason: 'channel_crash' }), state);
       }
+      if (msg === DRAIN) return stop({ shutdown: 'restart' }, state);
       if (isBroadcast(msg) && msg.event === 'disconnect' && msg.topic === state.ctx.id) {
         // 1001, not 1000: the client reconnects, and connect decides again.
         return stop({ shutdown: 'disconnected' }, { code: 1001 }, state);
