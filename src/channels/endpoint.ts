@@ -105,8 +105,8 @@ function broadcastOf(topic: string, event: string, payload: unknown): Broadcast 
  * endpoint.broadcast('room:lobby', 'new_msg', { user: 'system', body: 'restarting soon' });
  */
 export class Endpoint {
-  /** The PubSub broadcasts go through. */
-  readonly pubsub: PubSub<Meta>;
+  /** The PubSub broadcasts go through (joined channels subscribe to it with their socket's details as metadata). */
+  readonly pubsub: PubSub<unknown>;
 
   /**
    * Creates an endpoint. Throws a TypeError naming a bad option.
@@ -120,8 +120,8 @@ export class Endpoint {
       if (key !== 'pubsub') throw new TypeError(`Endpoint options: unknown option '${key}' (known: pubsub)`);
     }
     if (opts.pubsub !== undefined && !(opts.pubsub instanceof PubSub)) throw new TypeError(`Endpoint option 'pubsub' must be a PubSub, got ${String(opts.pubsub)}`);
-    this.pubsub = (opts.pubsub ?? new PubSub()) as PubSub<Meta>;
-    this.pubsub.registerDispatcher(CHANNEL_DISPATCHER, channelDispatcher);
+    this.pubsub = opts.pubsub ?? (new PubSub() as PubSub<unknown>);
+    this.pubsub.registerDispatcher(CHANNEL_DISPATCHER, channelDispatcher as Dispatcher<unknown>);
   }
 
   /**
