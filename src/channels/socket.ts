@@ -26,6 +26,26 @@ export interface ConnectInfo {
   readonly url: URL;
   /** Request headers, lower-cased names. */
   readonly headers: Readonly<Record<string, string>>;
+  /**
+   * The token of the client's `authToken` option (Phoenix's `auth_token`), which
+   * it sends as the subprotocol `base64url.bearer.phx.<base64>` beside `phoenix`
+   * rather than in the URL. Serve with `subprotocols: ['phoenix']` so the
+   * handshake names one the client offered.
+   */
+  readonly authToken: string | undefined;
+}
+
+const AUTH_TOKEN_PREFIX = 'base64url.bearer.phx.';
+
+function authTokenOf(headers: Readonly<Record<string, string>>): string | undefined {
+  const offered = headers['sec-websocket-protocol'];
+  if (offered === undefined) return undefined;
+  const entry = offered
+    .split(',')
+    .map((p) => p.trim())
+    .find((p) => p.startsWith(AUTH_TOKEN_PREFIX));
+  // The client encodes with btoa, one byte per character: latin1 reads it back as it was given.
+  return entry === undefined ? undefined : Buffer.from(entry.slice(AUTH_TOKEN_PREFIX.length), 'base64').toString('latin1');
 }
 
 /**
@@ -189,7 +209,8 @@ export function createSocket<SA = undefined>(opts: SocketOptions<SA>): PhoenixSo
     if (vsn === undefined) return { status: 403, reason: `unsupported serializer vsn=${url.searchParams.get('vsn') ?? ''}: beamsock speaks 1.0.0 and 2.0.0` };
     const params: Record<string, string> = {};
     for (const [k, v] of url.searchParams) if (k !== 'vsn') params[k] = v;
-    return connectWith(params, { url, headers: headersOf(req) }, vsn);
+    const headers = headersOf(req);
+    return connectWith(params, { url, headers, authToken: authTokenOf(headers) }, vsn);
   };
 
   const reply = (state: SocketState, msg: InMessage, status: string, response: unknown): HandleResult<SocketState> =>

@@ -151,7 +151,7 @@ export async function socketConnect<SA>(socket: PhoenixSocket<SA>, params: Reado
   const url = new URL('ws://test/socket/websocket');
   url.searchParams.set('vsn', '2.0.0');
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-  const auth = await socket.connectWith(params, { url, headers: {} }, '2');
+  const auth = await socket.connectWith(params, { url, headers: {}, authToken: undefined }, '2');
   if (typeof auth !== 'object' || !('args' in auth)) {
     const refusal = auth as { status?: number; reason?: string };
     throw new ConnectRefusedError(refusal.status ?? 403, refusal.reason ?? 'Forbidden');

@@ -4,6 +4,7 @@ declare module 'phoenix' {
     transport?: unknown;
     params?: Record<string, unknown> | (() => Record<string, unknown>);
     vsn?: string;
+    authToken?: string;
     encode?: (msg: { join_ref: string | null; ref: string | null; topic: string; event: string; payload: unknown }, cb: (encoded: unknown) => void) => void;
     decode?: (raw: unknown, cb: (msg: unknown) => void) => void;
     heartbeatIntervalMs?: number;
