@@ -86,7 +86,7 @@ const INDEX_ENV = 'BEAMSOCK_CORE_INDEX';
 const RESTARTS_ENV = 'BEAMSOCK_CORE_RESTARTS';
 
 /** The messages between the primary and a worker, tagged so they pass by the application's own. */
-type CoreMessage = { readonly beamsockCore: 'ready' } | { readonly beamsockCore: 'failed'; readonly error: string } | { readonly beamsockCore: 'stop' };
+type CoreMessage = { readonly beamsockCore: 'listening' } | { readonly beamsockCore: 'ready' } | { readonly beamsockCore: 'failed'; readonly error: string } | { readonly beamsockCore: 'stop' };
 
 function isCoreMessage(m: unknown): m is CoreMessage {
   return typeof m === 'object' && m !== null && typeof (m as { beamsockCore?: unknown }).beamsockCore === 'string';
@@ -202,6 +202,8 @@ async function startWorker(s: Settings): Promise<CoresWorker> {
   process.on('message', (m: unknown) => {
     if (isCoreMessage(m) && m.beamsockCore === 'stop') onStop();
   });
+  // A stop sent before this listener existed would be lost: the primary waits for this.
+  tell({ beamsockCore: 'listening' });
   if (s.handleSignals) {
     process.once('SIGTERM', onStop);
     process.once('SIGINT', onStop);
@@ -226,6 +228,8 @@ interface Slot {
   readonly index: number;
   readonly name: string;
   worker: Worker | undefined;
+  /** Whether the worker listens for the primary's stop yet. */
+  listening: boolean;
   startedAt: number;
   restarts: number;
   /** Restarts in a row of a worker that died within `STABLE_MS`. */
@@ -238,6 +242,7 @@ function startPrimary(cluster: Cluster, s: Settings): Promise<CoresPrimary> {
     index: i + 1,
     name: `${s.name}-${i + 1}`,
     worker: undefined,
+    listening: false,
     startedAt: 0,
     restarts: 0,
     fastDeaths: 0,
@@ -254,11 +259,15 @@ function startPrimary(cluster: Cluster, s: Settings): Promise<CoresPrimary> {
     slot.startedAt = Date.now();
     const worker = cluster.fork({ [INDEX_ENV]: String(slot.index), [RESTARTS_ENV]: String(slot.restarts) });
     slot.worker = worker;
+    slot.listening = false;
     let wasReady = false;
     let failure: string | undefined;
     worker.on('message', (m: unknown) => {
       if (!isCoreMessage(m)) return;
-      if (m.beamsockCore === 'ready' && !wasReady) {
+      if (m.beamsockCore === 'listening') {
+        slot.listening = true;
+        if (stopping !== undefined) askToStop(worker);
+      } else if (m.beamsockCore === 'ready' && !wasReady) {
         wasReady = true;
         if (slot.restarts === 0 && ++readyCount === s.count) settle?.resolve();
       } else if (m.beamsockCore === 'failed') {
@@ -300,12 +309,17 @@ function startPrimary(cluster: Cluster, s: Settings): Promise<CoresPrimary> {
         clearTimeout(kill);
         resolve();
       });
-      try {
-        worker.send({ beamsockCore: 'stop' } satisfies CoreMessage);
-      } catch {
-        // Its channel is already gone: it is exiting, or is killed when the timer fires.
-      }
+      // Otherwise asked as soon as it listens.
+      if (slot.listening) askToStop(worker);
     });
+  };
+
+  const askToStop = (worker: Worker): void => {
+    try {
+      worker.send({ beamsockCore: 'stop' } satisfies CoreMessage);
+    } catch {
+      // Its channel is already gone: it is exiting, or is killed when the timer fires.
+    }
   };
 
   const onSignal = (signal: NodeJS.Signals): void => {
