@@ -9,6 +9,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { BenchResult } from './report.js';
+import { coresResults } from './cluster-cores.js';
 
 type Kind = 'nats' | 'redis';
 const KINDS: Kind[] = ['nats', 'redis'];
@@ -65,6 +66,7 @@ export async function run(): Promise<BenchResult[]> {
       },
     );
   }
+  results.push(...(await coresResults()));
   return results;
 }
 
