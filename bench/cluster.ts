@@ -3,7 +3,8 @@
  * each beside the raw broker doing the same in the same two processes (raw publish ->
  * echo republish -> driver; raw publish with a flush every 1,000), once over NATS
  * and once over Redis. Two node processes are forked (a driver and an echo node);
- * raw and beamsock blocks alternate so both see the same machine load.
+ * raw and beamsock blocks alternate so both see the same machine load. Then the
+ * many-cores figures of `cluster-cores.ts` (2 nodes against 1, broadcast and echo).
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
