@@ -1,9 +1,9 @@
 /**
  * runOnCores: its options are checked before anything forks; in a child process
  * (test/cluster/fixtures/cores-child.ts) with two workers, the primary lists its
- * workers, restarts one that was SIGKILLed under the same index and reports it,
- * stops all (each running its stop function, also one stopped while starting) and
- * then exits by itself; a worker that fails before it is ready rejects runOnCores
+ * workers, restarts one that was SIGKILLed under the same index, reports it and
+ * waits longer the second time, stops all (each running its stop function, one
+ * that never ends killed after shutdownTimeoutMs) and then exits by itself; a worker that fails before it is ready rejects runOnCores
  * with its error and leaves no process.
  */
 import { execFile } from 'node:child_process';
@@ -56,32 +56,35 @@ describe('runOnCores', () => {
   });
 
   it(
-    'supervises its workers: lists them, restarts a SIGKILLed one under its index with a report, stops all, then lets the primary exit',
+    'supervises its workers: lists them, restarts a SIGKILLed one under its index with a report and a growing backoff, stops all, then lets the primary exit',
     async () => {
       const { code, lines, stderr } = await runChild();
       expect(code, stderr).toBe(0);
-      const workers = lines.find((l) => 'workers' in l)?.['workers'] as { index: number; name: string; pid: number; restarts: number }[];
-      expect(workers.map(({ index, name, restarts }) => ({ index, name, restarts }))).toEqual([
-        { index: 1, name: 'fx-1', restarts: 0 },
-        { index: 2, name: 'fx-2', restarts: 0 },
+      const workers = lines.find((l) => 'workers' in l)?.['workers'] as { index: number; name: string; pid: number; restarts: number; ready: boolean }[];
+      expect(workers.map(({ index, name, restarts, ready }) => ({ index, name, restarts, ready }))).toEqual([
+        { index: 1, name: 'fx-1', restarts: 0, ready: true },
+        { index: 2, name: 'fx-2', restarts: 0, ready: true },
       ]);
-      const after = lines.find((l) => 'restarted' in l) as { restarted: { index: number; pid: number; restarts: number }[]; restarts: number; reports: unknown[] };
+      const after = lines.find((l) => 'restarted' in l) as { killed: number[]; restarted: { index: number; pid: number; restarts: number }[]; restarts: number; reports: unknown[] };
       expect(after.restarted.map(({ index, restarts }) => ({ index, restarts }))).toEqual([
-        { index: 1, restarts: 1 },
+        { index: 1, restarts: 2 },
         { index: 2, restarts: 0 },
       ]);
-      expect(after.restarted[0]?.pid).not.toBe(workers[0]?.pid);
-      expect(after.restarts).toBe(1);
+      expect(after.killed[0]).toBe(workers[0]?.pid);
+      expect(after.restarted[0]?.pid).not.toBe(after.killed[1]);
+      expect(after.restarts).toBe(2);
+      // A worker dying young again waits longer: 50 ms doubled, capped by maxRestartDelayMs (80).
       expect(after.reports).toEqual([
-        { event: 'worker_exit', node: 'fx-1', detail: `worker process ${String(workers[0]?.pid)} exited (signal SIGKILL); restarting in 50 ms` },
+        { event: 'worker_exit', node: 'fx-1', detail: `worker process ${String(after.killed[0])} exited (signal SIGKILL); restarting in 50 ms` },
+        { event: 'worker_exit', node: 'fx-1', detail: `worker process ${String(after.killed[1])} exited (signal SIGKILL); restarting in 80 ms` },
       ]);
-      // Both ran their stop function, the restarted one too (it was asked while still starting).
+      // Both ran their stop function; worker 2's never ended and it was killed after shutdownTimeoutMs.
       expect(lines.filter((l) => 'stopped' in l).sort((a, b) => Number(a['stopped']) - Number(b['stopped']))).toEqual([
-        { stopped: 1, restarts: 1 },
+        { stopped: 1, restarts: 2 },
         { stopped: 2, restarts: 0 },
       ]);
       expect(lines.at(-1)).toEqual({ afterStop: [] });
-      for (const w of [...workers, ...after.restarted]) expect(isRunning(w.pid)).toBe(false);
+      for (const pid of [...workers.map((w) => w.pid), ...after.restarted.map((w) => w.pid)]) expect(isRunning(pid)).toBe(false);
     },
     RUN_TIMEOUT_MS,
   );

@@ -57,6 +57,8 @@ export interface CoreWorker {
   /** Its OS process id. */
   readonly pid: number;
   readonly restarts: number;
+  /** Whether its worker function has finished (it serves). */
+  readonly ready: boolean;
 }
 
 /** What `runOnCores` returns in the primary process. */
@@ -230,6 +232,7 @@ interface Slot {
   worker: Worker | undefined;
   /** Whether the worker listens for the primary's stop yet. */
   listening: boolean;
+  ready: boolean;
   startedAt: number;
   restarts: number;
   /** Restarts in a row of a worker that died within `STABLE_MS`. */
@@ -243,6 +246,7 @@ function startPrimary(cluster: Cluster, s: Settings): Promise<CoresPrimary> {
     name: `${s.name}-${i + 1}`,
     worker: undefined,
     listening: false,
+    ready: false,
     startedAt: 0,
     restarts: 0,
     fastDeaths: 0,
@@ -260,6 +264,7 @@ function startPrimary(cluster: Cluster, s: Settings): Promise<CoresPrimary> {
     const worker = cluster.fork({ [INDEX_ENV]: String(slot.index), [RESTARTS_ENV]: String(slot.restarts) });
     slot.worker = worker;
     slot.listening = false;
+    slot.ready = false;
     let wasReady = false;
     let failure: string | undefined;
     worker.on('message', (m: unknown) => {
@@ -269,6 +274,7 @@ function startPrimary(cluster: Cluster, s: Settings): Promise<CoresPrimary> {
         if (stopping !== undefined) askToStop(worker);
       } else if (m.beamsockCore === 'ready' && !wasReady) {
         wasReady = true;
+        slot.ready = true;
         if (slot.restarts === 0 && ++readyCount === s.count) settle?.resolve();
       } else if (m.beamsockCore === 'failed') {
         failure = m.error;
@@ -350,7 +356,7 @@ function startPrimary(cluster: Cluster, s: Settings): Promise<CoresPrimary> {
     role: 'primary',
     workers: () =>
       slots.flatMap((slot) =>
-        slot.worker?.process.pid === undefined ? [] : [{ index: slot.index, name: slot.name, pid: slot.worker.process.pid, restarts: slot.restarts }],
+        slot.worker?.process.pid === undefined ? [] : [{ index: slot.index, name: slot.name, pid: slot.worker.process.pid, restarts: slot.restarts, ready: slot.ready }],
       ),
     restarts: () => totalRestarts,
     stop,
