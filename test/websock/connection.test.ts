@@ -42,7 +42,16 @@ class FakeTransport implements Transport {
   setMaxFrameSize(): void {}
 }
 
-const SETTINGS: ConnectionSettings = { timeout: 0, maxFrameSize: 0, activeN: 100, maxHeapSize: undefined, fullsweepAfter: undefined };
+const SETTINGS: ConnectionSettings = {
+  timeout: 0,
+  maxFrameSize: 0,
+  activeN: 100,
+  maxHeapSize: undefined,
+  fullsweepAfter: undefined,
+  highWaterMark: Infinity,
+  lowWaterMark: 0,
+  maxBufferedAmount: Infinity,
+};
 const META = { handlerName: 'Test', remoteAddress: '127.0.0.1', path: '/', protocol: undefined, server: 'fake' };
 
 function start(script: Script = {}, settings: Partial<ConnectionSettings> = {}) {

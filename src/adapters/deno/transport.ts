@@ -5,9 +5,13 @@
  *
  * Deno's socket is a WHATWG `WebSocket`: whole messages in, whole messages out,
  * no pause, and no ping or pong either way (Deno answers pings itself). So:
- * - reading cannot stop: while the connection is paused (`setActive(false)`, or
- *   `activeN` messages waiting) what arrives is held here, in order, and handed
- *   over on resume: handlers see Cowboy's flow control, the peer is not slowed;
+ * - reading cannot stop: while the connection is paused (`setActive(false)`,
+ *   `activeN` messages waiting, or outbound bytes over `highWaterMark`) what
+ *   arrives is held here, in order, and handed over on resume: handlers see
+ *   Cowboy's flow control, the peer is not slowed; past `maxBufferedAmount` held
+ *   bytes the connection closes with 1008;
+ * - there is no `drain` event: while a connection is paused, one shared timer
+ *   tells it every `DRAIN_POLL_MS` how much is still unwritten;
  * - `maxFrameSize` is checked here on each whole message (Deno has read it by
  *   then, up to its own fixed limit of 64 MiB), closing with 1009;
  * - a ping or pong frame cannot be pushed: the write throws, which crashes only
@@ -33,6 +37,32 @@ const EMPTY = new Uint8Array(0);
  * if (maxFrameSize > DENO_MAX_MESSAGE) throw new TypeError('too large for Deno');
  */
 export const DENO_MAX_MESSAGE = 64 * 1024 * 1024;
+
+/** How often a paused connection is told how much of its output is still unwritten (Deno has no `drain` event). */
+const DRAIN_POLL_MS = 10;
+
+/** The paused transports, polled by one timer that runs only while there are some and never keeps the process alive. */
+const drainPoll = new (class DrainPoll {
+  private readonly paused = new Set<DenoTransport>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  add(t: DenoTransport): void {
+    this.paused.add(t);
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => {
+        for (const p of this.paused) p.pollDrain();
+      }, DRAIN_POLL_MS);
+      this.timer.unref();
+    }
+  }
+
+  delete(t: DenoTransport): void {
+    if (this.paused.delete(t) && this.paused.size === 0 && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+})();
 
 /** The reason beamsock gives when a message is over `maxFrameSize`, as Bun and uWebSockets word it. */
 const TOO_BIG = 'Received too big message';
@@ -90,6 +120,8 @@ export class DenoTransport implements Transport {
   private paused = false;
   /** Messages that arrived while paused, in order. */
   private readonly held: (string | ArrayBuffer)[] = [];
+  /** Their size (string length for text): what `maxBufferedAmount` bounds. */
+  private heldBytes = 0;
   /** The text of Deno's `error` event, which comes before `close`. */
   private error: string | undefined;
 
@@ -110,8 +142,10 @@ export class DenoTransport implements Transport {
     ws.onmessage = (ev) => {
       // Once beamsock has closed (a message over maxFrameSize), what Deno still reads is dropped.
       if (this.closing) return;
-      if (this.paused) this.held.push(ev.data);
-      else this.deliver(ev.data);
+      if (!this.paused) return this.deliver(ev.data);
+      this.held.push(ev.data);
+      this.heldBytes += typeof ev.data === 'string' ? ev.data.length : ev.data.byteLength;
+      (this.conn as Connection<unknown>).holding(this.heldBytes);
     };
     ws.onerror = (ev) => {
       this.error ??= ev.message ?? 'WebSocket error';
@@ -134,7 +168,7 @@ export class DenoTransport implements Transport {
 
   private closed(code: number, reason: string, wasClean: boolean): void {
     const conn = this.conn;
-    this.held.length = 0;
+    this.forgetHeld();
     if (conn === null) return;
     this.serving.ended(conn);
     if (this.closing) return;
@@ -150,7 +184,7 @@ export class DenoTransport implements Transport {
 
   private tooBig(conn: Connection<unknown>): void {
     this.close(1009, TOO_BIG);
-    this.held.length = 0;
+    this.forgetHeld();
     conn.protocolError(new DenoProtocolError(TOO_BIG, 1009, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'), 1009);
   }
 
@@ -186,17 +220,36 @@ export class DenoTransport implements Transport {
   }
 
   pause(): void {
+    if (this.paused) return;
     this.paused = true;
+    drainPoll.add(this);
   }
 
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
+    drainPoll.delete(this);
     // A message handed over may pause the connection again: the rest stay held, in order.
     const held = this.held;
     let i = 0;
-    while (i < held.length && !this.paused && !this.closing) this.deliver(held[i++] as string | ArrayBuffer);
+    while (i < held.length && !this.paused && !this.closing) {
+      const data = held[i++] as string | ArrayBuffer;
+      this.heldBytes -= typeof data === 'string' ? data.length : data.byteLength;
+      this.deliver(data);
+    }
     held.splice(0, i);
+  }
+
+  /** @internal one tick of the drain poll, while paused. */
+  pollDrain(): void {
+    if (this.closing) drainPoll.delete(this);
+    else this.conn?.drained();
+  }
+
+  private forgetHeld(): void {
+    this.held.length = 0;
+    this.heldBytes = 0;
+    drainPoll.delete(this);
   }
 
   bufferedAmount(): number {

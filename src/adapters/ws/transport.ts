@@ -226,7 +226,8 @@ export function bindSocket(ws: WebSocket, socket: UpgradeSocket, transport: WsTr
   (socket as BoundSocket)[kConn] = conn;
   // Every read, a whole message or a piece of one, keeps the connection from idling out.
   socket.on('data', onSocketData);
-  if (serving.options.maxHeapSize.size !== 0) socket.on('drain', onSocketDrain);
+  // A connection paused at its high-water mark reads again on 'drain' (the socket's buffer emptied).
+  if (serving.options.maxHeapSize.size !== 0 || serving.options.highWaterMark !== Infinity) socket.on('drain', onSocketDrain);
 }
 
 /**
