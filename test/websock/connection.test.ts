@@ -6,6 +6,7 @@ import { setActive, setConnectionOptions, setDeflate, setShutdownReason } from '
 import { Connection, type ConnectionSettings } from '../../src/websock/connection.js';
 import type { Transport } from '../../src/websock/transport.js';
 import { gate, inside, pushMessage, Recorder, runIn, scripted, type Script } from '../conformance/handlers.js';
+import { exitReasonOf } from '../support/exits.js';
 import { captureReports } from '../support/reports.js';
 
 /** A transport that records what the connection asks of the socket. */
@@ -172,6 +173,92 @@ describe('maxHeapSize', () => {
     expect(transport.closes).toEqual([]);
     expect(rec.count('terminate')).toBe(0);
     expect(reports.filter((r) => r.kind === 'max_heap_size' && r.pid === conn.pid)).toHaveLength(1);
+  });
+});
+
+describe('backpressure', () => {
+  const MARKS = { highWaterMark: 1_000, lowWaterMark: 100, maxBufferedAmount: 10_000 };
+
+  it('over highWaterMark unwritten bytes the socket stops being read; a drain to lowWaterMark reads it again', async () => {
+    const { transport, conn, rec } = start({}, MARKS);
+    await idle();
+    transport.buffered = 1_001;
+    conn.received('x', false, 1);
+    await rec.nth('handleIn');
+    await idle();
+    expect(transport.paused).toBe(true);
+    expect(processInfo(conn.pid)?.details['paused']).toBe(true);
+    transport.buffered = 101;
+    conn.drained();
+    expect(transport.paused).toBe(true);
+    transport.buffered = 100;
+    conn.drained();
+    expect(transport.paused).toBe(false);
+    expect([transport.pauses, transport.resumes]).toEqual([1, 1]);
+    expect(isAlive(conn.pid)).toBe(true);
+  });
+
+  it('setActive(true) does not read a socket held paused by its unwritten output, nor does a drain one the handler paused', async () => {
+    const { transport, conn } = start({}, MARKS);
+    await idle();
+    transport.buffered = 5_000;
+    send(conn.pid, pushMessage(['text', 'out']));
+    await idle();
+    expect(transport.paused).toBe(true);
+    await runIn(conn.pid, () => setActive(false));
+    await runIn(conn.pid, () => setActive(true));
+    expect(transport.paused).toBe(true);
+    await runIn(conn.pid, () => setActive(false));
+    transport.buffered = 0;
+    conn.drained();
+    expect(transport.paused).toBe(true);
+    await runIn(conn.pid, () => setActive(true));
+    expect(transport.paused).toBe(false);
+  });
+
+  it('past maxBufferedAmount the connection closes with 1008, reports it, and terminate sees { error: backpressure }', async () => {
+    const { transport, conn, rec } = start({}, MARKS);
+    await idle();
+    const exited = exitReasonOf(conn.pid);
+    transport.buffered = 10_001;
+    send(conn.pid, pushMessage(['text', 'one too many']));
+    expect(await exited).toEqual({ shutdown: 'backpressure' });
+    expect(transport.closes).toEqual([[1008, '']]);
+    expect(transport.aborts).toBe(0);
+    expect((await rec.nth('terminate')).input).toEqual({ error: 'backpressure' });
+    expect(reports.filter((r) => r.kind === 'backpressure' && r.pid === conn.pid)).toEqual([
+      { kind: 'backpressure', pid: conn.pid, server: 'fake', held: 'outbound', bytes: 10_001, limit: 10_000, code: 1008 },
+    ]);
+  });
+
+  it('inbound bytes an adapter holds for a paused connection are bounded by maxBufferedAmount too', async () => {
+    const { transport, conn } = start({}, MARKS);
+    await idle();
+    const exited = exitReasonOf(conn.pid);
+    conn.holding(10_000);
+    expect(isAlive(conn.pid)).toBe(true);
+    conn.holding(10_001);
+    expect(await exited).toEqual({ shutdown: 'backpressure' });
+    expect(transport.closes).toEqual([[1008, '']]);
+    expect(reports.filter((r) => r.kind === 'backpressure' && r.pid === conn.pid).map((r) => r.kind === 'backpressure' && r.held)).toEqual(['inbound']);
+  });
+
+  it('what one slice pushes is written as it passes highWaterMark, not all at the slice end, so the limit sees it', async () => {
+    const { transport, conn } = start({}, MARKS);
+    await idle();
+    for (let i = 0; i < 5; i++) send(conn.pid, pushMessage(['binary', Buffer.alloc(600)]));
+    await idle();
+    expect(transport.writes.map((w) => w.length)).toEqual([2, 2, 1]);
+  });
+
+  it('without marks (highWaterMark and maxBufferedAmount 0) a slice leaves in one write and nothing pauses', async () => {
+    const { transport, conn } = start();
+    await idle();
+    transport.buffered = 1e9;
+    for (let i = 0; i < 5; i++) send(conn.pid, pushMessage(['binary', Buffer.alloc(600)]));
+    await idle();
+    expect(transport.writes.map((w) => w.length)).toEqual([5]);
+    expect(transport.paused).toBe(false);
   });
 });
 
