@@ -17,7 +17,7 @@ import { enqueue, exit, kill, procOf, rootPid, setHeld, spawnOwned, type SpawnOp
 import { isExit, isShutdownReason, type ExitReason } from '../runtime/reasons.js';
 import { BUSY, DEAD, SCHEDULED, type Proc, type ProcOwner } from '../runtime/proc.js';
 import type { CloseDetail, CloseInfo, CloseReason, Frame, Frames, HandleResult, Payload, WebSock } from './behaviour.js';
-import { validateCloseDetail } from './close-codes.js';
+import { CloseCode, validateCloseDetail } from './close-codes.js';
 import { IdleWheel, type IdleWatched } from './idle-wheel.js';
 import type { ResolvedOptions } from './options.js';
 import { countClose, countControl, countReceived, countSent, frameStats, handleIn, publishCrash, publishStart, publishStop, type FrameStats } from './telemetry.js';
@@ -61,8 +61,6 @@ export function connectionSettings(o: ResolvedOptions): ConnectionSettings {
   };
 }
 
-/** The close code of a connection closed past its `maxBufferedAmount`: a policy of the server's (RFC 6455 §7.4.1). */
-export const BACKPRESSURE_CLOSE = 1008;
 
 // What handleIn and handleControl receive beside the data: shared, never changed.
 const TEXT_META = Object.freeze({ opcode: 'text' as const });
@@ -532,8 +530,8 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   private overflow(held: 'outbound' | 'inbound', bytes: number): void {
     if (this.out !== null) this.out.length = 0;
     this.outBytes = 0;
-    report({ kind: 'backpressure', pid: this.pid, server: this.meta.server, held, bytes, limit: this.settings.maxBufferedAmount, code: BACKPRESSURE_CLOSE });
-    this.refusal = { code: BACKPRESSURE_CLOSE, why: 'backpressure' };
+    report({ kind: 'backpressure', pid: this.pid, server: this.meta.server, held, bytes, limit: this.settings.maxBufferedAmount, code: CloseCode.POLICY_VIOLATION });
+    this.refusal = { code: CloseCode.POLICY_VIOLATION, why: 'backpressure' };
     kill(this.proc, { shutdown: 'backpressure' });
   }
 
