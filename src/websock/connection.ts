@@ -18,6 +18,7 @@ import { isExit, isShutdownReason, type ExitReason } from '../runtime/reasons.js
 import { BUSY, DEAD, SCHEDULED, type Proc, type ProcOwner } from '../runtime/proc.js';
 import type { CloseDetail, CloseInfo, CloseReason, Frame, Frames, HandleResult, Payload, WebSock } from './behaviour.js';
 import { CloseCode, validateCloseDetail } from './close-codes.js';
+import { drainPoll } from './drain-poll.js';
 import { IdleWheel, type IdleWatched } from './idle-wheel.js';
 import type { ResolvedOptions } from './options.js';
 import { countClose, countControl, countReceived, countSent, frameStats, handleIn, publishCrash, publishStart, publishStop, type FrameStats } from './telemetry.js';
@@ -199,6 +200,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     if (this.proc.maxHeap !== 0) setHeld(this.proc, this.transport.bufferedAmount());
     if (this.outPaused && this.transport.bufferedAmount() <= this.settings.lowWaterMark) {
       this.outPaused = false;
+      drainPoll.delete(this);
       this.resumeReading();
     }
   }
@@ -518,6 +520,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
       this.overflow('outbound', buffered);
     } else if (!this.outPaused) {
       this.outPaused = true;
+      drainPoll.add(this);
       if (!this.userPaused && !this.flowPaused) this.transport.pause();
     }
   }
@@ -542,6 +545,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   private finish(reason: CloseReason, closeInfo: CloseInfo, exitReason: ExitReason): unknown {
     this.done = true;
     this.clearIdle();
+    drainPoll.delete(this);
     this.publishStop(reason);
     const finalReason = this.shutdownReason ?? exitReason;
     const terminate = this.handler.terminate;
@@ -570,6 +574,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     if (this.done) return;
     this.done = true;
     this.clearIdle();
+    drainPoll.delete(this);
     this.held = null;
     if (reason === 'killed' && this.refusal === undefined) {
       this.transport.abort();

@@ -8,6 +8,7 @@ import type { Transport } from '../../src/websock/transport.js';
 import { gate, inside, pushMessage, Recorder, runIn, scripted, type Script } from '../conformance/handlers.js';
 import { exitReasonOf } from '../support/exits.js';
 import { captureReports } from '../support/reports.js';
+import { until } from '../support/until.js';
 
 /** A transport that records what the connection asks of the socket. */
 class FakeTransport implements Transport {
@@ -196,6 +197,18 @@ describe('backpressure', () => {
     expect(transport.paused).toBe(false);
     expect([transport.pauses, transport.resumes]).toEqual([1, 1]);
     expect(isAlive(conn.pid)).toBe(true);
+  });
+
+  it('a connection paused by its output reads again once it drained even when the server reports no drain (the drain poll)', async () => {
+    const { transport, conn } = start({}, MARKS);
+    await idle();
+    transport.buffered = 5_000;
+    send(conn.pid, pushMessage(['text', 'out']));
+    await idle();
+    expect(transport.paused).toBe(true);
+    transport.buffered = 0;
+    await until(() => !transport.paused, 'the poll to resume reading');
+    expect([transport.pauses, transport.resumes]).toEqual([1, 1]);
   });
 
   it('setActive(true) does not read a socket held paused by its unwritten output, nor does a drain one the handler paused', async () => {

@@ -10,8 +10,8 @@
  *   arrives is held here, in order, and handed over on resume: handlers see
  *   Cowboy's flow control, the peer is not slowed; past `maxBufferedAmount` held
  *   bytes the connection closes with 1008;
- * - there is no `drain` event: while a connection is paused, one shared timer
- *   tells it every `DRAIN_POLL_MS` how much is still unwritten;
+ * - there is no `drain` event: a connection paused by its unwritten output
+ *   looks at `bufferedAmount` again on the connections' drain poll;
  * - `maxFrameSize` is checked here on each whole message (Deno has read it by
  *   then, up to its own fixed limit of 64 MiB), closing with 1009;
  * - a ping or pong frame cannot be pushed: the write throws, which crashes only
@@ -37,32 +37,6 @@ const EMPTY = new Uint8Array(0);
  * if (maxFrameSize > DENO_MAX_MESSAGE) throw new TypeError('too large for Deno');
  */
 export const DENO_MAX_MESSAGE = 64 * 1024 * 1024;
-
-/** How often a paused connection is told how much of its output is still unwritten (Deno has no `drain` event). */
-const DRAIN_POLL_MS = 10;
-
-/** The paused transports, polled by one timer that runs only while there are some and never keeps the process alive. */
-const drainPoll = new (class DrainPoll {
-  private readonly paused = new Set<DenoTransport>();
-  private timer: ReturnType<typeof setInterval> | undefined;
-
-  add(t: DenoTransport): void {
-    this.paused.add(t);
-    if (this.timer === undefined) {
-      this.timer = setInterval(() => {
-        for (const p of this.paused) p.pollDrain();
-      }, DRAIN_POLL_MS);
-      this.timer.unref();
-    }
-  }
-
-  delete(t: DenoTransport): void {
-    if (this.paused.delete(t) && this.paused.size === 0 && this.timer !== undefined) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
-  }
-})();
 
 /** The reason beamsock gives when a message is over `maxFrameSize`, as Bun and uWebSockets word it. */
 const TOO_BIG = 'Received too big message';
@@ -220,15 +194,12 @@ export class DenoTransport implements Transport {
   }
 
   pause(): void {
-    if (this.paused) return;
     this.paused = true;
-    drainPoll.add(this);
   }
 
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    drainPoll.delete(this);
     // A message handed over may pause the connection again: the rest stay held, in order.
     const held = this.held;
     let i = 0;
@@ -240,16 +211,9 @@ export class DenoTransport implements Transport {
     held.splice(0, i);
   }
 
-  /** @internal one tick of the drain poll, while paused. */
-  pollDrain(): void {
-    if (this.closing) drainPoll.delete(this);
-    else this.conn?.drained();
-  }
-
   private forgetHeld(): void {
     this.held.length = 0;
     this.heldBytes = 0;
-    drainPoll.delete(this);
   }
 
   bufferedAmount(): number {
