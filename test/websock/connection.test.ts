@@ -180,6 +180,17 @@ describe('maxHeapSize', () => {
 describe('backpressure', () => {
   const MARKS = { highWaterMark: 1_000, lowWaterMark: 100, maxBufferedAmount: 10_000 };
 
+  /** A connection that pushed a frame with 5,000 bytes unwritten: paused, under its limit. */
+  async function pausedByOutput(): Promise<ReturnType<typeof start>> {
+    const started = start({}, MARKS);
+    await idle();
+    started.transport.buffered = 5_000;
+    send(started.conn.pid, pushMessage(['text', 'out']));
+    await idle();
+    expect(started.transport.paused).toBe(true);
+    return started;
+  }
+
   it('over highWaterMark unwritten bytes the socket stops being read; a drain to lowWaterMark reads it again', async () => {
     const { transport, conn, rec } = start({}, MARKS);
     await idle();
@@ -200,24 +211,14 @@ describe('backpressure', () => {
   });
 
   it('a connection paused by its output reads again once it drained even when the server reports no drain (the drain poll)', async () => {
-    const { transport, conn } = start({}, MARKS);
-    await idle();
-    transport.buffered = 5_000;
-    send(conn.pid, pushMessage(['text', 'out']));
-    await idle();
-    expect(transport.paused).toBe(true);
+    const { transport } = await pausedByOutput();
     transport.buffered = 0;
     await until(() => !transport.paused, 'the poll to resume reading');
     expect([transport.pauses, transport.resumes]).toEqual([1, 1]);
   });
 
   it('setActive(true) does not read a socket held paused by its unwritten output, nor does a drain one the handler paused', async () => {
-    const { transport, conn } = start({}, MARKS);
-    await idle();
-    transport.buffered = 5_000;
-    send(conn.pid, pushMessage(['text', 'out']));
-    await idle();
-    expect(transport.paused).toBe(true);
+    const { transport, conn } = await pausedByOutput();
     await runIn(conn.pid, () => setActive(false));
     await runIn(conn.pid, () => setActive(true));
     expect(transport.paused).toBe(true);
