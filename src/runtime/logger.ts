@@ -70,8 +70,25 @@ export interface UpgradeReport {
   readonly error: unknown;
 }
 
+/**
+ * A connection held more than its `maxBufferedAmount` for a peer that does not
+ * read, and was closed with `code` (1008): unwritten outbound bytes
+ * (`'outbound'`), or inbound messages a server that cannot stop reading (Deno)
+ * kept for it (`'inbound'`).
+ */
+export interface BackpressureReport {
+  readonly kind: 'backpressure';
+  readonly pid: Pid;
+  /** The server's name: 'ws', 'bun', 'deno'. */
+  readonly server: string;
+  readonly held: 'outbound' | 'inbound';
+  readonly bytes: number;
+  readonly limit: number;
+  readonly code: number;
+}
+
 /** Everything the runtime reports, the servers' refused upgrades and cluster events. */
-export type Report = CrashReport | HeapReport | SupervisorReport | UpgradeReport | ClusterReport;
+export type Report = CrashReport | HeapReport | SupervisorReport | UpgradeReport | ClusterReport | BackpressureReport;
 
 /** Receives every report. Must not throw; a throwing logger is ignored. */
 export type Logger = (report: Report) => void;
@@ -136,6 +153,8 @@ export function formatReport(r: Report): string {
       const lost = r.lost === 0 ? '' : ` (${r.lost} messages lost)`;
       return `[beamsock] cluster ${r.event}${node}: ${r.detail}${lost}`;
     }
+    case 'backpressure':
+      return `[beamsock] ${r.server} connection ${String(r.pid)} holds ${r.bytes} ${r.held} bytes for a peer that does not read, over its maxBufferedAmount of ${r.limit}; closed with ${r.code}`;
     case 'upgrade': {
       const what = `[beamsock] ${r.server} upgrade of ${r.path ?? '/'}`;
       if (r.error === undefined) return `${what} refused with ${r.status}: ${r.reason}`;

@@ -192,10 +192,10 @@ describe('compression', () => {
 });
 
 describe('backpressure', () => {
-  it('frames past Bun’s 16 MiB default backpressure limit are queued, not dropped, and bufferedAmount shows them', async () => {
+  it('frames past Bun’s 16 MiB default backpressure limit are queued, not dropped, and bufferedAmount shows them (with beamsock’s own limit off)', async () => {
     const rec = new Recorder();
     const chunk = Buffer.alloc(1024 * 1024, 7);
-    const server = await start(scripted(rec));
+    const server = await start(scripted(rec), { maxBufferedAmount: 0 });
     const r = await raw(server.url);
     const pid = await rec.pid();
     r.pause();
