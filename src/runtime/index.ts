@@ -62,6 +62,7 @@ export {
   type SupervisorReport,
   type ClusterReport,
   type UpgradeReport,
+  type BackpressureReport,
 } from './logger.js';
 export {
   Registry,

@@ -19,6 +19,7 @@ export {
 export { clusterAdapter } from './pubsub.js';
 export { pg, groupScope, GroupScope, type GroupEvent } from './groups.js';
 export { registerGlobal, whereisGlobal, unregisterGlobal, registeredGlobal, type GlobalNameConflict } from './global.js';
+export { runOnCores, type CoresOptions, type CoreInfo, type CoreWorker, type CoresPrimary, type CoresWorker, type StopWorker } from './cores.js';
 export { msgpackCodec, jsonCodec, assertTransferable, MAX_MESSAGE_DEPTH, type Codec } from './codec.js';
 export type { Transport, TransportStatus, Unsubscribe } from './transport.js';
 export { connectNats, type NatsTransportOptions } from './nats.js';
