@@ -5,8 +5,11 @@
  * - `{cmd:'mem'}`: `{heapUsed, rss}` in bytes after two full GCs, once pending work settled.
  * - `{cmd:'cpu'}`: `{cpuMs}`, the process's user + system CPU time so far.
  * - `{cmd:'count'}`: `{count}`, connections the server holds (subscribers, for a broadcast server).
- * - `{cmd:'broadcast'}`: runs one broadcast and replies `{cpuMs, wallMs}` once the server
- *   has written it to every socket (the CPU and wall-clock time that took).
+ * - `{cmd:'broadcast', mode?}`: runs one broadcast and replies `{cpuMs, wallMs}` once the server
+ *   has written it to every socket (the CPU and wall-clock time that took); `mode` picks
+ *   how, among the ways the server knows (its first is the default).
+ * - `{cmd:'arm', ms}`: gives every connection an idle timeout of `ms` from now, all at
+ *   once, so that the idle ones time out together (the stall bench).
  * - `{cmd:'exit'}`: exits, so `--cpu-prof` can write its profile.
  *
  * Without a parent (the channel closes) the child exits too.
@@ -20,16 +23,21 @@ export interface ServerHooks {
   count(): number;
   /** Resolves when work already started (connection setup, closes) has finished; `mem` and `count` wait for it. */
   settle?(): Promise<void>;
-  /** One broadcast of `message`; resolves when every socket has been written to. */
-  broadcast?(message: string): void | Promise<void>;
+  /** One broadcast of `message` the way `mode` names (undefined: the server's usual way); resolves when every socket has been written to. */
+  broadcast?(message: string, mode: string | undefined): void | Promise<void>;
+  /** Every connection idles out `ms` after this call unless it receives something. */
+  arm?(ms: number): void;
 }
 
 /** A control request from the parent. */
 export interface ControlRequest {
   readonly id: number;
-  readonly cmd: 'mem' | 'cpu' | 'count' | 'broadcast' | 'exit';
+  readonly cmd: 'mem' | 'cpu' | 'count' | 'broadcast' | 'arm' | 'exit';
   /** The text to broadcast, for `broadcast`. */
   readonly message?: string;
+  /** How to broadcast, for `broadcast`; the idle timeout in ms, for `arm`. */
+  readonly mode?: string;
+  readonly ms?: number;
 }
 
 /** Every reply field any command may set, besides the request's id. */
@@ -77,9 +85,13 @@ async function answer(req: ControlRequest, hooks: ServerHooks): Promise<Omit<Con
       if (hooks.broadcast === undefined) throw new Error('this server has no broadcast');
       const before = process.cpuUsage();
       const start = performance.now();
-      await hooks.broadcast(req.message ?? '');
+      await hooks.broadcast(req.message ?? '', req.mode);
       return { cpuMs: cpuMs(before), wallMs: performance.now() - start };
     }
+    case 'arm':
+      if (hooks.arm === undefined) throw new Error('this server has no idle timeout to arm');
+      hooks.arm(req.ms ?? 0);
+      return {};
     case 'exit':
       setImmediate(() => process.exit(0));
       return {};
