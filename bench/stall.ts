@@ -18,6 +18,7 @@ import type { LatencyWindow } from './latency-client.js';
 import { answerCloses, withClients } from './load-client.js';
 import { withServer } from './measure.js';
 import type { BenchResult } from './report.js';
+import type { ControlReply } from './servers/control.js';
 import { ServerChild, budgetLabel, connectionBudget, STEP_TIMEOUT_MS } from './servers/server-child.js';
 import { startServer, type Variant } from './ws.js';
 
@@ -61,6 +62,9 @@ interface StallFigure {
   readonly closeMs: number;
   /** Server CPU ms over the same. */
   readonly cpuMs: number;
+  /** The server's longest gap between two turns of its event loop, quiet and through the burst (see control.ts). */
+  readonly quietStall: { readonly cpu: number; readonly wall: number };
+  readonly burstStall: { readonly cpu: number; readonly wall: number };
 }
 
 async function stallOf(variant: Variant, idle: number): Promise<StallFigure> {
@@ -73,12 +77,15 @@ async function stallOf(variant: Variant, idle: number): Promise<StallFigure> {
           answerCloses(clients);
           await server.awaitCount(idle + 1);
           await good.window();
+          await server.request('stalls');
           await sleep(QUIET_MS);
           const quiet = await good.window();
+          const quietStall = stallsOf(await server.request('stalls'));
           await server.request('arm', { ms: TIMEOUT_MS });
           // Setting the timeouts is work of its own; the burst is the timing out.
           await sleep(TIMEOUT_MS / 2);
           await good.window();
+          await server.request('stalls');
           const cpu0 = await server.cpuMs();
           await sleep(TIMEOUT_MS / 2);
           const start = performance.now();
@@ -86,13 +93,18 @@ async function stallOf(variant: Variant, idle: number): Promise<StallFigure> {
           const closeMs = performance.now() - start;
           const cpuMs = (await server.cpuMs()) - cpu0;
           const burst = await good.window();
-          return { quiet, burst, closeMs, cpuMs };
+          const burstStall = stallsOf(await server.request('stalls'));
+          return { quiet, burst, closeMs, cpuMs, quietStall, burstStall };
         });
       } finally {
         good.stop();
       }
     },
   );
+}
+
+function stallsOf(r: ControlReply): { cpu: number; wall: number } {
+  return { cpu: r.stallCpuMs as number, wall: r.stallWallMs as number };
 }
 
 /** Waits until only the latency client's connection is left, polling often enough to time the closes. */
@@ -147,6 +159,15 @@ export async function run(): Promise<BenchResult[]> {
         value: f.burst.max,
         unit: 'ms',
         baseline: { label: 'its quiet max', value: f.quiet.max },
+      });
+      rows.push({
+        name: `server's longest event-loop stall in CPU while 10,000 idle out, ${label}`,
+        value: f.burstStall.cpu,
+        unit: 'ms',
+        baseline: { label: 'quiet', value: f.quietStall.cpu },
+        note:
+          `server CPU time between two runs of a 1 ms interval timer, the longest (it does not grow when other processes take the core, ` +
+          `as wall-clock latency does on this busy machine); in wall-clock time ${ms(f.burstStall.wall)} (quiet ${ms(f.quietStall.wall)})`,
       });
     }
     rows.push({

@@ -10,6 +10,10 @@
  *   how, among the ways the server knows (its first is the default).
  * - `{cmd:'arm', ms}`: gives every connection an idle timeout of `ms` from now, all at
  *   once, so that the idle ones time out together (the stall bench).
+ * - `{cmd:'stalls'}`: `{stallCpuMs, stallWallMs}`, the most CPU time and wall-clock time the
+ *   server spent between two runs of a 1 ms interval timer since the previous `stalls`
+ *   (the first call starts the timer): how long its event loop could not reach a
+ *   timer or a socket. The CPU figure does not grow when other processes take the core.
  * - `{cmd:'exit'}`: exits, so `--cpu-prof` can write its profile.
  *
  * Without a parent (the channel closes) the child exits too.
@@ -32,7 +36,7 @@ export interface ServerHooks {
 /** A control request from the parent. */
 export interface ControlRequest {
   readonly id: number;
-  readonly cmd: 'mem' | 'cpu' | 'count' | 'broadcast' | 'arm' | 'exit';
+  readonly cmd: 'mem' | 'cpu' | 'count' | 'broadcast' | 'arm' | 'stalls' | 'exit';
   /** The text to broadcast, for `broadcast`. */
   readonly message?: string;
   /** How to broadcast, for `broadcast`; the idle timeout in ms, for `arm`. */
@@ -49,6 +53,9 @@ export interface ControlReply {
   /** For `broadcast`: ms from receiving the request until every socket was written to. */
   readonly wallMs?: number;
   readonly count?: number;
+  /** For `stalls`: the longest gap between two timer runs, in CPU ms and in wall-clock ms. */
+  readonly stallCpuMs?: number;
+  readonly stallWallMs?: number;
   readonly error?: string;
 }
 
@@ -66,6 +73,29 @@ function gc(): void {
   if (globalThis.gc === undefined) throw new Error('bench servers run with node --expose-gc (bench/ws.ts passes it)');
   globalThis.gc();
   globalThis.gc();
+}
+
+/** The longest gaps between two runs of the stall meter's timer since it was last read. */
+const stalls = { cpu: 0, wall: 0, timer: undefined as NodeJS.Timeout | undefined };
+
+function readStalls(): { stallCpuMs: number; stallWallMs: number } {
+  const figures = { stallCpuMs: stalls.cpu, stallWallMs: stalls.wall };
+  stalls.cpu = 0;
+  stalls.wall = 0;
+  if (stalls.timer === undefined) {
+    let cpu = cpuMs();
+    let wall = performance.now();
+    stalls.timer = setInterval(() => {
+      const c = cpuMs();
+      const w = performance.now();
+      stalls.cpu = Math.max(stalls.cpu, c - cpu);
+      stalls.wall = Math.max(stalls.wall, w - wall);
+      cpu = c;
+      wall = w;
+    }, 1);
+    stalls.timer.unref();
+  }
+  return figures;
 }
 
 async function answer(req: ControlRequest, hooks: ServerHooks): Promise<Omit<ControlReply, 'id'>> {
@@ -92,6 +122,8 @@ async function answer(req: ControlRequest, hooks: ServerHooks): Promise<Omit<Con
       if (hooks.arm === undefined) throw new Error('this server has no idle timeout to arm');
       hooks.arm(req.ms ?? 0);
       return {};
+    case 'stalls':
+      return readStalls();
     case 'exit':
       setImmediate(() => process.exit(0));
       return {};

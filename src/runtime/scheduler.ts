@@ -72,6 +72,18 @@ export function schedule(p: Proc): void {
   }
 }
 
+/**
+ * Processes waiting in the run queue: a source of mass work (the idle wheel) lets
+ * out its next batch once this is low, so that a socket read is never queued
+ * behind all of it.
+ *
+ * @example
+ * if (queuedRuns() < 64) releaseNextBatch();
+ */
+export function queuedRuns(): number {
+  return runQueue.length - rqHead;
+}
+
 function drain(): void {
   drainPending = false;
   const start = performance.now();
