@@ -5,11 +5,17 @@
  * `for (c of clients) c.send(m)`, and `preframed`, the frame encoded once and
  * written to every socket. `arm` gives every connection an idle timeout, as an
  * application on bare `ws` would: a timer each, put off by every message.
+ * Started with the argument `als`, it uses an `AsyncLocalStorage` once, as
+ * beamsock does to find the process running after an `await`: on Node 20 that
+ * turns on async hooks for every callback of the process, which this measures.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { startControl } from './control.js';
+
+if (process.argv.includes('als')) new AsyncLocalStorage<number>().run(1, () => undefined);
 
 const http = createServer();
 const wss = new WebSocketServer({ server: http });
