@@ -365,7 +365,7 @@ function median(xs: readonly number[]): number {
  * Times broadcasts to `clients`, one at a time: `trigger` asks the server for one
  * broadcast and resolves with its own CPU and wall-clock figures; each broadcast
  * counts as delivered when every client has received one frame. Takes over the
- * clients' `onFrames`.
+ * clients' `onFrames` for each broadcast.
  *
  * @example
  * const timer = new BroadcastTimer(server.name, clients, () => server.request('broadcast', { message: msg }));
@@ -385,14 +385,7 @@ export class BroadcastTimer {
     private readonly name: string,
     private readonly clients: readonly RawClient[],
     private readonly trigger: () => Promise<{ readonly cpuMs?: number; readonly wallMs?: number }>,
-  ) {
-    for (const c of clients) {
-      c.onFrames = (n) => {
-        this.received += n;
-        if (this.received === clients.length) this.allIn();
-      };
-    }
-  }
+  ) {}
 
   /**
    * One broadcast; its figures are kept when `timed`. Rejects when it does not
@@ -401,6 +394,13 @@ export class BroadcastTimer {
   async once(timed: boolean): Promise<void> {
     const count = this.clients.length;
     this.received = 0;
+    // Taken over for each broadcast, so that several timers may take turns on the same clients.
+    for (const c of this.clients) {
+      c.onFrames = (n) => {
+        this.received += n;
+        if (this.received === count) this.allIn();
+      };
+    }
     const delivered = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`${this.name}: a broadcast reached ${this.received} of ${count} clients in ${DELIVERY_TIMEOUT_MS} ms`)),
