@@ -15,11 +15,12 @@ const MODULES: Readonly<Record<string, () => Promise<BenchModule>>> = {
   ws: () => import('./ws.js'),
   bun: () => import('./bun.js'),
   cluster: () => import('./cluster.js'),
+  channels: () => import('./channels.js'),
   scale: () => import('./scale.js'),
   stall: () => import('./stall.js'),
 };
 /** What `npm run bench` runs without names. */
-const DEFAULT = ['runtime', 'ws', 'bun', 'cluster'];
+const DEFAULT = ['runtime', 'ws', 'bun', 'cluster', 'channels'];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
