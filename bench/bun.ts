@@ -42,7 +42,8 @@ import { ServerChild, budgetLabel, connectionBudget } from './servers/server-chi
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUN = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'bun.exe' : 'bun');
 
-type Variant = 'bun-bare' | 'bun-beamsock' | 'ws-beamsock';
+/** A Bun bench server program, or beamsock on ws to compare with. */
+export type Variant = 'bun-bare' | 'bun-beamsock' | 'ws-beamsock';
 const VARIANTS: readonly Variant[] = ['bun-bare', 'bun-beamsock', 'ws-beamsock'];
 
 const LABELS: Readonly<Record<Variant, string>> = {
@@ -51,8 +52,13 @@ const LABELS: Readonly<Record<Variant, string>> = {
   'ws-beamsock': 'beamsock on ws',
 };
 
-/** Starts a variant's server program: `bench/servers/bun-*.ts` under Bun, `beamsock.ts` under Node and tsx. */
-function startServer(variant: Variant, args: readonly string[] = []): Promise<ServerChild> {
+/**
+ * Starts a variant's server program: `bench/servers/bun-*.ts` under Bun, `beamsock.ts` under Node and tsx.
+ *
+ * @example
+ * const server = await startServer('bun-bare', ['pubsub']);
+ */
+export function startServer(variant: Variant, args: readonly string[] = []): Promise<ServerChild> {
   const name = [variant, ...args].join(' ');
   if (variant === 'ws-beamsock') {
     const argv = ['--expose-gc', '--conditions=beamsock-source', '--import', 'tsx', path.join('bench', 'servers', 'beamsock.ts'), ...args];
@@ -98,7 +104,7 @@ async function broadcasts(count: number): Promise<Record<Variant, BroadcastFigur
     if (i < VARIANTS.length) {
       const v = VARIANTS[i] as Variant;
       return withConnected(v, ['pubsub'], count, (server, clients) =>
-        run(i + 1, [...timers, [v, new BroadcastTimer(server.name, clients, () => server.request('broadcast', message))]]),
+        run(i + 1, [...timers, [v, new BroadcastTimer(server.name, clients, () => server.request('broadcast', { message }))]]),
       );
     }
     for (let n = 0; n < BROADCAST_WARMUP + BROADCASTS; n++) {

@@ -66,8 +66,8 @@ async function broadcasts(count: number): Promise<{ fastlane: ReturnType<Broadca
         withClients(chan.port, count, async (chanClients) => {
           await plain.awaitCount(count);
           await joinAll(chan, chanClients);
-          const fastlane = new BroadcastTimer(plain.name, plainClients, () => plain.request('broadcast', message));
-          const channels = new BroadcastTimer(chan.name, chanClients, () => chan.request('broadcast', message));
+          const fastlane = new BroadcastTimer(plain.name, plainClients, () => plain.request('broadcast', { message }));
+          const channels = new BroadcastTimer(chan.name, chanClients, () => chan.request('broadcast', { message }));
           for (let i = 0; i < BROADCAST_WARMUP + BROADCASTS; i++) {
             const timed = i >= BROADCAST_WARMUP;
             const [first, second] = i % 2 === 0 ? [fastlane, channels] : [channels, fastlane];

@@ -81,8 +81,8 @@ function broadcasts(count: number): Promise<Record<Variant, number>> {
         withClients(two.port, count, async (twoClients) => {
           await one.awaitCount(count);
           await two.awaitCount(count);
-          const single = new BroadcastTimer(one.name, oneClients, () => one.request('broadcast', message));
-          const spread = new BroadcastTimer(two.name, twoClients, () => two.request('broadcast', message));
+          const single = new BroadcastTimer(one.name, oneClients, () => one.request('broadcast', { message }));
+          const spread = new BroadcastTimer(two.name, twoClients, () => two.request('broadcast', { message }));
           for (let i = 0; i < BROADCAST_WARMUP + BROADCASTS; i++) {
             const timed = i >= BROADCAST_WARMUP;
             const [first, second] = i % 2 === 0 ? [single, spread] : [spread, single];

@@ -159,6 +159,32 @@ export async function openClients(port: number, count: number, concurrency = 256
 }
 
 /**
+ * Makes `clients` answer the server's close frame as a browser does: with a close
+ * frame, then the end of the TCP connection. Only for clients that get nothing
+ * else (any frame counts as the close).
+ *
+ * @example
+ * answerCloses(idleClients);
+ */
+export function answerCloses(clients: readonly RawClient[]): void {
+  for (const c of clients) {
+    c.onFrames = () => {
+      c.socket.end(CLOSE_FRAME);
+    };
+  }
+}
+
+/**
+ * One masked 32-byte text frame, as `echoLoad` sends.
+ *
+ * @example
+ * client.socket.write(echoFrame());
+ */
+export function echoFrame(payloadBytes = 32): Buffer {
+  return maskedFrame(0x1, Buffer.alloc(payloadBytes, 'a'));
+}
+
+/**
  * Cuts every connection.
  *
  * @example
@@ -246,7 +272,7 @@ export interface EchoLoadOptions extends LoadWindow {
  * const { perSecond, clientCpu } = await echoLoad(clients, { inFlight: 16, payloadBytes: 32, warmupMs: 1000, measureMs: 4000 });
  */
 export async function echoLoad(clients: readonly RawClient[], o: EchoLoadOptions): Promise<LoadFigure> {
-  const frame = maskedFrame(0x1, Buffer.alloc(o.payloadBytes, 'a'));
+  const frame = echoFrame(o.payloadBytes);
   const batch = Buffer.concat(Array.from({ length: o.inFlight }, () => frame));
   // batches[k] holds k frames: a refill is one write of a view made up front.
   const batches = Array.from({ length: o.inFlight + 1 }, (_, k) => batch.subarray(0, k * frame.length));
@@ -339,10 +365,10 @@ function median(xs: readonly number[]): number {
  * Times broadcasts to `clients`, one at a time: `trigger` asks the server for one
  * broadcast and resolves with its own CPU and wall-clock figures; each broadcast
  * counts as delivered when every client has received one frame. Takes over the
- * clients' `onFrames`.
+ * clients' `onFrames` for each broadcast.
  *
  * @example
- * const timer = new BroadcastTimer(server.name, clients, () => server.request('broadcast', msg));
+ * const timer = new BroadcastTimer(server.name, clients, () => server.request('broadcast', { message: msg }));
  * for (let i = 0; i < 20; i++) await timer.once(i >= 3);
  * timer.figure().ms;
  */
@@ -359,14 +385,7 @@ export class BroadcastTimer {
     private readonly name: string,
     private readonly clients: readonly RawClient[],
     private readonly trigger: () => Promise<{ readonly cpuMs?: number; readonly wallMs?: number }>,
-  ) {
-    for (const c of clients) {
-      c.onFrames = (n) => {
-        this.received += n;
-        if (this.received === clients.length) this.allIn();
-      };
-    }
-  }
+  ) {}
 
   /**
    * One broadcast; its figures are kept when `timed`. Rejects when it does not
@@ -375,6 +394,13 @@ export class BroadcastTimer {
   async once(timed: boolean): Promise<void> {
     const count = this.clients.length;
     this.received = 0;
+    // Taken over for each broadcast, so that several timers may take turns on the same clients.
+    for (const c of this.clients) {
+      c.onFrames = (n) => {
+        this.received += n;
+        if (this.received === count) this.allIn();
+      };
+    }
     const delivered = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`${this.name}: a broadcast reached ${this.received} of ${count} clients in ${DELIVERY_TIMEOUT_MS} ms`)),

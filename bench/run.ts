@@ -1,6 +1,8 @@
 /**
- * `npm run bench`: runs every bench module in `bench/` in turn and prints one
- * table per module. `npm run bench -- runtime` runs only the modules named.
+ * `npm run bench`: runs the default bench modules in `bench/` in turn and prints one
+ * table per module. `npm run bench -- runtime` runs only the modules named; `scale`
+ * and `stall`, which open up to 20,000 connections and take minutes, run only when
+ * named (`npm run bench -- all` runs every module).
  *
  * Run with `--expose-gc` (the npm script does): heap figures call `global.gc()`.
  */
@@ -14,15 +16,19 @@ const MODULES: Readonly<Record<string, () => Promise<BenchModule>>> = {
   bun: () => import('./bun.js'),
   cluster: () => import('./cluster.js'),
   channels: () => import('./channels.js'),
+  scale: () => import('./scale.js'),
+  stall: () => import('./stall.js'),
 };
+/** What `npm run bench` runs without names. */
+const DEFAULT = ['runtime', 'ws', 'bun', 'cluster', 'channels'];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
-  const unknown = wanted.filter((name) => !(name in MODULES));
+  const unknown = wanted.filter((name) => !(name in MODULES) && name !== 'all');
   if (unknown.length > 0) {
-    throw new Error(`unknown bench module ${unknown.join(', ')} (expected one of ${Object.keys(MODULES).join(', ')})`);
+    throw new Error(`unknown bench module ${unknown.join(', ')} (expected one of ${Object.keys(MODULES).join(', ')}, or all)`);
   }
-  const names = wanted.length > 0 ? wanted : Object.keys(MODULES);
+  const names = wanted.includes('all') ? Object.keys(MODULES) : wanted.length > 0 ? wanted : DEFAULT;
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log(`beamsock bench: Node ${process.version}, ${os.cpus().length} x ${cpu}, ${os.platform()} ${os.arch()}`);
   for (const name of names) {

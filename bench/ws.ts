@@ -50,10 +50,16 @@ const UPGRADE_MEASURE_MS = 3000;
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-type Variant = 'bare-ws' | 'corked-ws' | 'beamsock';
+/** A `ws` bench server program: `bench/servers/<variant>.ts`. */
+export type Variant = 'bare-ws' | 'corked-ws' | 'beamsock';
 
-/** Starts `bench/servers/<variant>.ts` under Node and tsx. */
-function startServer(variant: Variant, args: readonly string[] = []): Promise<ServerChild> {
+/**
+ * Starts `bench/servers/<variant>.ts` under Node and tsx.
+ *
+ * @example
+ * const server = await startServer('beamsock', ['pubsub']);
+ */
+export function startServer(variant: Variant, args: readonly string[] = []): Promise<ServerChild> {
   const profDir = process.env['BEAMSOCK_BENCH_CPU_PROF'];
   // One directory per child: the tsx loader thread writes a profile of its own beside the main thread's.
   const prof = profDir === undefined || profDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, `${variant}-${Date.now()}`)}`];
@@ -105,8 +111,8 @@ function broadcasts(count: number): Promise<{ naive: BroadcastFigure; fastlane: 
         withClients(beam.port, count, async (beamClients) => {
           await bare.awaitCount(count);
           await beam.awaitCount(count);
-          const naive = new BroadcastTimer(bare.name, bareClients, () => bare.request('broadcast', message));
-          const fastlane = new BroadcastTimer(beam.name, beamClients, () => beam.request('broadcast', message));
+          const naive = new BroadcastTimer(bare.name, bareClients, () => bare.request('broadcast', { message }));
+          const fastlane = new BroadcastTimer(beam.name, beamClients, () => beam.request('broadcast', { message }));
           for (let i = 0; i < BROADCAST_WARMUP + BROADCASTS; i++) {
             const timed = i >= BROADCAST_WARMUP;
             // Alternate which goes first, so neither always follows the other's aftermath.

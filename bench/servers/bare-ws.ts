@@ -1,23 +1,66 @@
 /**
  * Baseline: bare `ws` on a `node:http` server. Echoes every message with
- * `ws.send(data, { binary })`; broadcasts with the naive loop over its clients.
+ * `ws.send(data, { binary })`. Started with the argument `pubsub`, it keeps each
+ * connection's TCP socket too and broadcasts in two ways: `naive`, the loop
+ * `for (c of clients) c.send(m)`, and `preframed`, the frame encoded once and
+ * written to every socket. `arm` gives every connection an idle timeout, as an
+ * application on bare `ws` would: a timer each, put off by every message.
+ * Started with the argument `als`, it uses an `AsyncLocalStorage` once, as
+ * beamsock does to find the process running after an `await`: on Node 20 that
+ * turns on async hooks for every callback of the process, which this measures.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer } from 'node:http';
-import { WebSocketServer } from 'ws';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { startControl } from './control.js';
+
+if (process.argv.includes('als')) new AsyncLocalStorage<number>().run(1, () => undefined);
 
 const http = createServer();
 const wss = new WebSocketServer({ server: http });
+// Only a broadcast server keeps the sockets, so the idle-memory figure is ws's alone.
+const sockets = process.argv.includes('pubsub') ? new Map<WebSocket, Duplex>() : undefined;
 
-wss.on('connection', (ws) => {
+wss.on('connection', (ws, req) => {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  if (sockets !== undefined) {
+    sockets.set(ws, req.socket);
+    ws.on('close', () => sockets.delete(ws));
+  }
 });
+
+/** One unmasked text frame (RFC 6455 §5.2) for a payload under 64 KiB. */
+function textFrame(message: string): Buffer {
+  const payload = Buffer.from(message);
+  const header = payload.length < 126 ? Buffer.from([0x81, payload.length]) : Buffer.from([0x81, 126, payload.length >> 8, payload.length & 0xff]);
+  return Buffer.concat([header, payload]);
+}
+
+function arm(ms: number): void {
+  for (const ws of wss.clients) {
+    let timer = setTimeout(() => ws.close(1000), ms);
+    ws.on('message', () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => ws.close(1000), ms);
+    });
+    ws.on('close', () => clearTimeout(timer));
+  }
+}
 
 http.listen(0, '127.0.0.1', () =>
   startControl(http, {
     count: () => wss.clients.size,
-    broadcast(message) {
-      for (const c of wss.clients) c.send(message);
+    broadcast(message, mode) {
+      if (mode === undefined || mode === 'naive') {
+        for (const c of wss.clients) c.send(message);
+      } else if (mode === 'preframed' && sockets !== undefined) {
+        const frame = textFrame(message);
+        for (const s of sockets.values()) s.write(frame);
+      } else {
+        throw new Error(`bare-ws broadcasts 'naive' or, started with 'pubsub', 'preframed'; got '${String(mode)}'`);
+      }
     },
+    arm,
   }),
 );

@@ -1,12 +1,11 @@
 /**
  * beamsock on `ws`: `serve()` with an echo handler, each connection a process.
  * Started with the argument `pubsub`, every connection subscribes to one topic in
- * `init` and a broadcast goes through PubSub with the fastlane dispatcher (the frame
- * encoded once, written to every subscriber's socket).
+ * `init` and a broadcast goes through PubSub (see `echo-member.ts` for the ways).
  */
 import { serve } from '../../src/adapters/ws/index.js';
 import { idle } from '../../src/runtime/scheduler.js';
-import { Echo, broadcast, memberCount } from './echo-member.js';
+import { Echo, arm, broadcast, memberCount } from './echo-member.js';
 import { startControl } from './control.js';
 
 // An idle timeout of an hour: a timer per connection, as in production, that never fires here.
@@ -16,5 +15,6 @@ startControl(server.httpServer, {
   count: () => memberCount(server.connections().length),
   // Connection processes start, and finish closing, in later scheduler turns.
   settle: idle,
-  broadcast,
+  broadcast: (message, mode) => broadcast(message, mode, server.connections),
+  arm: (ms) => arm(ms, server.connections),
 });

@@ -5,8 +5,15 @@
  * - `{cmd:'mem'}`: `{heapUsed, rss}` in bytes after two full GCs, once pending work settled.
  * - `{cmd:'cpu'}`: `{cpuMs}`, the process's user + system CPU time so far (or the server's, all its processes together).
  * - `{cmd:'count'}`: `{count}`, connections the server holds (subscribers, for a broadcast server).
- * - `{cmd:'broadcast'}`: runs one broadcast and replies `{cpuMs, wallMs}` once the server
- *   has written it to every socket (the CPU and wall-clock time that took).
+ * - `{cmd:'broadcast', mode?}`: runs one broadcast and replies `{cpuMs, wallMs}` once the server
+ *   has written it to every socket (the CPU and wall-clock time that took); `mode` picks
+ *   how, among the ways the server knows (its first is the default).
+ * - `{cmd:'arm', ms}`: gives every connection an idle timeout of `ms` from now, all at
+ *   once, so that the idle ones time out together (the stall bench).
+ * - `{cmd:'stalls'}`: `{stallCpuMs, stallWallMs}`, the most CPU time and wall-clock time the
+ *   server spent between two runs of a 1 ms interval timer since the previous `stalls`
+ *   (the first call starts the timer): how long its event loop could not reach a
+ *   timer or a socket. The CPU figure does not grow when other processes take the core.
  * - `{cmd:'exit'}`: exits, so `--cpu-prof` can write its profile.
  *
  * Without a parent (the channel closes) the child exits too.
@@ -22,16 +29,21 @@ export interface ServerHooks {
   settle?(): Promise<void>;
   /** CPU ms used so far, when more than this process serves (the workers of a server on several cores). */
   cpuMs?(): Promise<number>;
-  /** One broadcast of `message`; resolves when every socket has been written to. */
-  broadcast?(message: string): void | Promise<void>;
+  /** One broadcast of `message` the way `mode` names (undefined: the server's usual way); resolves when every socket has been written to. */
+  broadcast?(message: string, mode: string | undefined): void | Promise<void>;
+  /** Every connection idles out `ms` after this call unless it receives something. */
+  arm?(ms: number): void;
 }
 
 /** A control request from the parent. */
 export interface ControlRequest {
   readonly id: number;
-  readonly cmd: 'mem' | 'cpu' | 'count' | 'broadcast' | 'exit';
+  readonly cmd: 'mem' | 'cpu' | 'count' | 'broadcast' | 'arm' | 'stalls' | 'exit';
   /** The text to broadcast, for `broadcast`. */
   readonly message?: string;
+  /** How to broadcast, for `broadcast`; the idle timeout in ms, for `arm`. */
+  readonly mode?: string;
+  readonly ms?: number;
 }
 
 /** Every reply field any command may set, besides the request's id. */
@@ -43,6 +55,9 @@ export interface ControlReply {
   /** For `broadcast`: ms from receiving the request until every socket was written to. */
   readonly wallMs?: number;
   readonly count?: number;
+  /** For `stalls`: the longest gap between two timer runs, in CPU ms and in wall-clock ms. */
+  readonly stallCpuMs?: number;
+  readonly stallWallMs?: number;
   readonly error?: string;
 }
 
@@ -62,6 +77,29 @@ function gc(): void {
   globalThis.gc();
 }
 
+/** The longest gaps between two runs of the stall meter's timer since it was last read. */
+const stalls = { cpu: 0, wall: 0, timer: undefined as NodeJS.Timeout | undefined };
+
+function readStalls(): { stallCpuMs: number; stallWallMs: number } {
+  const figures = { stallCpuMs: stalls.cpu, stallWallMs: stalls.wall };
+  stalls.cpu = 0;
+  stalls.wall = 0;
+  if (stalls.timer === undefined) {
+    let cpu = cpuMs();
+    let wall = performance.now();
+    stalls.timer = setInterval(() => {
+      const c = cpuMs();
+      const w = performance.now();
+      stalls.cpu = Math.max(stalls.cpu, c - cpu);
+      stalls.wall = Math.max(stalls.wall, w - wall);
+      cpu = c;
+      wall = w;
+    }, 1);
+    stalls.timer.unref();
+  }
+  return figures;
+}
+
 async function answer(req: ControlRequest, hooks: ServerHooks): Promise<Omit<ControlReply, 'id'>> {
   switch (req.cmd) {
     case 'mem': {
@@ -79,9 +117,15 @@ async function answer(req: ControlRequest, hooks: ServerHooks): Promise<Omit<Con
       if (hooks.broadcast === undefined) throw new Error('this server has no broadcast');
       const before = process.cpuUsage();
       const start = performance.now();
-      await hooks.broadcast(req.message ?? '');
+      await hooks.broadcast(req.message ?? '', req.mode);
       return { cpuMs: cpuMs(before), wallMs: performance.now() - start };
     }
+    case 'arm':
+      if (hooks.arm === undefined) throw new Error('this server has no idle timeout to arm');
+      hooks.arm(req.ms ?? 0);
+      return {};
+    case 'stalls':
+      return readStalls();
     case 'exit':
       setImmediate(() => process.exit(0));
       return {};

@@ -93,9 +93,9 @@ export class ServerChild {
    * error, when it exits, or after `STEP_TIMEOUT_MS`.
    *
    * @example
-   * const { cpuMs } = await server.request('broadcast', 'hello');
+   * const { cpuMs } = await server.request('broadcast', { message: 'hello', mode: 'preframed' });
    */
-  request(cmd: ControlRequest['cmd'], message?: string): Promise<ControlReply> {
+  request(cmd: ControlRequest['cmd'], fields: Omit<ControlRequest, 'id' | 'cmd'> = {}): Promise<ControlReply> {
     if (this.exited !== undefined) return Promise.reject(this.exited);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -110,7 +110,7 @@ export class ServerChild {
           fn(v);
         };
       this.pending.set(id, { resolve: settled(resolve), reject: settled(reject) });
-      this.child.send({ id, cmd, ...(message === undefined ? {} : { message }) } satisfies ControlRequest);
+      this.child.send({ id, cmd, ...fields } satisfies ControlRequest);
     });
   }
 

@@ -631,12 +631,16 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     this.out = null;
   }
 
-  /** @internal one tick of the idle wheel: past the timeout, the check goes through the mailbox, in order. */
-  idleTick(wheel: IdleWheel): void {
-    if (wheel.expired(++this.idleTicks) && !this.idleQueued) {
-      this.idleQueued = true;
-      this.deliver(new SocketEvent(IDLE, null, 0));
-    }
+  /** @internal one tick of the idle wheel: true when it makes the connection time out (see `idleOut`). */
+  idleTick(wheel: IdleWheel): boolean {
+    if (!wheel.expired(++this.idleTicks) || this.idleQueued) return false;
+    this.idleQueued = true;
+    return true;
+  }
+
+  /** @internal the idle wheel lets the timeout out: it goes through the mailbox, in order, and is checked again there. */
+  idleOut(): void {
+    this.deliver(new SocketEvent(IDLE, null, 0));
   }
 
   private armIdle(): void {

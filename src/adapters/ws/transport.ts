@@ -30,6 +30,8 @@ import type { Serving } from '../../websock/serving.js';
 import { Outbound, type ConnectionMeta, type Transport } from '../../websock/transport.js';
 
 const EMPTY = Buffer.alloc(0);
+/** Bytes of a binary payload copied into a frame of its own; a larger one goes through ws, header and payload apart. */
+const COPY_LIMIT = 16 * 1024;
 
 /** The socket of an upgrade request: a `net.Socket` (or a TLS one) on `node:http`. */
 export type UpgradeSocket = Duplex & { readonly remoteAddress?: string };
@@ -83,11 +85,20 @@ export class WsTransport implements Transport {
     const opts = compress && this.compressed ? COMPRESSED : PLAIN;
     for (let i = 0; i < frames.length; i++) {
       const item = frames[i] as Frame | Outbound;
-      if (item instanceof Outbound) {
-        // Without compression ws writes synchronously, so writing shared bytes straight
-        // to the socket keeps frame order; a compressing sender may queue, so it sends.
-        if (!this.compressed) {
+      // Without compression ws writes synchronously, so a frame encoded here and written
+      // straight to the socket keeps its place; a compressing sender may queue, so it sends.
+      // One buffer and one write per frame costs less than ws's header and payload written
+      // as two (a writev), and a broadcast frame is encoded once for every socket.
+      // (Pings and pongs go through ws, which limits their size.)
+      if (!this.compressed) {
+        if (item instanceof Outbound) {
           socket.write((item.encoded ??= encodeFrame(item.frame)) as Buffer);
+          continue;
+        }
+        const data = item[1];
+        // A large binary payload is cheaper written beside its header than copied behind it.
+        if ((item[0] === 'text' || item[0] === 'binary') && (typeof data === 'string' || data === null || data.byteLength <= COPY_LIMIT)) {
+          socket.write(encodeFrame(item));
           continue;
         }
       }
@@ -173,8 +184,9 @@ export class WsTransport implements Transport {
  * socket.write(encodeFrame(['text', 'hi'])); // <Buffer 81 02 68 69>
  */
 export function encodeFrame([opcode, data]: Frame): Buffer {
-  const payload = data === null ? EMPTY : typeof data === 'string' ? Buffer.from(data) : data;
-  const len = payload.byteLength;
+  // A string is encoded once, straight into the frame.
+  const payload = data === null ? EMPTY : typeof data === 'string' ? undefined : data;
+  const len = payload === undefined ? Buffer.byteLength(data as string) : payload.byteLength;
   const headerLen = len < 126 ? 2 : len < 65536 ? 4 : 10;
   const out = Buffer.allocUnsafe(headerLen + len);
   out[0] = 0x80 | (opcode === 'text' ? 1 : opcode === 'binary' ? 2 : opcode === 'ping' ? 9 : 10);
@@ -188,7 +200,8 @@ export function encodeFrame([opcode, data]: Frame): Buffer {
     out.writeUInt32BE(Math.floor(len / 2 ** 32), 2);
     out.writeUInt32BE(len >>> 0, 6);
   }
-  out.set(payload, headerLen);
+  if (payload === undefined) out.write(data as string, headerLen, len, 'utf8');
+  else out.set(payload, headerLen);
   return out;
 }
 
