@@ -16,14 +16,15 @@
  * Python packages (on Debian: apt-get install python3-autobahn python3-twisted
  * python3-jinja2). AUTOBAHN_PYTHON names the interpreter (default: the first of
  * python3 and /usr/bin/python3 that imports them). The HTML and JSON reports go
- * to AUTOBAHN_REPORTS (default: a fresh directory under the system temp dir).
+ * to AUTOBAHN_REPORTS (default: a fresh directory under the system temp dir),
+ * with wstest's log of each run (`<agent>.log`) to follow a long one.
  *
  * The full profile takes minutes per runtime (the 9.x cases send up to 16 MiB
  * messages and measure); it is not part of `npm test`. Exits 1 if a case failed
  * on a beamsock server (bare servers are reported, not judged).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -158,11 +159,14 @@ function runSuite(agent, port) {
     spec,
     JSON.stringify({ outdir, servers: [{ agent, url: `ws://127.0.0.1:${port}/` }], cases, 'exclude-cases': [], 'exclude-agent-cases': {} }, null, 2),
   );
+  // wstest's own log (one line per case) goes to <agent>.log beside the reports, to follow a long run.
+  const log = openSync(path.join(reports, `${agent}.log`), 'w');
   const run = spawn(python, ['-c', 'from autobahntestsuite.wstest import run; run()', '-m', 'fuzzingclient', '-s', spec], {
     cwd: reports,
     env: { ...process.env, PYTHONPATH: pythonPath },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', log, 'inherit'],
   });
+  closeSync(log);
   return new Promise((resolve, reject) => {
     run.once('error', reject);
     run.once('exit', (code) => {
