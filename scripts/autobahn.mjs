@@ -131,10 +131,12 @@ function startServer(runtime, isBare, port) {
   const [command, args] = isBare
     ? BARE[runtime]
     : [process.execPath, ['scripts/start.mjs', 'examples/echo/main.ts', '--bun', 'examples/echo/bun.ts', '--deno', 'examples/echo/deno.ts']];
+  // In a process group of its own, so that stopping it stops the launcher and the runtime it started.
   const child = spawn(command, args, {
     cwd: root,
     env: { ...process.env, PORT: String(port), SERVER: runtime },
     stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
   });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${runtime} server exited with ${code} before listening`)));
@@ -146,11 +148,28 @@ function startServer(runtime, isBare, port) {
 function stopServer(child) {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', resolve);
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+    const killer = setTimeout(() => process.kill(-child.pid, 'SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(killer);
+      resolve();
+    });
+    process.kill(-child.pid, 'SIGTERM');
   });
 }
+
+/**
+ * wstest's entry point. With Debian's python3-autobahn (22.x) some case results
+ * hold bytes, which the fork's JSON report writer cannot serialise: it would stop
+ * at the report after running every case, and wait forever. Bytes are written
+ * as latin-1 text instead; nothing else changes.
+ */
+const WSTEST = `
+import json
+_default = json.JSONEncoder.default
+json.JSONEncoder.default = lambda self, o: o.decode('latin-1') if isinstance(o, (bytes, bytearray)) else _default(self, o)
+from autobahntestsuite.wstest import run
+run()
+`;
 
 function runSuite(agent, port) {
   const outdir = path.join(reports, agent);
@@ -161,7 +180,7 @@ function runSuite(agent, port) {
   );
   // wstest's own log (one line per case) goes to <agent>.log beside the reports, to follow a long run.
   const log = openSync(path.join(reports, `${agent}.log`), 'w');
-  const run = spawn(python, ['-c', 'from autobahntestsuite.wstest import run; run()', '-m', 'fuzzingclient', '-s', spec], {
+  const run = spawn(python, ['-c', WSTEST, '-m', 'fuzzingclient', '-s', spec], {
     cwd: reports,
     env: { ...process.env, PYTHONPATH: pythonPath },
     stdio: ['ignore', log, 'inherit'],
