@@ -24,7 +24,7 @@
  * on a beamsock server (bare servers are reported, not judged).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -54,6 +54,7 @@ if (!existsSync(path.join(pythonPath, 'autobahntestsuite', 'wstest.py'))) {
 }
 const python = findPython();
 const reports = process.env.AUTOBAHN_REPORTS ?? mkdtempSync(path.join(tmpdir(), 'autobahn-'));
+mkdirSync(reports, { recursive: true });
 
 function fail(message) {
   console.error(`autobahn: ${message}`);
