@@ -190,9 +190,10 @@ function runSuite(agent, port) {
   return new Promise((resolve, reject) => {
     run.once('error', reject);
     run.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`wstest exited with ${code} for ${agent}`));
-      const index = JSON.parse(readFileSync(path.join(outdir, 'index.json'), 'utf8'));
-      resolve(index[agent]);
+      // Stopped early, wstest may exit 0 without a report.
+      const report = path.join(outdir, 'index.json');
+      if (code !== 0 || !existsSync(report)) return reject(new Error(`wstest exited with ${code} for ${agent}, ${existsSync(report) ? 'after' : 'without'} its report`));
+      resolve(JSON.parse(readFileSync(report, 'utf8'))[agent]);
     });
   });
 }
