@@ -19,7 +19,7 @@ function upgradeRequest(port: number): Buffer {
 }
 
 /** One masked client frame (RFC 6455 §5.2) with a payload under 126 bytes. */
-function maskedFrame(opcode: number, payload: Buffer): Buffer {
+export function maskedFrame(opcode: number, payload: Buffer): Buffer {
   if (payload.length >= 126) throw new RangeError(`maskedFrame builds payloads under 126 bytes, got ${payload.length}`);
   const frame = Buffer.allocUnsafe(6 + payload.length);
   frame[0] = 0x80 | opcode;

@@ -13,6 +13,7 @@ const MODULES: Readonly<Record<string, () => Promise<BenchModule>>> = {
   ws: () => import('./ws.js'),
   bun: () => import('./bun.js'),
   cluster: () => import('./cluster.js'),
+  channels: () => import('./channels.js'),
 };
 
 async function main(): Promise<void> {

@@ -9,6 +9,8 @@
  * - idle connection: heap and RSS per connection over 5,000 idle connections.
  * - broadcast of 64 bytes to 5,000 connections: bare `ws`'s `for (c of clients) c.send(m)`
  *   against PubSub with the fastlane dispatcher.
+ * - slow reader: server RSS growth while one client sends 2,000 messages of 64 KiB to the
+ *   echo handler and never reads, default options, against bare `ws`.
  *
  * Set `BEAMSOCK_BENCH_CPU_PROF` to a directory to run the server children with
  * `--cpu-prof`: each child writes into its own subdirectory there (the largest
@@ -17,7 +19,7 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { BroadcastTimer, echoLoad, upgradeLoad, withClients, type BroadcastFigure } from './load-client.js';
+import { BroadcastTimer, echoLoad, upgradeLoad, withClients, type BroadcastFigure, type RawClient } from './load-client.js';
 import {
   bestOf,
   idleMemory,
@@ -121,6 +123,37 @@ function broadcasts(count: number): Promise<{ naive: BroadcastFigure; fastlane: 
   );
 }
 
+// Slow reader -----------------------------------------------------------------------------
+
+const SLOW_MESSAGES = 2_000;
+const SLOW_BYTES = 64 * 1024;
+/** How long the client goes on writing (a server that stops reading it stalls its writes), then how long the server settles. */
+const SLOW_WRITE_MS = 10_000;
+const SLOW_SETTLE_MS = 2_000;
+
+/** The server's RSS growth, in MB, while one client writes `SLOW_MESSAGES` echo requests and reads nothing; and how many it got to write. */
+function slowReader(variant: Variant): Promise<{ growthMb: number; written: number }> {
+  return withServer(() => startServer(variant), async (server) => {
+    const before = await server.mem();
+    const written = await withClients(server.port, 1, async ([client]) => {
+      const socket = (client as RawClient).socket;
+      socket.pause();
+      // A binary frame with a 64-bit length and an all-zero mask (valid, and the payload goes as it is).
+      const frame = Buffer.concat([Buffer.from([0x82, 0xff, 0, 0, 0, 0, 0, SLOW_BYTES >> 16, (SLOW_BYTES >> 8) & 0xff, SLOW_BYTES & 0xff, 0, 0, 0, 0]), Buffer.alloc(SLOW_BYTES, 7)]);
+      let n = 0;
+      const deadline = Date.now() + SLOW_WRITE_MS;
+      while (n < SLOW_MESSAGES && Date.now() < deadline) {
+        n++;
+        if (!socket.write(frame)) await Promise.race([new Promise((r) => socket.once('drain', r)), sleep(Math.max(0, deadline - Date.now()))]);
+      }
+      await sleep(SLOW_SETTLE_MS);
+      return n;
+    });
+    const after = await server.mem();
+    return { growthMb: (after.rss - before.rss) / 1e6, written };
+  });
+}
+
 // The table -------------------------------------------------------------------------------
 
 /**
@@ -147,6 +180,8 @@ async function measure(): Promise<BenchResult[]> {
   const beamIdle = await idleOf('beamsock', idleN);
   const castN = connectionBudget(BROADCAST_CONNECTIONS, 2);
   const cast = await broadcasts(castN);
+  const bareSlow = await slowReader('bare-ws');
+  const beamSlow = await slowReader('beamsock');
 
   const bare = 'bare ws';
   const bareEcho = echoes['bare-ws'];
@@ -240,6 +275,15 @@ async function measure(): Promise<BenchResult[]> {
       note:
         `median server process.cpuUsage from receiving the trigger until every socket was written (beamsock: until the scheduler is idle); ` +
         `server wall-clock for the same: fastlane ${cast.fastlane.serverWallMs.toFixed(1)} ms, naive ${cast.naive.serverWallMs.toFixed(1)} ms`,
+    },
+    {
+      name: `server RSS growth, a client sending ${SLOW_MESSAGES.toLocaleString('en-US')} x 64 KiB and never reading, beamsock`,
+      value: Number(beamSlow.growthMb.toFixed(1)),
+      unit: 'MB',
+      baseline: { label: bare, value: Number(bareSlow.growthMb.toFixed(1)) },
+      note:
+        `echo handler, default options (backpressure at 1 MiB unwritten); the client writes for up to ${SLOW_WRITE_MS / 1000} s as the socket takes it, ` +
+        `then ${SLOW_SETTLE_MS / 1000} s to settle; RSS after gc minus before; messages the client got to write: beamsock ${beamSlow.written}, bare ws ${bareSlow.written}`,
     },
   ];
 }

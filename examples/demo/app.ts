@@ -1,7 +1,8 @@
 /**
  * The demo as a function, so that `main.ts` runs it and tests start it
  * in-process: the chat page at `/`, chat WebSockets at `/chat?room=&username=`,
- * and the observer at `/observer`.
+ * the observer at `/observer`, and Phoenix Channels with Presence at `/channels`
+ * (socket `/socket`).
  */
 import { serve, type BeamsockServer } from './server.js';
 import type { Observer } from 'beamsock/observer';
@@ -9,6 +10,7 @@ import type { WebSock } from 'beamsock';
 import { ChatServer, type ChatArgs, type ChatInfo, type ChatState } from '../chat/chat-server.js';
 import { demoObserver } from './observer.js';
 import { chatPage } from './page.js';
+import { channelsMount } from './channels.js';
 
 export interface DemoOptions {
   /** Default 4000; 0 picks a free port. */
@@ -35,7 +37,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   const host = opts.host ?? 'localhost';
   const observer = demoObserver(opts.observerToken);
   const server = await serve(opts.chat ?? ChatServer, {
-    mounts: [observer],
+    mounts: [observer, channelsMount()],
     port: opts.port ?? 4000,
     host,
     path: '/chat',

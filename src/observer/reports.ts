@@ -52,6 +52,8 @@ function summaryOf(r: Report): string {
       return `${r.event}: ${r.detail}${r.lost === 0 ? '' : ` (${r.lost} lost)`}`;
     case 'upgrade':
       return `${r.status} ${r.reason}`;
+    case 'backpressure':
+      return `holds ${r.bytes} ${r.held} bytes for a peer that does not read, over its maxBufferedAmount of ${r.limit}; closed with ${r.code}`;
   }
 }
 
@@ -68,7 +70,7 @@ function rowOf(r: Report, seq: number): ReportRow {
     at: Date.now(),
     kind: r.kind,
     pid: pidOf(r),
-    name: (r.kind === 'supervisor' ? r.childId : r.kind === 'cluster' ? r.node : r.kind === 'upgrade' ? `${r.server} ${r.path ?? '/'}` : r.name) ?? null,
+    name: (r.kind === 'supervisor' ? r.childId : r.kind === 'cluster' ? r.node : r.kind === 'upgrade' ? `${r.server} ${r.path ?? '/'}` : r.kind === 'backpressure' ? r.server : r.name) ?? null,
     summary: summaryOf(r),
     text: text.length > TEXT_LIMIT ? `${text.slice(0, TEXT_LIMIT)}...` : text,
   };

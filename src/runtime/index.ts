@@ -61,6 +61,7 @@ export {
   type SupervisorReport,
   type ClusterReport,
   type UpgradeReport,
+  type BackpressureReport,
 } from './logger.js';
 export {
   Registry,

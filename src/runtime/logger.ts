@@ -42,11 +42,12 @@ export interface SupervisorReport {
  * A cluster event worth a line in the log: a node lost with messages still unacknowledged
  * (`nodedown`, with `lost`), an outbox over its bound (`outbox_overflow`), bytes on a
  * beamsock subject that are not a beamsock frame (`bad_frame`), a message that could not be
- * decoded (`bad_message`), two live nodes with one name (`name_conflict`).
+ * decoded (`bad_message`), two live nodes with one name (`name_conflict`), a `runOnCores`
+ * worker that exited unasked and is restarted (`worker_exit`, `node` its node name).
  */
 export interface ClusterReport {
   readonly kind: 'cluster';
-  readonly event: 'nodedown' | 'outbox_overflow' | 'bad_frame' | 'bad_message' | 'name_conflict';
+  readonly event: 'nodedown' | 'outbox_overflow' | 'bad_frame' | 'bad_message' | 'name_conflict' | 'worker_exit';
   /** The other node concerned, when known. */
   readonly node: string | undefined;
   /** Messages given up on (counted in the node's `stats().lost`). */
@@ -69,8 +70,25 @@ export interface UpgradeReport {
   readonly error: unknown;
 }
 
+/**
+ * A connection held more than its `maxBufferedAmount` for a peer that does not
+ * read, and was closed with `code` (1008): unwritten outbound bytes
+ * (`'outbound'`), or inbound messages a server that cannot stop reading (Deno)
+ * kept for it (`'inbound'`).
+ */
+export interface BackpressureReport {
+  readonly kind: 'backpressure';
+  readonly pid: Pid;
+  /** The server's name: 'ws', 'bun', 'deno'. */
+  readonly server: string;
+  readonly held: 'outbound' | 'inbound';
+  readonly bytes: number;
+  readonly limit: number;
+  readonly code: number;
+}
+
 /** Everything the runtime reports, the servers' refused upgrades and cluster events. */
-export type Report = CrashReport | HeapReport | SupervisorReport | UpgradeReport | ClusterReport;
+export type Report = CrashReport | HeapReport | SupervisorReport | UpgradeReport | ClusterReport | BackpressureReport;
 
 /** Receives every report. Must not throw; a throwing logger is ignored. */
 export type Logger = (report: Report) => void;
@@ -135,6 +153,8 @@ export function formatReport(r: Report): string {
       const lost = r.lost === 0 ? '' : ` (${r.lost} messages lost)`;
       return `[beamsock] cluster ${r.event}${node}: ${r.detail}${lost}`;
     }
+    case 'backpressure':
+      return `[beamsock] ${r.server} connection ${String(r.pid)} holds ${r.bytes} ${r.held} bytes for a peer that does not read, over its maxBufferedAmount of ${r.limit}; closed with ${r.code}`;
     case 'upgrade': {
       const what = `[beamsock] ${r.server} upgrade of ${r.path ?? '/'}`;
       if (r.error === undefined) return `${what} refused with ${r.status}: ${r.reason}`;

@@ -30,3 +30,4 @@ export { startServer, type TestServer, type TestServerOptions, type AdapterTestS
 export { connect, TestClient, UpgradeRefusedError, type ClientOptions, type ClientClose } from './client.js';
 export { DEFAULT_ASSERT_TIMEOUT, DEFAULT_REFUTE_TIMEOUT, formatFrame, type WireFrame, type FrameMatch, type WaitOptions } from './frames.js';
 export type { ClosedInfo } from './memory-transport.js';
+export { socketConnect, subscribeAndJoin, push, leave, assertReply, assertPush, assertBroadcast, TestSocket, TestChannel, ConnectRefusedError, JoinRefusedError } from '../channels/testing.js';

@@ -26,7 +26,7 @@ export const CloseCode = Object.freeze({
   ABNORMAL: 1006,
   /** A text message (or close reason) that is not valid UTF-8. */
   INVALID_PAYLOAD: 1007,
-  /** A generic refusal when no other code fits. */
+  /** A generic refusal when no other code fits; beamsock's close past `maxBufferedAmount` (a peer that does not read). */
   POLICY_VIOLATION: 1008,
   MESSAGE_TOO_BIG: 1009,
   /** Sent by a client whose required extension the server did not negotiate. */

@@ -12,11 +12,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Pid } from '../runtime/pid.js';
+import { report } from '../runtime/logger.js';
 import { enqueue, exit, kill, procOf, rootPid, setHeld, spawnOwned, type SpawnOptions } from '../runtime/process.js';
 import { isExit, isShutdownReason, type ExitReason } from '../runtime/reasons.js';
 import { BUSY, DEAD, SCHEDULED, type Proc, type ProcOwner } from '../runtime/proc.js';
 import type { CloseDetail, CloseInfo, CloseReason, Frame, Frames, HandleResult, Payload, WebSock } from './behaviour.js';
-import { validateCloseDetail } from './close-codes.js';
+import { CloseCode, validateCloseDetail } from './close-codes.js';
+import { drainPoll } from './drain-poll.js';
 import { IdleWheel, type IdleWatched } from './idle-wheel.js';
 import type { ResolvedOptions } from './options.js';
 import { countClose, countControl, countReceived, countSent, frameStats, handleIn, publishCrash, publishStart, publishStop, type FrameStats } from './telemetry.js';
@@ -32,6 +34,12 @@ export interface ConnectionSettings {
   readonly activeN: number;
   readonly maxHeapSize: SpawnOptions['maxHeapSize'];
   readonly fullsweepAfter: number | undefined;
+  /** Unwritten outbound bytes over which the socket stops being read; Infinity for never. */
+  readonly highWaterMark: number;
+  /** Reading resumes once unwritten outbound bytes are back at or under this. */
+  readonly lowWaterMark: number;
+  /** Bytes held for a peer that does not read past which the connection closes with 1008; Infinity for none. */
+  readonly maxBufferedAmount: number;
 }
 
 /**
@@ -48,8 +56,12 @@ export function connectionSettings(o: ResolvedOptions): ConnectionSettings {
     activeN: o.activeN,
     maxHeapSize: o.maxHeapSize.size === 0 ? undefined : o.maxHeapSize,
     fullsweepAfter: o.fullsweepAfter,
+    highWaterMark: o.highWaterMark,
+    lowWaterMark: o.lowWaterMark,
+    maxBufferedAmount: o.maxBufferedAmount,
   };
 }
+
 
 // What handleIn and handleControl receive beside the data: shared, never changed.
 const TEXT_META = Object.freeze({ opcode: 'text' as const });
@@ -104,6 +116,12 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   private deflate = true;
   private userPaused = false;
   private flowPaused = false;
+  /** Reading stopped because more than `highWaterMark` outbound bytes wait unwritten. */
+  private outPaused = false;
+  /** Payload bytes (string length for text) in `out`: past `highWaterMark` they are written before the slice ends. */
+  private outBytes = 0;
+  /** Unwritten outbound bytes over this (the lower of the high-water mark and the limit) are looked at; Infinity when neither is set. */
+  private readonly watchOver: number;
   /** Inbound messages in the mailbox, not yet handled: never more than `activeN`. */
   private pending = 0;
   /**
@@ -135,6 +153,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     private readonly meta: ConnectionMeta,
   ) {
     this.timeout = settings.timeout;
+    this.watchOver = Math.min(settings.highWaterMark, settings.maxBufferedAmount);
     this.stats = frameStats();
     const spawnOpts: SpawnOptions = {
       kind: 'connection',
@@ -177,7 +196,22 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   }
 
   drained(): void {
-    if (this.proc.maxHeap !== 0 && !this.done) setHeld(this.proc, this.transport.bufferedAmount());
+    if (this.done) return;
+    if (this.proc.maxHeap !== 0) setHeld(this.proc, this.transport.bufferedAmount());
+    if (this.outPaused && this.transport.bufferedAmount() <= this.settings.lowWaterMark) {
+      this.outPaused = false;
+      drainPoll.delete(this);
+      this.resumeReading();
+    }
+  }
+
+  /**
+   * The adapter holds `bytes` of inbound messages for this connection that it
+   * could not stop reading (Deno): past `maxBufferedAmount` the connection closes
+   * as for unwritten outbound bytes.
+   */
+  holding(bytes: number): void {
+    if (!this.done && bytes > this.settings.maxBufferedAmount) this.overflow('inbound', bytes);
   }
 
   /**
@@ -210,6 +244,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     if (this.stats !== null) countSent(this.stats, ONE);
     this.transport.write(ONE, this.deflate);
     ONE[0] = undefined as unknown as Outbound;
+    if (this.watchOver !== Infinity) this.watchOut();
     return true;
   }
 
@@ -242,7 +277,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
       }
       if (!this.flowPaused) {
         this.flowPaused = true;
-        this.transport.pause();
+        if (!this.userPaused && !this.outPaused) this.transport.pause();
       }
     }
     enqueue(this.proc, ev);
@@ -252,9 +287,19 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
 
   /** Pause (false) or resume (true) reading from the socket. */
   setActive(active: boolean): void {
-    this.userPaused = !active;
-    if (active && !this.flowPaused) this.transport.resume();
-    else if (!active) this.transport.pause();
+    if (active) {
+      if (!this.userPaused) return;
+      this.userPaused = false;
+      this.resumeReading();
+    } else if (!this.userPaused) {
+      this.userPaused = true;
+      if (!this.flowPaused && !this.outPaused) this.transport.pause();
+    }
+  }
+
+  /** Reads the socket again unless something else still holds it paused. */
+  private resumeReading(): void {
+    if (!this.userPaused && !this.flowPaused && !this.outPaused) this.transport.resume();
   }
 
   /** Compress (true, the default when negotiated) or not the frames pushed from now on. */
@@ -328,7 +373,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     if (this.held !== null) this.release();
     if (this.held === null && this.flowPaused && this.pending <= this.settings.activeN >> 1) {
       this.flowPaused = false;
-      if (!this.userPaused) this.transport.resume();
+      this.resumeReading();
     }
   }
 
@@ -427,6 +472,8 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
       validateCloseDetail(code, closeReason);
     }
     if (frames !== undefined) this.queue(frames);
+    // Those frames took the connection past maxBufferedAmount: it is closed already.
+    if (this.done) return undefined;
     this.state = state;
     this.flush();
     this.transport.close(code, closeReason ?? '');
@@ -437,10 +484,16 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     if (frames.length === 0) return;
     if (typeof frames[0] === 'string') {
       (this.out ??= []).push(checkFrame(frames as Frame));
+      this.outBytes += payloadLength(frames as Frame);
     } else {
       const out = (this.out ??= []);
-      for (const f of frames as readonly Frame[]) out.push(checkFrame(f));
+      for (const f of frames as readonly Frame[]) {
+        out.push(checkFrame(f));
+        this.outBytes += payloadLength(f);
+      }
     }
+    // A slice may handle thousands of messages: what they push goes out, and is weighed, before it piles up here.
+    if (this.outBytes > this.watchOver) this.flush();
   }
 
   private flush(): void {
@@ -449,8 +502,40 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
       if (this.stats !== null) countSent(this.stats, out);
       this.transport.write(out, this.deflate);
       out.length = 0;
+      this.outBytes = 0;
+      if (this.watchOver !== Infinity && !this.done) this.watchOut();
     }
     if (this.proc.maxHeap !== 0) setHeld(this.proc, this.transport.bufferedAmount());
+  }
+
+  /**
+   * Backpressure, after a write: over the high-water mark the socket stops being
+   * read (until `drained` finds it at the low-water mark), so a peer that does not
+   * read stops being answered; past `maxBufferedAmount` the connection closes.
+   */
+  private watchOut(): void {
+    const buffered = this.transport.bufferedAmount();
+    if (buffered <= this.watchOver) return;
+    if (buffered > this.settings.maxBufferedAmount) {
+      this.overflow('outbound', buffered);
+    } else if (!this.outPaused) {
+      this.outPaused = true;
+      drainPoll.add(this);
+      if (!this.userPaused && !this.flowPaused) this.transport.pause();
+    }
+  }
+
+  /**
+   * Past `maxBufferedAmount`: reports, and closes with 1008 after what is already
+   * written (frames not yet written are dropped). The process exits with
+   * `{ shutdown: 'backpressure' }`; `terminate` sees `{ error: 'backpressure' }`.
+   */
+  private overflow(held: 'outbound' | 'inbound', bytes: number): void {
+    if (this.out !== null) this.out.length = 0;
+    this.outBytes = 0;
+    report({ kind: 'backpressure', pid: this.pid, server: this.meta.server, held, bytes, limit: this.settings.maxBufferedAmount, code: CloseCode.POLICY_VIOLATION });
+    this.refusal = { code: CloseCode.POLICY_VIOLATION, why: 'backpressure' };
+    kill(this.proc, { shutdown: 'backpressure' });
   }
 
   /**
@@ -460,6 +545,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   private finish(reason: CloseReason, closeInfo: CloseInfo, exitReason: ExitReason): unknown {
     this.done = true;
     this.clearIdle();
+    drainPoll.delete(this);
     this.publishStop(reason);
     const finalReason = this.shutdownReason ?? exitReason;
     const terminate = this.handler.terminate;
@@ -488,6 +574,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     if (this.done) return;
     this.done = true;
     this.clearIdle();
+    drainPoll.delete(this);
     this.held = null;
     if (reason === 'killed' && this.refusal === undefined) {
       this.transport.abort();
@@ -577,13 +664,19 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
       protocol: this.meta.protocol,
       compress: this.transport.compressed,
       bufferedAmount: this.transport.bufferedAmount(),
-      paused: this.userPaused || this.flowPaused,
+      paused: this.userPaused || this.flowPaused || this.outPaused,
       timeout: this.timeout,
     };
   }
 }
 
 const ONE: Outbound[] = [undefined as unknown as Outbound];
+
+/** A frame's payload size for the mid-slice flush: string length for text (no UTF-8 count on the hot path). */
+function payloadLength(f: Frame): number {
+  const data = f[1];
+  return data === null ? 0 : typeof data === 'string' ? data.length : data.byteLength;
+}
 
 function info(remoteCode: number | undefined, remoteReason: string | undefined, sentCode: number | undefined): CloseInfo {
   return { remoteCode, remoteReason, sentCode };

@@ -112,6 +112,24 @@ export interface ConnectionOptions {
    * when the backlog has drained to half). Default 100.
    */
   readonly activeN?: number;
+  /**
+   * Backpressure: once more than this many outbound bytes wait unwritten (the peer
+   * reads slower than the handler writes), the socket stops being read, so
+   * `handleIn` stops running for it, until they drain to `lowWaterMark`.
+   * Default 1_048_576 (1 MiB); 0 or Infinity for never.
+   */
+  readonly highWaterMark?: number;
+  /** Reading resumes once unwritten outbound bytes are back at or under this. Default a quarter of `highWaterMark` (262_144, 256 KiB); under `highWaterMark`. */
+  readonly lowWaterMark?: number;
+  /**
+   * The most bytes a connection holds for a peer that does not read: unwritten
+   * outbound bytes (pushed by `handleInfo`, say, while reading is paused), or on
+   * Deno the inbound messages it cannot stop reading. Past it the connection is
+   * closed with 1008 and a `backpressure` report. Default 16_777_216 (16 MiB),
+   * or `highWaterMark` when that is higher; 0 or Infinity for no limit; at
+   * least `highWaterMark`.
+   */
+  readonly maxBufferedAmount?: number;
   /** Run `validateUpgrade` before upgrading and refuse early with its reason. Default true. */
   readonly earlyValidateUpgrade?: boolean;
   /** The `Origin` check against cross-site WebSocket hijacking. Default true (same host). */
@@ -135,6 +153,9 @@ export interface ResolvedOptions {
   readonly maxHeapSize: Required<MaxHeapSize>;
   readonly fullsweepAfter: number;
   readonly activeN: number;
+  readonly highWaterMark: number;
+  readonly lowWaterMark: number;
+  readonly maxBufferedAmount: number;
   readonly earlyValidateUpgrade: boolean;
   readonly checkOrigin: CheckOriginOption;
   readonly subprotocols: SubprotocolsOption;
@@ -171,6 +192,9 @@ export const DEFAULT_OPTIONS: ResolvedOptions = Object.freeze({
   maxHeapSize: Object.freeze({ size: 0, kill: true, errorLogger: true }),
   fullsweepAfter: 65535,
   activeN: 100,
+  highWaterMark: 1_048_576,
+  lowWaterMark: 262_144,
+  maxBufferedAmount: 16_777_216,
   earlyValidateUpgrade: true,
   checkOrigin: true,
   subprotocols: Object.freeze([]),
@@ -211,17 +235,19 @@ export function normalizeOptions(input: unknown, context = 'upgrade options'): R
   const o = asRecord(input, context);
   rejectUnknownOptions(o, OPTION_NAMES, context);
   const d = DEFAULT_OPTIONS;
+  const marks = waterMarks(o);
   return Object.freeze({
     timeout: o['timeout'] === undefined ? d.timeout : limitMs('timeout', o['timeout'], true),
     compress: o['compress'] === undefined ? d.compress : bool('compress', o['compress']),
     deflateOptions: o['deflateOptions'] === undefined ? d.deflateOptions : deflate(o['deflateOptions']),
-    maxFrameSize: o['maxFrameSize'] === undefined ? d.maxFrameSize : frameSize(o['maxFrameSize']),
+    maxFrameSize: o['maxFrameSize'] === undefined ? d.maxFrameSize : bytesOrNone('maxFrameSize', o['maxFrameSize']),
     maxMessageTime: o['maxMessageTime'] === undefined ? d.maxMessageTime : limitMs('maxMessageTime', o['maxMessageTime'], true),
     validateUtf8: o['validateUtf8'] === undefined ? d.validateUtf8 : bool('validateUtf8', o['validateUtf8']),
     maxHeapSize: o['maxHeapSize'] === undefined ? d.maxHeapSize : maxHeap(o['maxHeapSize']),
     fullsweepAfter:
       o['fullsweepAfter'] === undefined ? d.fullsweepAfter : integer('fullsweepAfter', o['fullsweepAfter'], 0),
     activeN: o['activeN'] === undefined ? d.activeN : integer('activeN', o['activeN'], 1),
+    ...marks,
     earlyValidateUpgrade:
       o['earlyValidateUpgrade'] === undefined ? d.earlyValidateUpgrade : bool('earlyValidateUpgrade', o['earlyValidateUpgrade']),
     checkOrigin: o['checkOrigin'] === undefined ? d.checkOrigin : validateCheckOrigin(o['checkOrigin']),
@@ -299,12 +325,37 @@ function limitMs(name: string, value: unknown, zeroIsNone: boolean): number {
   return value;
 }
 
-function frameSize(value: unknown): number {
+/**
+ * `highWaterMark`, `lowWaterMark` and `maxBufferedAmount`, checked together: the
+ * low mark under the high one (else reading would resume still over it), and
+ * the limit at least the high mark (else a connection would be closed before it
+ * was ever paused), and by default raised to a high mark set over it.
+ */
+function waterMarks(o: Record<string, unknown>): Pick<ResolvedOptions, 'highWaterMark' | 'lowWaterMark' | 'maxBufferedAmount'> {
+  const d = DEFAULT_OPTIONS;
+  const high = o['highWaterMark'] === undefined ? d.highWaterMark : bytesOrNone('highWaterMark', o['highWaterMark']);
+  const low = o['lowWaterMark'] === undefined ? (high === Infinity ? d.lowWaterMark : Math.floor(high / 4)) : integer('lowWaterMark', o['lowWaterMark'], 0);
+  const max =
+    o['maxBufferedAmount'] === undefined
+      ? Math.max(d.maxBufferedAmount, high === Infinity ? 0 : high)
+      : bytesOrNone('maxBufferedAmount', o['maxBufferedAmount']);
+  if (high !== Infinity && low >= high) {
+    throw new TypeError(`option 'lowWaterMark' (${low}) must be under 'highWaterMark' (${high}): reading resumes once unwritten bytes drain to it`);
+  }
+  if (high !== Infinity && max < high) {
+    throw new TypeError(
+      `option 'maxBufferedAmount' (${max}) must be at least 'highWaterMark' (${high}): ` +
+        `a connection is paused at the high-water mark and closed only past the limit`,
+    );
+  }
+  return { highWaterMark: high, lowWaterMark: low, maxBufferedAmount: max };
+}
+
+/** A byte count where 0 and Infinity both mean none (as Infinity). */
+function bytesOrNone(name: string, value: unknown): number {
   if (value === Infinity || value === 0) return Infinity;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new TypeError(
-      `option 'maxFrameSize' must be a non-negative integer of bytes (0 or Infinity for no limit), got ${describeValue(value)}`,
-    );
+    throw new TypeError(`option '${name}' must be a non-negative integer of bytes (0 or Infinity for no limit), got ${describeValue(value)}`);
   }
   return value;
 }

@@ -13,6 +13,7 @@
  * - `protocolError` when the server closed for a protocol fault (1002, 1007, 1009),
  * - `closed` when the socket closed, once, protocol error or not,
  * - `drained` when the socket wrote out what it had buffered,
+ * - `holding` with the bytes it keeps for a paused connection, if it cannot stop reading,
  * and `Serving.ended(conn)` once the socket is gone, so the server stops counting it.
  */
 import type { Frame } from './behaviour.js';
@@ -94,8 +95,18 @@ export interface Inbound {
    * 1009...), or undefined when it cut the TCP connection without a close frame.
    */
   protocolError(error: Error, code: number | undefined): void;
-  /** The socket wrote out its buffered bytes. */
+  /**
+   * The socket wrote out some of its buffered bytes: a connection paused at its
+   * `highWaterMark` reads again once they are at its `lowWaterMark`. A server
+   * with no drain event calls it from a poll while the connection is paused.
+   */
   drained(): void;
+  /**
+   * The adapter holds `bytes` of inbound messages for a paused connection because
+   * its server cannot stop reading (Deno): past `maxBufferedAmount` the connection
+   * closes with 1008.
+   */
+  holding(bytes: number): void;
 }
 
 /**

@@ -6,7 +6,9 @@ import { setActive, setConnectionOptions, setDeflate, setShutdownReason } from '
 import { Connection, type ConnectionSettings } from '../../src/websock/connection.js';
 import type { Transport } from '../../src/websock/transport.js';
 import { gate, inside, pushMessage, Recorder, runIn, scripted, type Script } from '../conformance/handlers.js';
+import { exitReasonOf } from '../support/exits.js';
 import { captureReports } from '../support/reports.js';
+import { until } from '../support/until.js';
 
 /** A transport that records what the connection asks of the socket. */
 class FakeTransport implements Transport {
@@ -42,7 +44,16 @@ class FakeTransport implements Transport {
   setMaxFrameSize(): void {}
 }
 
-const SETTINGS: ConnectionSettings = { timeout: 0, maxFrameSize: 0, activeN: 100, maxHeapSize: undefined, fullsweepAfter: undefined };
+const SETTINGS: ConnectionSettings = {
+  timeout: 0,
+  maxFrameSize: 0,
+  activeN: 100,
+  maxHeapSize: undefined,
+  fullsweepAfter: undefined,
+  highWaterMark: Infinity,
+  lowWaterMark: 0,
+  maxBufferedAmount: Infinity,
+};
 const META = { handlerName: 'Test', remoteAddress: '127.0.0.1', path: '/', protocol: undefined, server: 'fake' };
 
 function start(script: Script = {}, settings: Partial<ConnectionSettings> = {}) {
@@ -163,6 +174,105 @@ describe('maxHeapSize', () => {
     expect(transport.closes).toEqual([]);
     expect(rec.count('terminate')).toBe(0);
     expect(reports.filter((r) => r.kind === 'max_heap_size' && r.pid === conn.pid)).toHaveLength(1);
+  });
+});
+
+describe('backpressure', () => {
+  const MARKS = { highWaterMark: 1_000, lowWaterMark: 100, maxBufferedAmount: 10_000 };
+
+  /** A connection that pushed a frame with 5,000 bytes unwritten: paused, under its limit. */
+  async function pausedByOutput(): Promise<ReturnType<typeof start>> {
+    const started = start({}, MARKS);
+    await idle();
+    started.transport.buffered = 5_000;
+    send(started.conn.pid, pushMessage(['text', 'out']));
+    await idle();
+    expect(started.transport.paused).toBe(true);
+    return started;
+  }
+
+  it('over highWaterMark unwritten bytes the socket stops being read; a drain to lowWaterMark reads it again', async () => {
+    const { transport, conn, rec } = start({}, MARKS);
+    await idle();
+    transport.buffered = 1_001;
+    conn.received('x', false, 1);
+    await rec.nth('handleIn');
+    await idle();
+    expect(transport.paused).toBe(true);
+    expect(processInfo(conn.pid)?.details['paused']).toBe(true);
+    transport.buffered = 101;
+    conn.drained();
+    expect(transport.paused).toBe(true);
+    transport.buffered = 100;
+    conn.drained();
+    expect(transport.paused).toBe(false);
+    expect([transport.pauses, transport.resumes]).toEqual([1, 1]);
+    expect(isAlive(conn.pid)).toBe(true);
+  });
+
+  it('a connection paused by its output reads again once it drained even when the server reports no drain (the drain poll)', async () => {
+    const { transport } = await pausedByOutput();
+    transport.buffered = 0;
+    await until(() => !transport.paused, 'the poll to resume reading');
+    expect([transport.pauses, transport.resumes]).toEqual([1, 1]);
+  });
+
+  it('setActive(true) does not read a socket held paused by its unwritten output, nor does a drain one the handler paused', async () => {
+    const { transport, conn } = await pausedByOutput();
+    await runIn(conn.pid, () => setActive(false));
+    await runIn(conn.pid, () => setActive(true));
+    expect(transport.paused).toBe(true);
+    await runIn(conn.pid, () => setActive(false));
+    transport.buffered = 0;
+    conn.drained();
+    expect(transport.paused).toBe(true);
+    await runIn(conn.pid, () => setActive(true));
+    expect(transport.paused).toBe(false);
+  });
+
+  it('past maxBufferedAmount the connection closes with 1008, reports it, and terminate sees { error: backpressure }', async () => {
+    const { transport, conn, rec } = start({}, MARKS);
+    await idle();
+    const exited = exitReasonOf(conn.pid);
+    transport.buffered = 10_001;
+    send(conn.pid, pushMessage(['text', 'one too many']));
+    expect(await exited).toEqual({ shutdown: 'backpressure' });
+    expect(transport.closes).toEqual([[1008, '']]);
+    expect(transport.aborts).toBe(0);
+    expect((await rec.nth('terminate')).input).toEqual({ error: 'backpressure' });
+    expect(reports.filter((r) => r.kind === 'backpressure' && r.pid === conn.pid)).toEqual([
+      { kind: 'backpressure', pid: conn.pid, server: 'fake', held: 'outbound', bytes: 10_001, limit: 10_000, code: 1008 },
+    ]);
+  });
+
+  it('inbound bytes an adapter holds for a paused connection are bounded by maxBufferedAmount too', async () => {
+    const { transport, conn } = start({}, MARKS);
+    await idle();
+    const exited = exitReasonOf(conn.pid);
+    conn.holding(10_000);
+    expect(isAlive(conn.pid)).toBe(true);
+    conn.holding(10_001);
+    expect(await exited).toEqual({ shutdown: 'backpressure' });
+    expect(transport.closes).toEqual([[1008, '']]);
+    expect(reports.filter((r) => r.kind === 'backpressure' && r.pid === conn.pid).map((r) => r.kind === 'backpressure' && r.held)).toEqual(['inbound']);
+  });
+
+  it('what one slice pushes is written as it passes highWaterMark, not all at the slice end, so the limit sees it', async () => {
+    const { transport, conn } = start({}, MARKS);
+    await idle();
+    for (let i = 0; i < 5; i++) send(conn.pid, pushMessage(['binary', Buffer.alloc(600)]));
+    await idle();
+    expect(transport.writes.map((w) => w.length)).toEqual([2, 2, 1]);
+  });
+
+  it('without marks (highWaterMark and maxBufferedAmount 0) a slice leaves in one write and nothing pauses', async () => {
+    const { transport, conn } = start();
+    await idle();
+    transport.buffered = 1e9;
+    for (let i = 0; i < 5; i++) send(conn.pid, pushMessage(['binary', Buffer.alloc(600)]));
+    await idle();
+    expect(transport.writes.map((w) => w.length)).toEqual([5]);
+    expect(transport.paused).toBe(false);
   });
 });
 

@@ -28,6 +28,9 @@ describe('normalizeOptions defaults', () => {
     ['maxHeapSize', { size: 0, kill: true, errorLogger: true }],
     ['fullsweepAfter', 65535],
     ['activeN', 100],
+    ['highWaterMark', 1_048_576],
+    ['lowWaterMark', 262_144],
+    ['maxBufferedAmount', 16_777_216],
     ['earlyValidateUpgrade', true],
     ['checkOrigin', true],
     ['subprotocols', []],
@@ -51,7 +54,7 @@ describe('normalizeOptions defaults', () => {
   });
 
   it('has a default for every option', () => {
-    expect(Object.keys(DEFAULT_OPTIONS)).toHaveLength(14);
+    expect(Object.keys(DEFAULT_OPTIONS)).toHaveLength(17);
   });
 
   it('is deeply frozen', () => {
@@ -77,6 +80,16 @@ describe('normalizeOptions defaults', () => {
 });
 
 describe('normalizeOptions normalisation', () => {
+  it('takes the low-water mark as a quarter of a high-water mark given alone, and raises the limit to a high-water mark over it', () => {
+    expect(normalizeOptions({ highWaterMark: 64_000 })).toMatchObject({ highWaterMark: 64_000, lowWaterMark: 16_000, maxBufferedAmount: 16_777_216 });
+    expect(normalizeOptions({ highWaterMark: 32 * 1024 * 1024 })).toMatchObject({ lowWaterMark: 8 * 1024 * 1024, maxBufferedAmount: 32 * 1024 * 1024 });
+  });
+
+  it('reads 0 as no high-water mark and no limit; the limit may stand without the mark', () => {
+    expect(normalizeOptions({ highWaterMark: 0, maxBufferedAmount: 0 })).toMatchObject({ highWaterMark: Infinity, maxBufferedAmount: Infinity });
+    expect(normalizeOptions({ highWaterMark: Infinity, maxBufferedAmount: 1_000 })).toMatchObject({ highWaterMark: Infinity, maxBufferedAmount: 1_000 });
+  });
+
   it('turns a timeout of 0 or Infinity into Infinity (no timeout)', () => {
     expect(normalizeOptions({ timeout: 0 }).timeout).toBe(Infinity);
     expect(normalizeOptions({ timeout: Infinity }).timeout).toBe(Infinity);
@@ -154,7 +167,7 @@ describe('normalizeOptions errors', () => {
   it('lists the known options when nothing is close', () => {
     expect(typeErrorOf({ frobnicate: 1 })).toBe(
       `unknown option 'frobnicate' in upgrade options (known: timeout, compress, deflateOptions, maxFrameSize, maxMessageTime, validateUtf8, ` +
-        `maxHeapSize, fullsweepAfter, activeN, earlyValidateUpgrade, checkOrigin, subprotocols, headers, shutdownTimeout)`,
+        `maxHeapSize, fullsweepAfter, activeN, highWaterMark, lowWaterMark, maxBufferedAmount, earlyValidateUpgrade, checkOrigin, subprotocols, headers, shutdownTimeout)`,
     );
   });
 
@@ -185,6 +198,18 @@ describe('normalizeOptions errors', () => {
     [{ fullsweepAfter: -1 }, `option 'fullsweepAfter' must be a non-negative integer, got -1`],
     [{ activeN: 0 }, `option 'activeN' must be a positive integer, got 0`],
     [{ activeN: 2.5 }, `option 'activeN' must be a positive integer, got 2.5`],
+    [{ highWaterMark: -1 }, `option 'highWaterMark' must be a non-negative integer of bytes (0 or Infinity for no limit), got -1`],
+    [{ highWaterMark: '1MB' }, `option 'highWaterMark' must be a non-negative integer of bytes (0 or Infinity for no limit), got "1MB"`],
+    [{ lowWaterMark: 0.5 }, `option 'lowWaterMark' must be a non-negative integer, got 0.5`],
+    [{ maxBufferedAmount: -1 }, `option 'maxBufferedAmount' must be a non-negative integer of bytes (0 or Infinity for no limit), got -1`],
+    [
+      { highWaterMark: 1000, lowWaterMark: 1000 },
+      `option 'lowWaterMark' (1000) must be under 'highWaterMark' (1000): reading resumes once unwritten bytes drain to it`,
+    ],
+    [
+      { highWaterMark: 2000, maxBufferedAmount: 1000 },
+      `option 'maxBufferedAmount' (1000) must be at least 'highWaterMark' (2000): a connection is paused at the high-water mark and closed only past the limit`,
+    ],
     [{ maxHeapSize: -5 }, `option 'maxHeapSize' must be a non-negative integer of bytes or { size, kill?, errorLogger? }, got -5`],
     [{ maxHeapSize: 'big' }, `option 'maxHeapSize' must be a non-negative integer of bytes or { size, kill?, errorLogger? }, got "big"`],
     [{ maxHeapSize: { kill: true } }, `option 'maxHeapSize.size' must be a non-negative integer of bytes, got undefined`],

@@ -5,9 +5,13 @@
  *
  * Deno's socket is a WHATWG `WebSocket`: whole messages in, whole messages out,
  * no pause, and no ping or pong either way (Deno answers pings itself). So:
- * - reading cannot stop: while the connection is paused (`setActive(false)`, or
- *   `activeN` messages waiting) what arrives is held here, in order, and handed
- *   over on resume: handlers see Cowboy's flow control, the peer is not slowed;
+ * - reading cannot stop: while the connection is paused (`setActive(false)`,
+ *   `activeN` messages waiting, or outbound bytes over `highWaterMark`) what
+ *   arrives is held here, in order, and handed over on resume: handlers see
+ *   Cowboy's flow control, the peer is not slowed; past `maxBufferedAmount` held
+ *   bytes the connection closes with 1008;
+ * - there is no `drain` event: a connection paused by its unwritten output
+ *   looks at `bufferedAmount` again on the connections' drain poll;
  * - `maxFrameSize` is checked here on each whole message (Deno has read it by
  *   then, up to its own fixed limit of 64 MiB), closing with 1009;
  * - a ping or pong frame cannot be pushed: the write throws, which crashes only
@@ -90,6 +94,8 @@ export class DenoTransport implements Transport {
   private paused = false;
   /** Messages that arrived while paused, in order. */
   private readonly held: (string | ArrayBuffer)[] = [];
+  /** Their size (string length for text): what `maxBufferedAmount` bounds. */
+  private heldBytes = 0;
   /** The text of Deno's `error` event, which comes before `close`. */
   private error: string | undefined;
 
@@ -110,8 +116,10 @@ export class DenoTransport implements Transport {
     ws.onmessage = (ev) => {
       // Once beamsock has closed (a message over maxFrameSize), what Deno still reads is dropped.
       if (this.closing) return;
-      if (this.paused) this.held.push(ev.data);
-      else this.deliver(ev.data);
+      if (!this.paused) return this.deliver(ev.data);
+      this.held.push(ev.data);
+      this.heldBytes += typeof ev.data === 'string' ? ev.data.length : ev.data.byteLength;
+      (this.conn as Connection<unknown>).holding(this.heldBytes);
     };
     ws.onerror = (ev) => {
       this.error ??= ev.message ?? 'WebSocket error';
@@ -134,7 +142,7 @@ export class DenoTransport implements Transport {
 
   private closed(code: number, reason: string, wasClean: boolean): void {
     const conn = this.conn;
-    this.held.length = 0;
+    this.forgetHeld();
     if (conn === null) return;
     this.serving.ended(conn);
     if (this.closing) return;
@@ -150,7 +158,7 @@ export class DenoTransport implements Transport {
 
   private tooBig(conn: Connection<unknown>): void {
     this.close(1009, TOO_BIG);
-    this.held.length = 0;
+    this.forgetHeld();
     conn.protocolError(new DenoProtocolError(TOO_BIG, 1009, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'), 1009);
   }
 
@@ -195,8 +203,17 @@ export class DenoTransport implements Transport {
     // A message handed over may pause the connection again: the rest stay held, in order.
     const held = this.held;
     let i = 0;
-    while (i < held.length && !this.paused && !this.closing) this.deliver(held[i++] as string | ArrayBuffer);
+    while (i < held.length && !this.paused && !this.closing) {
+      const data = held[i++] as string | ArrayBuffer;
+      this.heldBytes -= typeof data === 'string' ? data.length : data.byteLength;
+      this.deliver(data);
+    }
     held.splice(0, i);
+  }
+
+  private forgetHeld(): void {
+    this.held.length = 0;
+    this.heldBytes = 0;
   }
 
   bufferedAmount(): number {

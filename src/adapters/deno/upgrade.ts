@@ -148,7 +148,7 @@ function resolveDenoOptions(options: ConnectionOptions, context: string): Resolv
   if (o.compress) cannot('compress: true', "Deno's WebSocket server does not negotiate permessage-deflate");
   if (!o.validateUtf8) cannot('validateUtf8: false', 'Deno always validates text messages and drops the connection on invalid UTF-8');
   if (options.activeN !== undefined) {
-    cannot('activeN', 'Deno cannot stop reading a WebSocket, so the peer cannot be slowed down (messages are held back from the handler, without bound)');
+    cannot('activeN', 'Deno cannot stop reading a WebSocket, so the peer cannot be slowed down (messages are held back from the handler, up to maxBufferedAmount)');
   }
   if (o.maxFrameSize > DENO_MAX_MESSAGE) {
     cannot(`maxFrameSize: ${String(options.maxFrameSize)}`, `Deno reads no message over ${DENO_MAX_MESSAGE} bytes (64 MiB), a limit it fixes`);

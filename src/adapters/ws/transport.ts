@@ -131,10 +131,14 @@ export class WsTransport implements Transport {
       // ws's own answer, as it would have sent it at once (no code for a close frame that had none).
       this.deferred = undefined;
       wsClose.call(ws, deferred.code, deferred.reason);
+    } else if (ws.readyState === 2 || ws.readyState === 3) {
       return;
+    } else {
+      wsClose.call(ws, code, typeof reason === 'string' ? reason : Buffer.from(reason.buffer, reason.byteOffset, reason.byteLength));
     }
-    if (ws.readyState === 2 || ws.readyState === 3) return;
-    wsClose.call(ws, code, typeof reason === 'string' ? reason : Buffer.from(reason.buffer, reason.byteOffset, reason.byteLength));
+    // Whatever paused the socket (backpressure, activeN, setActive), the peer's answer to the
+    // close frame must be read, or ws waits its 30 s close timeout before letting go.
+    ws.resume();
   }
 
   abort(): void {
@@ -253,7 +257,8 @@ export function bindSocket(ws: WebSocket, socket: UpgradeSocket, transport: WsTr
   // Every read, a whole message or a piece of one, keeps the connection from idling out.
   // Before ws parses the read, so that the messages it completes are counted after it (see onSocketData).
   socket.prependListener('data', onSocketData);
-  if (serving.options.maxHeapSize.size !== 0) socket.on('drain', onSocketDrain);
+  // A connection paused at its high-water mark reads again on 'drain' (the socket's buffer emptied).
+  if (serving.options.maxHeapSize.size !== 0 || serving.options.highWaterMark !== Infinity) socket.on('drain', onSocketDrain);
 }
 
 /**

@@ -192,10 +192,10 @@ describe('compression', () => {
 });
 
 describe('backpressure', () => {
-  it('frames past Bun’s 16 MiB default backpressure limit are queued, not dropped, and bufferedAmount shows them', async () => {
+  it('frames past Bun’s 16 MiB default backpressure limit are queued, not dropped, and bufferedAmount shows them (with beamsock’s own limit off)', async () => {
     const rec = new Recorder();
     const chunk = Buffer.alloc(1024 * 1024, 7);
-    const server = await start(scripted(rec));
+    const server = await start(scripted(rec), { maxBufferedAmount: 0 });
     const r = await raw(server.url);
     const pid = await rec.pid();
     r.pause();
@@ -449,6 +449,21 @@ describe('serve', () => {
     abort.abort();
     expect((await c.closeSeen()).code).toBe(1001);
     expect((await rec.terminated()).reason).toBe('shutdown');
+  });
+
+  it('reusePort: true lets a second server listen on the same port (how runOnCores workers share one on Bun); without it the port is refused', async () => {
+    const first = await serve(scripted(new Recorder()), { port: 0, reusePort: true });
+    servers.push(first);
+    const second = await serve(scripted(new Recorder()), { port: first.port, reusePort: true });
+    servers.push(second);
+    expect(second.port).toBe(first.port);
+    const rec = new Recorder();
+    await expect(serve(scripted(rec), { port: first.port })).rejects.toThrow();
+    await client(first.url);
+  });
+
+  it('rejects a reusePort that is not a boolean at start-up, naming it', async () => {
+    await expect(serve(scripted(new Recorder()), { port: 0, reusePort: 'yes' as unknown as boolean })).rejects.toThrow("option 'reusePort' must be a boolean, got yes");
   });
 });
 
