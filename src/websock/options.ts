@@ -85,8 +85,21 @@ export interface ConnectionOptions {
   readonly compress?: boolean;
   /** Compression tuning, used only with `compress`. */
   readonly deflateOptions?: DeflateOptions;
-  /** The largest inbound frame payload in bytes; larger closes with 1009. Default 10_000_000; 0 or Infinity for no limit. */
+  /**
+   * The largest inbound message in bytes, its fragments summed; larger closes with
+   * 1009. Default 10_000_000; 0 or Infinity for no limit. On ws, which keeps each
+   * fragment as a buffer of its own, a fragment also costs 128 bytes of this budget
+   * (a message may have at most maxFrameSize / 128 fragments, else 1008).
+   */
   readonly maxFrameSize?: number;
+  /**
+   * The longest a message may take to arrive, first bytes to last, in ms; longer
+   * closes with 1008. Default 60_000; 0 or Infinity for none. At most 2^31-1.
+   * Checked on ws at each socket read of an unfinished message; Bun and Deno show
+   * only whole messages, so there the idle timeout (which no piece of a message
+   * resets there) bounds a message's time instead.
+   */
+  readonly maxMessageTime?: number;
   /** Close with 1007 on a text message that is not valid UTF-8. Default true. */
   readonly validateUtf8?: boolean;
   /** The connection process's `maxHeapSize` (bytes, or a map with kill/log actions). Default off. */
@@ -135,6 +148,7 @@ export interface ResolvedOptions {
   readonly compress: boolean;
   readonly deflateOptions: ResolvedDeflateOptions;
   readonly maxFrameSize: number;
+  readonly maxMessageTime: number;
   readonly validateUtf8: boolean;
   readonly maxHeapSize: Required<MaxHeapSize>;
   readonly fullsweepAfter: number;
@@ -173,6 +187,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = Object.freeze({
   compress: false,
   deflateOptions: DEFAULT_DEFLATE,
   maxFrameSize: 10_000_000,
+  maxMessageTime: 60_000,
   validateUtf8: true,
   maxHeapSize: Object.freeze({ size: 0, kill: true, errorLogger: true }),
   fullsweepAfter: 65535,
@@ -226,6 +241,7 @@ export function normalizeOptions(input: unknown, context = 'upgrade options'): R
     compress: o['compress'] === undefined ? d.compress : bool('compress', o['compress']),
     deflateOptions: o['deflateOptions'] === undefined ? d.deflateOptions : deflate(o['deflateOptions']),
     maxFrameSize: o['maxFrameSize'] === undefined ? d.maxFrameSize : bytesOrNone('maxFrameSize', o['maxFrameSize']),
+    maxMessageTime: o['maxMessageTime'] === undefined ? d.maxMessageTime : limitMs('maxMessageTime', o['maxMessageTime'], true),
     validateUtf8: o['validateUtf8'] === undefined ? d.validateUtf8 : bool('validateUtf8', o['validateUtf8']),
     maxHeapSize: o['maxHeapSize'] === undefined ? d.maxHeapSize : maxHeap(o['maxHeapSize']),
     fullsweepAfter:

@@ -23,6 +23,7 @@ describe('normalizeOptions defaults', () => {
     ['timeout', 60_000],
     ['compress', false],
     ['maxFrameSize', 10_000_000],
+    ['maxMessageTime', 60_000],
     ['validateUtf8', true],
     ['maxHeapSize', { size: 0, kill: true, errorLogger: true }],
     ['fullsweepAfter', 65535],
@@ -53,7 +54,7 @@ describe('normalizeOptions defaults', () => {
   });
 
   it('has a default for every option', () => {
-    expect(Object.keys(DEFAULT_OPTIONS)).toHaveLength(16);
+    expect(Object.keys(DEFAULT_OPTIONS)).toHaveLength(17);
   });
 
   it('is deeply frozen', () => {
@@ -98,6 +99,12 @@ describe('normalizeOptions normalisation', () => {
     expect(normalizeOptions({ maxFrameSize: 0 }).maxFrameSize).toBe(Infinity);
     expect(normalizeOptions({ maxFrameSize: Infinity }).maxFrameSize).toBe(Infinity);
     expect(normalizeOptions({ maxFrameSize: 65_536 }).maxFrameSize).toBe(65_536);
+  });
+
+  it('turns a maxMessageTime of 0 or Infinity into Infinity (no bound)', () => {
+    expect(normalizeOptions({ maxMessageTime: 0 }).maxMessageTime).toBe(Infinity);
+    expect(normalizeOptions({ maxMessageTime: Infinity }).maxMessageTime).toBe(Infinity);
+    expect(normalizeOptions({ maxMessageTime: 5_000 }).maxMessageTime).toBe(5_000);
   });
 
   it('keeps a shutdownTimeout of 0 as "do not wait"', () => {
@@ -159,7 +166,7 @@ describe('normalizeOptions errors', () => {
 
   it('lists the known options when nothing is close', () => {
     expect(typeErrorOf({ frobnicate: 1 })).toBe(
-      `unknown option 'frobnicate' in upgrade options (known: timeout, compress, deflateOptions, maxFrameSize, validateUtf8, ` +
+      `unknown option 'frobnicate' in upgrade options (known: timeout, compress, deflateOptions, maxFrameSize, maxMessageTime, validateUtf8, ` +
         `maxHeapSize, fullsweepAfter, activeN, highWaterMark, lowWaterMark, maxBufferedAmount, earlyValidateUpgrade, checkOrigin, subprotocols, headers, shutdownTimeout)`,
     );
   });
@@ -175,6 +182,12 @@ describe('normalizeOptions errors', () => {
     [
       { timeout: 3_000_000_000 },
       `option 'timeout' must be at most 2147483647 ms (about 24.8 days; longer timers overflow) or Infinity, got 3000000000`,
+    ],
+    [{ maxMessageTime: '1m' }, `option 'maxMessageTime' must be a non-negative number of milliseconds, got "1m"`],
+    [{ maxMessageTime: -5 }, `option 'maxMessageTime' must be a non-negative number of milliseconds, got -5`],
+    [
+      { maxMessageTime: 2 ** 31 },
+      `option 'maxMessageTime' must be at most 2147483647 ms (about 24.8 days; longer timers overflow) or Infinity, got 2147483648`,
     ],
     [{ shutdownTimeout: null }, `option 'shutdownTimeout' must be a non-negative number of milliseconds, got null`],
     [{ compress: 'yes' }, `option 'compress' must be a boolean, got "yes"`],

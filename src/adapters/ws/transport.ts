@@ -22,6 +22,7 @@
  * calling `close` there, ws would simply answer at once again, as before; with
  * nothing left to handle, ws answers at once anyway.
  */
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
 import type { Frame } from '../../websock/behaviour.js';
@@ -50,6 +51,9 @@ interface DeferredClose {
 /** ws's text for a message over the limit, and its error code, for a limit ws cannot be told of. */
 const TOO_BIG = 'Max payload size exceeded';
 
+/** A client's control frame on the wire beside its payload: 2 header bytes and a 4-byte mask (payloads are at most 125 bytes). */
+const CONTROL_OVERHEAD = 6;
+
 /**
  * One `ws` WebSocket as a connection's `Transport`.
  *
@@ -66,12 +70,22 @@ export class WsTransport implements Transport {
   lowered = 0;
   /** ws's answer to the peer's close frame or to a protocol error, until the connection has handled what came before. */
   deferred: DeferredClose | undefined = undefined;
+  /**
+   * Bytes read since the last whole data message, less the control frames among
+   * them: above 0, a message is unfinished. ws shows no fragment, so this is
+   * counted from the socket's reads (see `onSocketData`).
+   */
+  unfinished = 0;
+  /** When the first read that found a message unfinished came (performance.now()), 0 when none is. */
+  unfinishedSince = 0;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly socket: UpgradeSocket,
     /** The limit ws enforces on this socket (Infinity for none): a connection may only lower it. */
     private readonly wsMaxFrame: number,
+    /** The `maxMessageTime` option, ms (Infinity for none; set so once it has closed the connection). */
+    public maxMessageTime: number = Infinity,
   ) {
     this.compressed = ws.extensions.includes('permessage-deflate');
   }
@@ -170,6 +184,17 @@ export class WsTransport implements Transport {
     this.lowered = limit === this.wsMaxFrame ? 0 : limit;
   }
 
+  /**
+   * A message unfinished past `maxMessageTime`: closes with 1008 and tells the
+   * connection; the counting stops, so this happens once.
+   */
+  tooSlow(conn: Connection<unknown>): void {
+    const limit = this.maxMessageTime;
+    this.maxMessageTime = Infinity;
+    this.close(1008, 'message took too long');
+    conn.protocolError(Object.assign(new Error(`message not complete within maxMessageTime (${limit} ms)`), { code: 'BEAMSOCK_MESSAGE_TIMEOUT' }), 1008);
+  }
+
   /** A message over a lowered `maxFrameSize`: closes with 1009 as ws would, and tells the connection. */
   tooBig(conn: Connection<unknown>): void {
     this.close(1009, '');
@@ -218,7 +243,7 @@ const kConn = Symbol('beamsock.connection');
 const kServing = Symbol('beamsock.serving');
 const kTransport = Symbol('beamsock.transport');
 type Bound = WebSocket & { [kConn]: Connection<unknown>; [kServing]: Serving<unknown, unknown>; [kTransport]: WsTransport };
-type BoundSocket = UpgradeSocket & { [kConn]: Connection<unknown> };
+type BoundSocket = UpgradeSocket & { [kConn]: Connection<unknown>; [kTransport]: WsTransport };
 
 /**
  * Delivers the events of `ws` and of its `socket` to `conn`, and tells
@@ -241,8 +266,10 @@ export function bindSocket(ws: WebSocket, socket: UpgradeSocket, transport: WsTr
   ws.on('error', onError);
   ws.close = deferClose;
   (socket as BoundSocket)[kConn] = conn;
+  (socket as BoundSocket)[kTransport] = transport;
   // Every read, a whole message or a piece of one, keeps the connection from idling out.
-  socket.on('data', onSocketData);
+  // Before ws parses the read, so that the messages it completes are counted after it (see onSocketData).
+  socket.prependListener('data', onSocketData);
   // A connection paused at its high-water mark reads again on 'drain' (the socket's buffer emptied).
   if (serving.options.maxHeapSize.size !== 0 || serving.options.highWaterMark !== Infinity) socket.on('drain', onSocketDrain);
 }
@@ -269,7 +296,24 @@ function deferClose(this: WebSocket, code?: number, reason?: string | Buffer): v
   });
 }
 
-function onSocketData(this: BoundSocket): void {
+/**
+ * A socket read, before ws parses it. It counts towards the unfinished message
+ * (`unfinished`), which the whole messages and control frames ws then finds in it
+ * take off again: bytes left over mean a message has begun and not ended. A read
+ * that finds one already unfinished starts its clock, and a later read past
+ * `maxMessageTime` closes. So a message is timed from its second read (a read
+ * that ends one message and begins the next is not counted for the next), and
+ * the check runs only on reads of unfinished messages: a trickle is cut at its
+ * first read past the limit, and a peer that stops sending meets the idle timeout.
+ */
+function onSocketData(this: BoundSocket, chunk: Buffer): void {
+  const transport = this[kTransport];
+  if (transport.unfinished > 0 && transport.maxMessageTime !== Infinity) {
+    const now = performance.now();
+    if (transport.unfinishedSince === 0) transport.unfinishedSince = now;
+    else if (now - transport.unfinishedSince > transport.maxMessageTime) return transport.tooSlow(this[kConn]);
+  }
+  transport.unfinished += chunk.length;
   this[kConn].bytesArrived();
 }
 function onSocketDrain(this: BoundSocket): void {
@@ -277,15 +321,30 @@ function onSocketDrain(this: BoundSocket): void {
 }
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
   const bound = this as Bound;
-  const lowered = bound[kTransport].lowered;
-  if (lowered !== 0 && data.length > lowered) return bound[kTransport].tooBig(bound[kConn]);
+  const transport = bound[kTransport];
+  // A whole message: nothing is unfinished (bytes of the next one in the same read are counted from the next read).
+  transport.unfinished = 0;
+  transport.unfinishedSince = 0;
+  const lowered = transport.lowered;
+  if (lowered !== 0 && data.length > lowered) return transport.tooBig(bound[kConn]);
   bound[kConn].received(isBinary ? data : data.toString(), isBinary, data.length);
 }
 function onPing(this: WebSocket, data: Buffer): void {
+  controlRead(this as Bound, data);
   (this as Bound)[kConn].control(data, 'ping');
 }
 function onPong(this: WebSocket, data: Buffer): void {
+  controlRead(this as Bound, data);
   (this as Bound)[kConn].control(data, 'pong');
+}
+/** A control frame's bytes are no part of a message: they come off the unfinished count (never below 0). */
+function controlRead(bound: Bound, data: Buffer): void {
+  const transport = bound[kTransport];
+  transport.unfinished -= CONTROL_OVERHEAD + data.length;
+  if (transport.unfinished <= 0) {
+    transport.unfinished = 0;
+    transport.unfinishedSince = 0;
+  }
 }
 function onClose(this: WebSocket, code: number, reason: Buffer): void {
   // ws reports 1006 when no close frame arrived: the TCP connection dropped.
