@@ -35,10 +35,17 @@ export interface ServeListenOptions {
   readonly signal?: AbortSignal;
   /** Connections allowed at once (the supervisor's `maxChildren`); one more is closed with 1013. Default Infinity. */
   readonly maxConnections?: number;
+  /**
+   * Milliseconds a client has, from connecting, to send a whole request head
+   * (an upgrade's or any other's); one that is silent or trickles its head is
+   * cut (on Node with 408 Request Timeout). Default 10_000, at most 255_000; see
+   * `upgradeTimeoutOption` for how each server keeps it.
+   */
+  readonly upgradeTimeout?: number;
 }
 
 /** The keys of every adapter's `serve()` options that are not connection options. */
-const SERVE_KEYS = new Set(['port', 'host', 'path', 'args', 'authorize', 'onRequest', 'signal', 'maxConnections', 'mounts']);
+const SERVE_KEYS = new Set(['port', 'host', 'path', 'args', 'authorize', 'onRequest', 'signal', 'maxConnections', 'mounts', 'upgradeTimeout']);
 
 /**
  * The connection options among `serve()`'s options: every key but the serving
@@ -149,6 +156,30 @@ export function maxConnectionsOption(value: unknown): number {
   if (value === undefined) return Infinity;
   if (value === Infinity || (typeof value === 'number' && Number.isInteger(value) && value >= 1)) return value;
   throw new TypeError(`option 'maxConnections' must be a positive integer or Infinity, got ${String(value)}`);
+}
+
+/** `upgradeTimeout` when it is not set: Bun's own default idle timeout, Cowboy's `request_timeout` is 5 s. */
+export const DEFAULT_UPGRADE_TIMEOUT = 10_000;
+/** Bun's `idleTimeout`, which keeps it there, counts whole seconds up to 255. */
+const MAX_UPGRADE_TIMEOUT = 255_000;
+
+/**
+ * Checks `upgradeTimeout` (an integer of ms from 1 to 255_000; default 10_000):
+ * how long a connection may take to send its request head before the server
+ * cuts it, against slowloris clients that connect and send nothing or trickle
+ * their head a byte at a time. Node keeps it as `headersTimeout` (answering
+ * 408), Bun as its `idleTimeout` in whole seconds (rounded up), which Bun also
+ * applies to an ordinary response that stalls that long; Deno's server has
+ * none to set.
+ *
+ * @throws TypeError naming the option for any other value.
+ * @example
+ * upgradeTimeoutOption(undefined); // 10000
+ */
+export function upgradeTimeoutOption(value: unknown): number {
+  if (value === undefined) return DEFAULT_UPGRADE_TIMEOUT;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_UPGRADE_TIMEOUT) return value;
+  throw new TypeError(`option 'upgradeTimeout' must be an integer of milliseconds from 1 to ${MAX_UPGRADE_TIMEOUT}, got ${String(value)}`);
 }
 
 /**

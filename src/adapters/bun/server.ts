@@ -5,7 +5,7 @@
  */
 import type { Authorize } from '../../websock/admission.js';
 import type { WebSock } from '../../websock/behaviour.js';
-import { connectionOptionsOf, listenOptions, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
+import { connectionOptionsOf, listenOptions, upgradeTimeoutOption, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
 import { isFetchMountList, MountServings, type FetchMount, type FetchMountContext, type MountUpgrade } from '../../websock/mount.js';
 import type { ConnectionOptions } from '../../websock/options.js';
 import { bunRuntime, type BunServer } from './native.js';
@@ -76,6 +76,7 @@ export interface BeamsockServer extends RunningServer {
 export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> = {}): Promise<BeamsockServer> {
   const bun = bunRuntime('serve() from beamsock/bun');
   const { port, host, path } = listenOptions(opts);
+  const upgradeTimeout = upgradeTimeoutOption(opts.upgradeTimeout);
   if (!isFetchMountList(opts.mounts)) throw new TypeError(`option 'mounts' must be a list of { handleFetch, close } (such as mountObserver())`);
   const mounts = opts.mounts ?? [];
   const onRequest = opts.onRequest ?? (() => textResponse(404, 'not found'));
@@ -87,6 +88,8 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
     bunServer = bun.serve({
       port,
       hostname: host,
+      // Bun's only timer on a connection before its request is whole; it counts whole seconds.
+      idleTimeout: Math.ceil(upgradeTimeout / 1000),
       fetch(req, server) {
         const upgrading = req.headers.has('upgrade');
         if (mounts.length > 0 && !(upgrading && serving.isClosing)) {
