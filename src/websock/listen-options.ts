@@ -38,8 +38,8 @@ export interface ServeListenOptions {
   /**
    * Milliseconds a client has, from connecting, to send a whole request head
    * (an upgrade's or any other's); one that is silent or trickles its head is
-   * cut (on Node with 408 Request Timeout). Default 10_000, at most 255_000; see
-   * `upgradeTimeoutOption` for how each server keeps it.
+   * cut (on Node with 408 Request Timeout). Default 10_000. Only `beamsock/ws`
+   * can change it: see `upgradeTimeoutOption` for what Bun and Deno do.
    */
   readonly upgradeTimeout?: number;
 }
@@ -158,19 +158,18 @@ export function maxConnectionsOption(value: unknown): number {
   throw new TypeError(`option 'maxConnections' must be a positive integer or Infinity, got ${String(value)}`);
 }
 
-/** `upgradeTimeout` when it is not set: Bun's own default idle timeout, Cowboy's `request_timeout` is 5 s. */
+/** `upgradeTimeout` when it is not set: what Bun keeps, unchangeably, so that every server cuts at about the same time. */
 export const DEFAULT_UPGRADE_TIMEOUT = 10_000;
-/** Bun's `idleTimeout`, which keeps it there, counts whole seconds up to 255. */
-const MAX_UPGRADE_TIMEOUT = 255_000;
+const MAX_UPGRADE_TIMEOUT = 2 ** 31 - 1;
 
 /**
- * Checks `upgradeTimeout` (an integer of ms from 1 to 255_000; default 10_000):
- * how long a connection may take to send its request head before the server
- * cuts it, against slowloris clients that connect and send nothing or trickle
- * their head a byte at a time. Node keeps it as `headersTimeout` (answering
- * 408), Bun as its `idleTimeout` in whole seconds (rounded up), which Bun also
- * applies to an ordinary response that stalls that long; Deno's server has
- * none to set.
+ * Checks `upgradeTimeout` (a positive integer of ms, at most 2^31-1; default
+ * 10_000): how long a connection may take to send its request head before the
+ * server cuts it, against slowloris clients that connect and send nothing or
+ * trickle their head a byte at a time. Node keeps it as `headersTimeout`
+ * (answering 408 Request Timeout). Bun cuts such a connection after its own
+ * 10 s (within its 4 s timer tick), which cannot be changed, and Deno.serve
+ * never does (denoland/deno#3515): their `serve()` refuses the option.
  *
  * @throws TypeError naming the option for any other value.
  * @example
@@ -179,7 +178,7 @@ const MAX_UPGRADE_TIMEOUT = 255_000;
 export function upgradeTimeoutOption(value: unknown): number {
   if (value === undefined) return DEFAULT_UPGRADE_TIMEOUT;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_UPGRADE_TIMEOUT) return value;
-  throw new TypeError(`option 'upgradeTimeout' must be an integer of milliseconds from 1 to ${MAX_UPGRADE_TIMEOUT}, got ${String(value)}`);
+  throw new TypeError(`option 'upgradeTimeout' must be a positive integer of milliseconds, at most ${MAX_UPGRADE_TIMEOUT}, got ${String(value)}`);
 }
 
 /**

@@ -65,8 +65,6 @@ export interface BunServer extends BunUpgrader {
 export interface BunServeOptions<D> {
   readonly port: number;
   readonly hostname: string;
-  /** Seconds a connection may stay silent while no response is being written (0 to 255; Bun's default 10). */
-  readonly idleTimeout?: number;
   fetch(req: Request, server: BunServer): Response | Promise<Response | undefined> | undefined;
   readonly websocket: BunWebSocketHandler<D>;
 }

@@ -5,7 +5,7 @@
  */
 import type { Authorize } from '../../websock/admission.js';
 import type { WebSock } from '../../websock/behaviour.js';
-import { connectionOptionsOf, listenOptions, upgradeTimeoutOption, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
+import { connectionOptionsOf, listenOptions, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
 import { isFetchMountList, MountServings, type FetchMount, type FetchMountContext, type MountUpgrade } from '../../websock/mount.js';
 import type { ConnectionOptions } from '../../websock/options.js';
 import { bunRuntime, type BunServer } from './native.js';
@@ -66,7 +66,9 @@ export interface BeamsockServer extends RunningServer {
  * plain request to `path` gets 426 with `Upgrade: websocket`, and any other goes
  * to `onRequest`.
  *
- * @throws TypeError (as a rejection) for an invalid option, or when not running on Bun.
+ * @throws TypeError (as a rejection) for an invalid option, for `upgradeTimeout`
+ *   (Bun keeps its own 10 s on a request head, which cannot be changed), or
+ *   when not running on Bun.
  * @example
  * const server = await serve(EchoServer, { port: 4000 });
  * console.log(`listening on ${server.url}`);
@@ -76,7 +78,12 @@ export interface BeamsockServer extends RunningServer {
 export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> = {}): Promise<BeamsockServer> {
   const bun = bunRuntime('serve() from beamsock/bun');
   const { port, host, path } = listenOptions(opts);
-  const upgradeTimeout = upgradeTimeoutOption(opts.upgradeTimeout);
+  if (opts.upgradeTimeout !== undefined) {
+    throw new TypeError(
+      `option 'upgradeTimeout' cannot be honoured on Bun: Bun cuts a connection that has not sent a whole request head after its own 10 s, whatever it is told; ` +
+        `remove the option (Bun's 10 s is beamsock's default), or use 'beamsock/ws' to choose another`,
+    );
+  }
   if (!isFetchMountList(opts.mounts)) throw new TypeError(`option 'mounts' must be a list of { handleFetch, close } (such as mountObserver())`);
   const mounts = opts.mounts ?? [];
   const onRequest = opts.onRequest ?? (() => textResponse(404, 'not found'));
@@ -88,8 +95,6 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
     bunServer = bun.serve({
       port,
       hostname: host,
-      // Bun's only timer on a connection before its request is whole; it counts whole seconds.
-      idleTimeout: Math.ceil(upgradeTimeout / 1000),
       fetch(req, server) {
         const upgrading = req.headers.has('upgrade');
         if (mounts.length > 0 && !(upgrading && serving.isClosing)) {

@@ -52,7 +52,8 @@ export interface BeamsockServer extends RunningServer {
  * first; then a request with an `Upgrade` header is an upgrade attempt wherever
  * node:http delivers it (refused with 400, 403 or 426 and the reason when
  * invalid, 404 off `path`), a plain request to `path` gets 426 with `Upgrade:
- * websocket`, and any other goes to `onRequest`.
+ * websocket`, and any other goes to `onRequest`. A connection that has not sent
+ * a whole request head `upgradeTimeout` ms after connecting gets 408 and is cut.
  *
  * @example
  * const server = await serve(EchoServer, { port: 4000 });
@@ -80,7 +81,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   const mounts = opts.mounts ?? [];
   // node:http emits 'upgrade' only when Connection contains upgrade: the rest of the upgrades arrive here.
   // node:http sweeps for heads past headersTimeout every connectionsCheckingInterval (30 s by default): a tenth of the timeout keeps it close.
-  const httpServer = createServer({ headersTimeout: upgradeTimeout, connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.ceil(upgradeTimeout / 10))) }, (req, res) => {
+  const httpServer = createServer({ headersTimeout: upgradeTimeout, requestTimeout: Math.max(upgradeTimeout, 300_000), connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.ceil(upgradeTimeout / 10))) }, (req, res) => {
     for (const m of mounts) if (m.handleRequest(req, res)) return;
     const target = req.url ?? '/';
     switch (routeOf(target, req.headers.upgrade !== undefined, path)) {
