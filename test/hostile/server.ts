@@ -12,11 +12,15 @@ import { ok, push, type WebSock } from '../../src/websock/behaviour.js';
 declare const Bun: { gc(force: boolean): void } | undefined;
 declare const Deno: unknown;
 
+/** Connections whose `terminate` ran. */
+let terminated = 0;
+
 const Echo: WebSock<null> = {
   name: 'Echo',
   init: () => ok(null),
   handleIn: ([data, { opcode }], state) => push([opcode, data], state),
   handleInfo: (_message, state) => ok(state),
+  terminate: () => void terminated++,
 };
 
 /** What `GET /stats` answers. */
@@ -24,6 +28,8 @@ export interface Stats {
   readonly rss: number;
   readonly connections: number;
   readonly processes: number;
+  /** Connections whose `terminate` ran, since start. */
+  readonly terminated: number;
   /** Live `setTimeout`/`setInterval` timers, where the runtime tells (Node); -1 elsewhere. */
   readonly timers: number;
 }
@@ -45,6 +51,7 @@ function stats(): Stats {
     rss: process.memoryUsage().rss,
     connections: server.connections().length,
     processes: processCount(),
+    terminated,
     timers: runtime === 'ws' && resources !== undefined ? resources().filter((r) => r === 'Timeout').length : -1,
   };
 }

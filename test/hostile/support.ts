@@ -273,8 +273,14 @@ export class RawSocket {
       break;
     }
     if (o.read === false) socket.pause();
-    else socket.on('data', (chunk: Buffer) => raw.take(chunk));
+    else raw.read();
     return raw;
+  }
+
+  /** Starts (or resumes) reading what the server sent, as far as its close frame. */
+  read(): void {
+    if (this.socket.listenerCount('data') === 0) this.socket.on('data', (chunk: Buffer) => this.take(chunk));
+    this.socket.resume();
   }
 
   /** Writes `bytes`; resolves once the kernel took them (or the socket is gone). */
