@@ -11,7 +11,7 @@ import { WebSocket } from 'ws';
 import { MiB, RUNTIMES, scaled, serverFor, TEST_TIMEOUT_MS, underAttack } from './support.js';
 
 /** Connections in all, and open at once. */
-const CONNECTIONS = scaled(300, 10_000);
+const CONNECTIONS = scaled(150, 10_000);
 const AT_ONCE = scaled(50, 1_000);
 const MEMORY_BOUND = 48 * MiB;
 

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { clientFrame, lengthHeader, MiB, OP, RawSocket, RUNTIMES, scaled, serverFor, TEST_TIMEOUT_MS, underAttack } from './support.js';
 
 /** Resetting clients in all, and at once. */
-const RESETS = scaled(100, 10_000);
+const RESETS = scaled(50, 10_000);
 const AT_ONCE = scaled(50, 500);
 const MEMORY_BOUND = 64 * MiB;
 

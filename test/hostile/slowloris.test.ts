@@ -75,7 +75,7 @@ describe('slowloris on deno', () => {
       const silent = slowloris(target().port, false);
       const trickling = slowloris(target().port, true);
       // The attackers hold their connections while the bystander keeps talking.
-      await new Promise((r) => setTimeout(r, 5 * UPGRADE_TIMEOUT_MS));
+      await new Promise((r) => setTimeout(r, 2 * UPGRADE_TIMEOUT_MS));
       silent.stop();
       trickling.stop();
       await Promise.all([silent.answers, trickling.answers]);
