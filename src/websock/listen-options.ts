@@ -159,7 +159,7 @@ export function maxConnectionsOption(value: unknown): number {
 }
 
 /** `upgradeTimeout` when it is not set: what Bun keeps, unchangeably, so that every server cuts at about the same time. */
-export const DEFAULT_UPGRADE_TIMEOUT = 10_000;
+const DEFAULT_UPGRADE_TIMEOUT = 10_000;
 const MAX_UPGRADE_TIMEOUT = 2 ** 31 - 1;
 
 /**
