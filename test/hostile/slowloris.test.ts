@@ -47,7 +47,7 @@ async function cutAnswers(port: number): Promise<string[]> {
 }
 
 describe('slowloris on ws, upgradeTimeout 1 s', () => {
-  const target = serverFor('ws');
+  const target = serverFor('ws', UPGRADE_TIMEOUT_MS);
 
   it(`${ATTACKERS} silent and ${ATTACKERS} trickling clients get 408 and are cut, the bystander losing nothing`, () =>
     underAttack(target(), MEMORY_BOUND, async () => {
@@ -75,7 +75,7 @@ describe('slowloris on deno', () => {
       const silent = slowloris(target().port, false);
       const trickling = slowloris(target().port, true);
       // The attackers hold their connections while the bystander keeps talking.
-      await new Promise((r) => setTimeout(r, 2 * UPGRADE_TIMEOUT_MS));
+      await new Promise((r) => setTimeout(r, 2_000));
       silent.stop();
       trickling.stop();
       await Promise.all([silent.answers, trickling.answers]);
