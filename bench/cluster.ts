@@ -3,12 +3,14 @@
  * each beside the raw broker doing the same in the same two processes (raw publish ->
  * echo republish -> driver; raw publish with a flush every 1,000), once over NATS
  * and once over Redis. Two node processes are forked (a driver and an echo node);
- * raw and beamsock blocks alternate so both see the same machine load.
+ * raw and beamsock blocks alternate so both see the same machine load. Then the
+ * many-cores figures of `cluster-cores.ts` (2 nodes against 1, broadcast and echo).
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { BenchResult } from './report.js';
+import { coresResults } from './cluster-cores.js';
 
 type Kind = 'nats' | 'redis';
 const KINDS: Kind[] = ['nats', 'redis'];
@@ -65,6 +67,7 @@ export async function run(): Promise<BenchResult[]> {
       },
     );
   }
+  results.push(...(await coresResults()));
   return results;
 }
 

@@ -3,7 +3,7 @@
  * over the IPC channel. Every request carries an `id` the reply repeats.
  *
  * - `{cmd:'mem'}`: `{heapUsed, rss}` in bytes after two full GCs, once pending work settled.
- * - `{cmd:'cpu'}`: `{cpuMs}`, the process's user + system CPU time so far.
+ * - `{cmd:'cpu'}`: `{cpuMs}`, the process's user + system CPU time so far (or the server's, all its processes together).
  * - `{cmd:'count'}`: `{count}`, connections the server holds (subscribers, for a broadcast server).
  * - `{cmd:'broadcast'}`: runs one broadcast and replies `{cpuMs, wallMs}` once the server
  *   has written it to every socket (the CPU and wall-clock time that took).
@@ -20,6 +20,8 @@ export interface ServerHooks {
   count(): number;
   /** Resolves when work already started (connection setup, closes) has finished; `mem` and `count` wait for it. */
   settle?(): Promise<void>;
+  /** CPU ms used so far, when more than this process serves (the workers of a server on several cores). */
+  cpuMs?(): Promise<number>;
   /** One broadcast of `message`; resolves when every socket has been written to. */
   broadcast?(message: string): void | Promise<void>;
 }
@@ -69,7 +71,7 @@ async function answer(req: ControlRequest, hooks: ServerHooks): Promise<Omit<Con
       return { heapUsed: m.heapUsed, rss: m.rss };
     }
     case 'cpu':
-      return { cpuMs: cpuMs() };
+      return { cpuMs: hooks.cpuMs === undefined ? cpuMs() : await hooks.cpuMs() };
     case 'count':
       await hooks.settle?.();
       return { count: hooks.count() };

@@ -42,11 +42,12 @@ export interface SupervisorReport {
  * A cluster event worth a line in the log: a node lost with messages still unacknowledged
  * (`nodedown`, with `lost`), an outbox over its bound (`outbox_overflow`), bytes on a
  * beamsock subject that are not a beamsock frame (`bad_frame`), a message that could not be
- * decoded (`bad_message`), two live nodes with one name (`name_conflict`).
+ * decoded (`bad_message`), two live nodes with one name (`name_conflict`), a `runOnCores`
+ * worker that exited unasked and is restarted (`worker_exit`, `node` its node name).
  */
 export interface ClusterReport {
   readonly kind: 'cluster';
-  readonly event: 'nodedown' | 'outbox_overflow' | 'bad_frame' | 'bad_message' | 'name_conflict';
+  readonly event: 'nodedown' | 'outbox_overflow' | 'bad_frame' | 'bad_message' | 'name_conflict' | 'worker_exit';
   /** The other node concerned, when known. */
   readonly node: string | undefined;
   /** Messages given up on (counted in the node's `stats().lost`). */

@@ -65,6 +65,8 @@ export interface BunServer extends BunUpgrader {
 export interface BunServeOptions<D> {
   readonly port: number;
   readonly hostname: string;
+  /** Sets SO_REUSEPORT: several processes listen on one port, the kernel spreads connections (Linux only). */
+  readonly reusePort?: boolean;
   fetch(req: Request, server: BunServer): Response | Promise<Response | undefined> | undefined;
   readonly websocket: BunWebSocketHandler<D>;
 }

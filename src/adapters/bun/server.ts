@@ -50,6 +50,12 @@ export interface ServeOptions<A> extends ConnectionOptions, ServeListenOptions {
   readonly onRequest?: (req: Request, server: BunServer) => Response | Promise<Response>;
   /** Mounted beside the handler, asked first. */
   readonly mounts?: readonly BunServeMount[];
+  /**
+   * Bun's `reusePort`: several processes (say the workers of `runOnCores` from
+   * `beamsock/cluster`) listen on one port and the kernel spreads the connections
+   * over them. Linux only (Bun ignores it elsewhere). Default false.
+   */
+  readonly reusePort?: boolean;
 }
 
 /** A running server: what `Bun.serve` returned beside what every adapter's server has. */
@@ -77,7 +83,9 @@ export interface BeamsockServer extends RunningServer {
  */
 export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> = {}): Promise<BeamsockServer> {
   const bun = bunRuntime('serve() from beamsock/bun');
-  const { port, host, path } = listenOptions(opts);
+  const { reusePort = false, ...listening } = opts;
+  if (typeof reusePort !== 'boolean') throw new TypeError(`option 'reusePort' must be a boolean, got ${String(reusePort)}`);
+  const { port, host, path } = listenOptions(listening);
   if (opts.upgradeTimeout !== undefined) {
     throw new TypeError(
       `option 'upgradeTimeout' cannot be honoured on Bun: Bun cuts a connection that has not sent a whole request head after its own 10 s, whatever it is told; ` +
@@ -88,13 +96,14 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   const mounts = opts.mounts ?? [];
   const onRequest = opts.onRequest ?? (() => textResponse(404, 'not found'));
 
-  const { serving, upgrade, websocket } = bunServing(handler, { ...connectionOptionsOf(opts), args: opts.args, authorize: opts.authorize, maxConnections: opts.maxConnections }, 'server options');
+  const { serving, upgrade, websocket } = bunServing(handler, { ...connectionOptionsOf(listening), args: opts.args, authorize: opts.authorize, maxConnections: opts.maxConnections }, 'server options');
   const mounted = new MountServings<MountedUpgrade>((h, options) => bunServing(h, options ?? {}, 'mount upgrade options'));
   let bunServer: BunServer;
   try {
     bunServer = bun.serve({
       port,
       hostname: host,
+      reusePort,
       fetch(req, server) {
         const upgrading = req.headers.has('upgrade');
         if (mounts.length > 0 && !(upgrading && serving.isClosing)) {

@@ -17,6 +17,7 @@ export {
   type NodeUpMessage,
 } from './node.js';
 export { clusterAdapter } from './pubsub.js';
+export { runOnCores, type CoresOptions, type CoreInfo, type CoreWorker, type CoresPrimary, type CoresWorker, type StopWorker } from './cores.js';
 export { msgpackCodec, jsonCodec, assertTransferable, MAX_MESSAGE_DEPTH, type Codec } from './codec.js';
 export type { Transport, TransportStatus, Unsubscribe } from './transport.js';
 export { connectNats, type NatsTransportOptions } from './nats.js';

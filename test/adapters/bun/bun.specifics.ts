@@ -450,6 +450,21 @@ describe('serve', () => {
     expect((await c.closeSeen()).code).toBe(1001);
     expect((await rec.terminated()).reason).toBe('shutdown');
   });
+
+  it('reusePort: true lets a second server listen on the same port (how runOnCores workers share one on Bun); without it the port is refused', async () => {
+    const first = await serve(scripted(new Recorder()), { port: 0, reusePort: true });
+    servers.push(first);
+    const second = await serve(scripted(new Recorder()), { port: first.port, reusePort: true });
+    servers.push(second);
+    expect(second.port).toBe(first.port);
+    const rec = new Recorder();
+    await expect(serve(scripted(rec), { port: first.port })).rejects.toThrow();
+    await client(first.url);
+  });
+
+  it('rejects a reusePort that is not a boolean at start-up, naming it', async () => {
+    await expect(serve(scripted(new Recorder()), { port: 0, reusePort: 'yes' as unknown as boolean })).rejects.toThrow("option 'reusePort' must be a boolean, got yes");
+  });
 });
 
 describe('several handlers on one Bun.serve', () => {
