@@ -35,10 +35,17 @@ export interface ServeListenOptions {
   readonly signal?: AbortSignal;
   /** Connections allowed at once (the supervisor's `maxChildren`); one more is closed with 1013. Default Infinity. */
   readonly maxConnections?: number;
+  /**
+   * Milliseconds a client has, from connecting, to send a whole request head
+   * (an upgrade's or any other's); one that is silent or trickles its head is
+   * cut (on Node with 408 Request Timeout). Default 10_000. Only `beamsock/ws`
+   * can change it: see `upgradeTimeoutOption` for what Bun and Deno do.
+   */
+  readonly upgradeTimeout?: number;
 }
 
 /** The keys of every adapter's `serve()` options that are not connection options. */
-const SERVE_KEYS = new Set(['port', 'host', 'path', 'args', 'authorize', 'onRequest', 'signal', 'maxConnections', 'mounts']);
+const SERVE_KEYS = new Set(['port', 'host', 'path', 'args', 'authorize', 'onRequest', 'signal', 'maxConnections', 'mounts', 'upgradeTimeout']);
 
 /**
  * The connection options among `serve()`'s options: every key but the serving
@@ -149,6 +156,29 @@ export function maxConnectionsOption(value: unknown): number {
   if (value === undefined) return Infinity;
   if (value === Infinity || (typeof value === 'number' && Number.isInteger(value) && value >= 1)) return value;
   throw new TypeError(`option 'maxConnections' must be a positive integer or Infinity, got ${String(value)}`);
+}
+
+/** `upgradeTimeout` when it is not set: what Bun keeps, unchangeably, so that every server cuts at about the same time. */
+const DEFAULT_UPGRADE_TIMEOUT = 10_000;
+const MAX_UPGRADE_TIMEOUT = 2 ** 31 - 1;
+
+/**
+ * Checks `upgradeTimeout` (a positive integer of ms, at most 2^31-1; default
+ * 10_000): how long a connection may take to send its request head before the
+ * server cuts it, against slowloris clients that connect and send nothing or
+ * trickle their head a byte at a time. Node keeps it as `headersTimeout`
+ * (answering 408 Request Timeout). Bun cuts such a connection after its own
+ * 10 s (within its 4 s timer tick), which cannot be changed, and Deno.serve
+ * never does (denoland/deno#3515): their `serve()` refuses the option.
+ *
+ * @throws TypeError naming the option for any other value.
+ * @example
+ * upgradeTimeoutOption(undefined); // 10000
+ */
+export function upgradeTimeoutOption(value: unknown): number {
+  if (value === undefined) return DEFAULT_UPGRADE_TIMEOUT;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_UPGRADE_TIMEOUT) return value;
+  throw new TypeError(`option 'upgradeTimeout' must be a positive integer of milliseconds, at most ${MAX_UPGRADE_TIMEOUT}, got ${String(value)}`);
 }
 
 /**

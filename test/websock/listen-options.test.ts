@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { closeOnAbort, connectionOptionsOf, listenOptions, maxConnectionsOption, noEndpoint, onPath, routeOf, upgradeRequired, wsUrl } from '../../src/websock/listen-options.js';
+import { closeOnAbort, connectionOptionsOf, listenOptions, maxConnectionsOption, noEndpoint, onPath, routeOf, upgradeRequired, upgradeTimeoutOption, wsUrl } from '../../src/websock/listen-options.js';
 
 describe('listenOptions', () => {
   it('fills in the defaults: port 4000, host 127.0.0.1, any path', () => {
@@ -29,6 +29,24 @@ describe('maxConnectionsOption', () => {
     expect(() => maxConnectionsOption(value)).toThrow(
       new TypeError(`option 'maxConnections' must be a positive integer or Infinity, got ${String(value)}`),
     );
+  });
+});
+
+describe('upgradeTimeoutOption', () => {
+  it('is 10 s by default and takes a positive integer of ms up to 2^31-1', () => {
+    expect(upgradeTimeoutOption(undefined)).toBe(10_000);
+    expect(upgradeTimeoutOption(1)).toBe(1);
+    expect(upgradeTimeoutOption(2 ** 31 - 1)).toBe(2 ** 31 - 1);
+  });
+
+  it.each([0, -1, 1.5, 2 ** 31, Infinity, '10'])('refuses %o naming the option', (value) => {
+    expect(() => upgradeTimeoutOption(value)).toThrow(
+      new TypeError(`option 'upgradeTimeout' must be a positive integer of milliseconds, at most ${2 ** 31 - 1}, got ${String(value)}`),
+    );
+  });
+
+  it('is a serve() option, not a connection option', () => {
+    expect(connectionOptionsOf({ upgradeTimeout: 5_000, timeout: 1 })).toEqual({ timeout: 1 });
   });
 });
 

@@ -72,7 +72,9 @@ export interface BeamsockServer extends RunningServer {
  * plain request to `path` gets 426 with `Upgrade: websocket`, and any other goes
  * to `onRequest`.
  *
- * @throws TypeError (as a rejection) for an invalid option, or when not running on Bun.
+ * @throws TypeError (as a rejection) for an invalid option, for `upgradeTimeout`
+ *   (Bun keeps its own 10 s on a request head, which cannot be changed), or
+ *   when not running on Bun.
  * @example
  * const server = await serve(EchoServer, { port: 4000 });
  * console.log(`listening on ${server.url}`);
@@ -84,6 +86,12 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
   const { reusePort = false, ...listening } = opts;
   if (typeof reusePort !== 'boolean') throw new TypeError(`option 'reusePort' must be a boolean, got ${String(reusePort)}`);
   const { port, host, path } = listenOptions(listening);
+  if (opts.upgradeTimeout !== undefined) {
+    throw new TypeError(
+      `option 'upgradeTimeout' cannot be honoured on Bun: Bun cuts a connection that has not sent a whole request head after its own 10 s, whatever it is told; ` +
+        `remove the option (Bun's 10 s is beamsock's default), or use 'beamsock/ws' to choose another`,
+    );
+  }
   if (!isFetchMountList(opts.mounts)) throw new TypeError(`option 'mounts' must be a list of { handleFetch, close } (such as mountObserver())`);
   const mounts = opts.mounts ?? [];
   const onRequest = opts.onRequest ?? (() => textResponse(404, 'not found'));

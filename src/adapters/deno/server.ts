@@ -75,7 +75,8 @@ export interface BeamsockServer extends RunningServer {
  * to `onRequest`.
  *
  * @throws TypeError (as a rejection) for an invalid option, for one Deno cannot
- *   honour, or when not running on Deno.
+ *   honour (`upgradeTimeout` among them: Deno.serve never times out a request
+ *   head), or when not running on Deno.
  * @example
  * const server = await serve(EchoServer, { port: 4000 });
  * console.log(`listening on ${server.url}`);
@@ -85,6 +86,12 @@ export interface BeamsockServer extends RunningServer {
 export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> = {}): Promise<BeamsockServer> {
   const deno = denoRuntime('serve() from beamsock/deno');
   const { port, host, path } = listenOptions(opts);
+  if (opts.upgradeTimeout !== undefined) {
+    throw new TypeError(
+      `option 'upgradeTimeout' cannot be honoured on Deno: Deno.serve has no timer on a request head (denoland/deno#3515), so a client that sends its head slowly or not at all is never cut; ` +
+        `remove the option and put a proxy with a header timeout in front, or use 'beamsock/ws' or 'beamsock/bun'`,
+    );
+  }
   if (!isFetchMountList(opts.mounts)) throw new TypeError(`option 'mounts' must be a list of { handleFetch, close } (such as mountObserver())`);
   const mounts = opts.mounts ?? [];
   const onRequest = opts.onRequest ?? (() => textResponse(404, 'not found'));

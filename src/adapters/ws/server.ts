@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Authorize } from '../../websock/admission.js';
 import type { WebSock } from '../../websock/behaviour.js';
-import { connectionOptionsOf, listenOptions, noEndpoint, onPath, routeOf, upgradeRequired, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
+import { connectionOptionsOf, listenOptions, noEndpoint, onPath, routeOf, upgradeRequired, upgradeTimeoutOption, type RunningServer, type ServeListenOptions } from '../../websock/listen-options.js';
 import type { ConnectionOptions } from '../../websock/options.js';
 import { Serving } from '../../websock/serving.js';
 import { validateUpgrade } from '../../websock/upgrade-validation.js';
@@ -52,7 +52,8 @@ export interface BeamsockServer extends RunningServer {
  * first; then a request with an `Upgrade` header is an upgrade attempt wherever
  * node:http delivers it (refused with 400, 403 or 426 and the reason when
  * invalid, 404 off `path`), a plain request to `path` gets 426 with `Upgrade:
- * websocket`, and any other goes to `onRequest`.
+ * websocket`, and any other goes to `onRequest`. A connection that has not sent
+ * a whole request head `upgradeTimeout` ms after connecting gets 408 and is cut.
  *
  * @example
  * const server = await serve(EchoServer, { port: 4000 });
@@ -63,6 +64,7 @@ export interface BeamsockServer extends RunningServer {
 export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> = {}): Promise<BeamsockServer> {
   const o = resolveOptions(connectionOptionsOf(opts));
   const { port, host, path } = listenOptions(opts);
+  const upgradeTimeout = upgradeTimeoutOption(opts.upgradeTimeout);
   if (
     opts.mounts !== undefined &&
     !(Array.isArray(opts.mounts) && opts.mounts.every((m: Partial<ServeMount>) => typeof m?.handleRequest === 'function' && typeof m.handleUpgrade === 'function' && typeof m.close === 'function'))
@@ -78,7 +80,8 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
     });
   const mounts = opts.mounts ?? [];
   // node:http emits 'upgrade' only when Connection contains upgrade: the rest of the upgrades arrive here.
-  const httpServer = createServer((req, res) => {
+  // node:http sweeps for heads past headersTimeout every connectionsCheckingInterval (30 s by default): a tenth of the timeout keeps it close.
+  const httpServer = createServer({ headersTimeout: upgradeTimeout, requestTimeout: Math.max(upgradeTimeout, 300_000), connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.ceil(upgradeTimeout / 10))) }, (req, res) => {
     for (const m of mounts) if (m.handleRequest(req, res)) return;
     const target = req.url ?? '/';
     switch (routeOf(target, req.headers.upgrade !== undefined, path)) {

@@ -68,6 +68,10 @@ describe('serve: every connection a supervised process', () => {
       "option 'maxConnections' must be a positive integer or Infinity, got 0",
     );
   });
+
+  it('rejects an invalid upgradeTimeout at start-up, naming it', async () => {
+    await expect(serve(scripted(new Recorder()), { port: 0, upgradeTimeout: 0 })).rejects.toThrow("option 'upgradeTimeout' must be a positive integer of milliseconds");
+  });
 });
 
 describe('serve: mounts', () => {

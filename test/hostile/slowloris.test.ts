@@ -1,0 +1,104 @@
+/**
+ * Slowloris: clients that connect and send nothing, or trickle an upgrade
+ * request's head a few bytes at a time, to hold connections open for ever.
+ * On ws, `serve()`'s `upgradeTimeout` (1 s here; 10 s by default) cuts them with
+ * 408 Request Timeout; Bun cuts them without an answer after its own fixed 10 s
+ * (within its 4 s timer tick). Deno.serve has no timer on a request head, so
+ * there the attackers stay: what is checked is that they cost the bystander
+ * nothing and the server little. Bun's and Deno's `serve()` refuse the option.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { DEADLINE_MS, MiB, rawConnection, scaled, serverFor, TEST_TIMEOUT_MS, underAttack, UPGRADE_TIMEOUT_MS } from './support.js';
+
+/** Attackers of each kind at once. */
+const ATTACKERS = scaled(20, 2_000);
+const MEMORY_BOUND = 64 * MiB;
+/** The head a trickler sends, never finished: it sends one more header line every 100 ms. */
+const HEAD = `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n`;
+
+/** Opens the attackers; `trickle` ones keep sending header lines until cut. */
+function slowloris(port: number, trickle: boolean): { answers: Promise<string[]>; stop(): void } {
+  const conns = Array.from({ length: ATTACKERS }, () => rawConnection(port));
+  const timer = trickle
+    ? setInterval(() => {
+        for (const { socket } of conns) if (socket.writable) socket.write(socket.bytesWritten === 0 ? HEAD : `X-Slow-${socket.bytesWritten}: ${'a'.repeat(8)}\r\n`);
+      }, 100)
+    : undefined;
+  const answers = Promise.all(conns.map((c) => c.answer));
+  void answers.finally(() => clearInterval(timer));
+  return {
+    answers,
+    stop() {
+      clearInterval(timer);
+      for (const { socket } of conns) socket.destroy();
+    },
+  };
+}
+
+/** Starts the silent and the trickling attackers together; resolves with what each read before it was cut. */
+async function cutAnswers(port: number): Promise<string[]> {
+  const silent = slowloris(port, false);
+  const trickling = slowloris(port, true);
+  return [...(await silent.answers), ...(await trickling.answers)];
+}
+
+describe('slowloris on ws, upgradeTimeout 1 s', () => {
+  const target = serverFor('ws', UPGRADE_TIMEOUT_MS);
+
+  it(`${ATTACKERS} silent and ${ATTACKERS} trickling clients get 408 and are cut, the bystander losing nothing`, () =>
+    underAttack(target(), MEMORY_BOUND, async () => {
+      const started = Date.now();
+      for (const answer of await cutAnswers(target().port)) expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      // Cut by the timeout, not refused at once (no timing bound: a loaded machine is slow).
+      expect(Date.now() - started).toBeGreaterThanOrEqual(UPGRADE_TIMEOUT_MS);
+    }), TEST_TIMEOUT_MS);
+});
+
+describe('slowloris on bun, its own 10 s', () => {
+  const target = serverFor('bun');
+
+  it(`${ATTACKERS} silent and ${ATTACKERS} trickling clients are cut without an answer, the bystander losing nothing`, () =>
+    underAttack(target(), MEMORY_BOUND, async () => {
+      for (const answer of await cutAnswers(target().port)) expect(answer).toBe('');
+    }), TEST_TIMEOUT_MS);
+});
+
+describe('slowloris on deno', () => {
+  const target = serverFor('deno');
+
+  it(`${ATTACKERS} silent and ${ATTACKERS} trickling clients held open cost the bystander nothing and the server under 64 MiB`, () =>
+    underAttack(target(), MEMORY_BOUND, async () => {
+      const silent = slowloris(target().port, false);
+      const trickling = slowloris(target().port, true);
+      // The attackers hold their connections while the bystander keeps talking.
+      await new Promise((r) => setTimeout(r, 2_000));
+      silent.stop();
+      trickling.stop();
+      await Promise.all([silent.answers, trickling.answers]);
+    }), TEST_TIMEOUT_MS);
+});
+
+describe.each([
+  ['bun', "option 'upgradeTimeout' cannot be honoured on Bun: Bun cuts a connection that has not sent a whole request head after its own 10 s"],
+  ['deno', "option 'upgradeTimeout' cannot be honoured on Deno: Deno.serve has no timer on a request head"],
+] as const)('serve() on %s', (runtime, message) => {
+  it('refuses upgradeTimeout at start-up, saying why', async () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const [bin, ...args] = runtime === 'bun' ? [path.join(root, 'node_modules', '.bin', 'bun')] : [path.join(root, 'node_modules', '.bin', 'deno'), 'run', '-A', '--sloppy-imports'];
+    const child = spawn(bin as string, [...args, 'test/hostile/server.ts'], {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: '1', HOSTILE_FORCE_UPGRADE_TIMEOUT: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).not.toBe(0);
+    expect(output).toContain(message);
+  }, DEADLINE_MS * 2);
+});
