@@ -139,8 +139,16 @@ describe('the many-cores example (examples/cluster-cores)', () => {
         expect([...perNode.keys()].sort(), `connections per node: ${JSON.stringify([...perNode])}`).toEqual(['lobby-1', 'lobby-2']);
 
         const from1 = lobbies.find((c) => c.node === 'lobby-1') as Lobby;
-        from1.ws.send(JSON.stringify({ type: 'chat', content: 'hello from lobby-1' }));
-        for (const c of lobbies) expect(await c.next()).toEqual({ type: 'chat', node: 'lobby-1', content: 'hello from lobby-1' });
+        // Each node routes the lobby's broadcasts to the other once it has heard of the other's
+        // subscribers (a broker hop after they join): say it again until every connection has it.
+        const hello = (): void => from1.ws.send(JSON.stringify({ type: 'chat', content: 'hello from lobby-1' }));
+        hello();
+        const repeat = setInterval(hello, 250);
+        try {
+          for (const c of lobbies) expect(await c.next()).toEqual({ type: 'chat', node: 'lobby-1', content: 'hello from lobby-1' });
+        } finally {
+          clearInterval(repeat);
+        }
 
         // A worker killed: its connections drop, the primary reports it and starts it again.
         const oldPid = firstPids.get('lobby-1') as number;
@@ -160,9 +168,17 @@ describe('the many-cores example (examples/cluster-cores)', () => {
           else lobbies.push(c);
         }
         expect(onNew, 'no connection reached the restarted lobby-1 in 50 tries').toBeDefined();
+        // lobby-2 routes the room's broadcasts to lobby-1 once lobby-1's new subscriber is
+        // announced to it (a broker hop later): say it again until the line arrives.
         const from2 = lobbies.find((c) => c.node === 'lobby-2') as Lobby;
-        from2.ws.send(JSON.stringify({ type: 'chat', content: 'welcome back' }));
-        expect(await (onNew as Lobby).next()).toEqual({ type: 'chat', node: 'lobby-2', content: 'welcome back' });
+        const welcome = (): void => from2.ws.send(JSON.stringify({ type: 'chat', content: 'welcome back' }));
+        welcome();
+        const again = setInterval(welcome, 250);
+        try {
+          expect(await (onNew as Lobby).next()).toEqual({ type: 'chat', node: 'lobby-2', content: 'welcome back' });
+        } finally {
+          clearInterval(again);
+        }
 
         // SIGTERM to the primary: every worker closes its connections and exits, then the primary.
         const alive = lobbies.filter((c) => c.node === 'lobby-2').concat(onNew as Lobby);
