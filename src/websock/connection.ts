@@ -511,12 +511,14 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   /**
    * Backpressure, after a write: over the high-water mark the socket stops being
    * read (until `drained` finds it at the low-water mark), so a peer that does not
-   * read stops being answered; past `maxBufferedAmount` the connection closes.
+   * read stops being answered; past `maxBufferedAmount`, once paused, the connection
+   * closes. A write that crosses the limit on a connection not yet paused only pauses
+   * it: an echo of a maximal message to a peer that reads is not a peer that does not.
    */
   private watchOut(): void {
     const buffered = this.transport.bufferedAmount();
     if (buffered <= this.watchOver) return;
-    if (buffered > this.settings.maxBufferedAmount) {
+    if (buffered > this.settings.maxBufferedAmount && this.outPaused) {
       this.overflow('outbound', buffered);
     } else if (!this.outPaused) {
       this.outPaused = true;

@@ -230,9 +230,19 @@ describe('backpressure', () => {
     expect(transport.paused).toBe(false);
   });
 
-  it('past maxBufferedAmount the connection closes with 1008, reports it, and terminate sees { error: backpressure }', async () => {
-    const { transport, conn, rec } = start({}, MARKS);
+  it('one write past maxBufferedAmount to a connection not yet paused pauses it, no more (an echo of a maximal message)', async () => {
+    const { transport, conn } = start({}, MARKS);
     await idle();
+    transport.buffered = 20_000;
+    send(conn.pid, pushMessage(['text', 'a large echo']));
+    await idle();
+    expect(transport.paused).toBe(true);
+    expect(transport.closes).toEqual([]);
+    expect(isAlive(conn.pid)).toBe(true);
+  });
+
+  it('past maxBufferedAmount, once paused, the connection closes with 1008, reports it, and terminate sees { error: backpressure }', async () => {
+    const { transport, conn, rec } = await pausedByOutput();
     const exited = exitReasonOf(conn.pid);
     transport.buffered = 10_001;
     send(conn.pid, pushMessage(['text', 'one too many']));
