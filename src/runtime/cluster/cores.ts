@@ -82,7 +82,7 @@ export interface CoresWorker {
 
 const KNOWN = ['name', 'worker', 'count', 'restartDelayMs', 'maxRestartDelayMs', 'shutdownTimeoutMs', 'handleSignals'] as const;
 const NAME_RE = /^[A-Za-z0-9_\-@.:]+$/;
-/** A worker that lived this long before dying is restarted after `restartDelayMs` again. */
+/** A worker that served this long (from ready) before dying is restarted after `restartDelayMs` again. */
 const STABLE_MS = 10_000;
 const INDEX_ENV = 'BEAMSOCK_CORE_INDEX';
 const RESTARTS_ENV = 'BEAMSOCK_CORE_RESTARTS';
@@ -233,9 +233,10 @@ interface Slot {
   /** Whether the worker listens for the primary's stop yet. */
   listening: boolean;
   ready: boolean;
-  startedAt: number;
+  /** When the worker said it was ready; a slow start (a loaded machine) does not count as service. */
+  readyAt: number;
   restarts: number;
-  /** Restarts in a row of a worker that died within `STABLE_MS`. */
+  /** Restarts in a row of a worker that died before it was ready or within `STABLE_MS` of it. */
   fastDeaths: number;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
@@ -247,7 +248,7 @@ function startPrimary(cluster: Cluster, s: Settings): Promise<CoresPrimary> {
     worker: undefined,
     listening: false,
     ready: false,
-    startedAt: 0,
+    readyAt: 0,
     restarts: 0,
     fastDeaths: 0,
     timer: undefined,
@@ -260,7 +261,6 @@ function startPrimary(cluster: Cluster, s: Settings): Promise<CoresPrimary> {
 
   const fork = (slot: Slot): void => {
     slot.timer = undefined;
-    slot.startedAt = Date.now();
     const worker = cluster.fork({ [INDEX_ENV]: String(slot.index), [RESTARTS_ENV]: String(slot.restarts) });
     slot.worker = worker;
     slot.listening = false;
@@ -275,6 +275,7 @@ function startPrimary(cluster: Cluster, s: Settings): Promise<CoresPrimary> {
       } else if (m.beamsockCore === 'ready' && !wasReady) {
         wasReady = true;
         slot.ready = true;
+        slot.readyAt = Date.now();
         if (slot.restarts === 0 && ++readyCount === s.count) settle?.resolve();
       } else if (m.beamsockCore === 'failed') {
         failure = m.error;
@@ -289,7 +290,7 @@ function startPrimary(cluster: Cluster, s: Settings): Promise<CoresPrimary> {
         void stop().then(() => settle?.reject(new Error(`runOnCores: worker ${slot.name} exited (${how}) before it was ready${failure === undefined ? '' : `: ${failure}`}`)));
         return;
       }
-      slot.fastDeaths = Date.now() - slot.startedAt < STABLE_MS ? slot.fastDeaths + 1 : 0;
+      slot.fastDeaths = !wasReady || Date.now() - slot.readyAt < STABLE_MS ? slot.fastDeaths + 1 : 0;
       const delay = Math.min(s.maxRestartDelayMs, s.restartDelayMs * 2 ** Math.max(0, slot.fastDeaths - 1));
       report({
         kind: 'cluster',
