@@ -10,5 +10,8 @@ export default defineConfig({
     hookTimeout: 20_000,
     // Each file gets its own process: the runtime keeps a process table per Node process.
     pool: 'forks',
+    // Two files at once even on two cores: most files wait on child processes, brokers and
+    // timers rather than compute, and vitest's default (cores - 1) would run one at a time.
+    maxWorkers: 2,
   },
 });

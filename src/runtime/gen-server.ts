@@ -531,8 +531,14 @@ export function startLink<I extends AnyGenServerImpl>(impl: I, args: InitArgs<I>
   return startServer(impl, args, opts, 'caller') as Promise<Started<I>>;
 }
 
-/** Where `call` may go: a pid, a local name, a name on a node, or a global name. */
-type CallDest = Pid | string | RemoteName | GlobalName;
+/**
+ * Where `call` may go: a pid, a local name, a name on a node, or a global name.
+ *
+ * @example
+ * const dest: CallDest = { name: 'counter', node: 'b' };
+ * await GenServer.call(dest, 'get');
+ */
+export type CallDest = Pid | string | RemoteName | GlobalName;
 
 function resolveDest(dest: CallDest): Pid | undefined {
   if (dest instanceof Pid) return dest;

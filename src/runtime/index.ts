@@ -105,6 +105,7 @@ export {
   type InitStop,
   type InitIgnore,
   type MaybePromise,
+  type CallDest,
 } from './gen-server.js';
 export {
   Supervisor,

@@ -15,13 +15,13 @@ export interface DrainWatched {
 export const DRAIN_POLL_MS = 10;
 
 /**
- * The connections paused by their unwritten output.
+ * The connections paused by their unwritten output; one per process, `drainPoll`.
  *
  * @example
  * drainPoll.add(conn);    // conn.drained() every 10 ms from now on
  * drainPoll.delete(conn); // the last one out stops the timer
  */
-export const drainPoll = new (class DrainPoll {
+export class DrainPoll {
   private readonly watched = new Set<DrainWatched>();
   private timer: ReturnType<typeof setInterval> | undefined;
 
@@ -41,4 +41,12 @@ export const drainPoll = new (class DrainPoll {
       this.timer = undefined;
     }
   }
-})();
+}
+
+/**
+ * The process's one drain poll.
+ *
+ * @example
+ * drainPoll.add(conn);
+ */
+export const drainPoll: DrainPoll = new DrainPoll();
