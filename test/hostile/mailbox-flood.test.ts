@@ -3,13 +3,15 @@
  * 64 KiB frame the socket cannot drain. Reading the socket stops at `highWaterMark`, but
  * `handleInfo` still runs, so the connection's unwritten output is what grows; past
  * `maxBufferedAmount` (16 MiB by default) it is closed with 1008 and a `backpressure` report,
- * and the server's memory stays bounded (2,000 × 64 KiB is 128 MiB unbounded). A well-behaved
+ * and the server's memory stays bounded (2,000 × 64 KiB is 128 MiB unbounded; 10,000, 640 MiB,
+ * under `npm run soak`). A well-behaved
  * client on the same server gets all its echoes meanwhile.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { AttackedServer, echoes, expectedEchoes, MiB, RUNTIMES, SlowReader, WAIT_MS } from './backpressure-support.js';
+import { scaled } from './support.js';
 
-const MESSAGES = 2_000;
+const MESSAGES = scaled(2_000, 10_000);
 const GROWTH_BOUND = 100 * MiB;
 
 let server: AttackedServer | undefined;

@@ -328,16 +328,31 @@ export class RawSocket {
   }
 }
 
+/** What a plain TCP connection read before it ended, and whether it ended with a reset. */
+export interface Answer {
+  readonly text: string;
+  readonly reset: boolean;
+}
+
 /**
- * Opens a plain TCP connection and resolves with what the server answered
- * before it closed the connection ('' for nothing) and how long it held it.
+ * Opens a plain TCP connection; `connected` resolves once it is established
+ * (or has failed: see `socket.destroyed`), `answer` once it has ended, with
+ * what the server sent ('' for nothing).
  */
-export function rawConnection(port: number): { socket: net.Socket; answer: Promise<string> } {
+export function rawConnection(port: number): { socket: net.Socket; connected: Promise<void>; answer: Promise<Answer> } {
   const socket = net.connect(port, '127.0.0.1');
-  socket.on('error', () => undefined);
-  let got = '';
-  socket.on('data', (chunk: Buffer) => (got += chunk.toString('latin1')));
-  return { socket, answer: new Promise((resolve) => socket.once('close', () => resolve(got))) };
+  let reset = false;
+  socket.on('error', (err: NodeJS.ErrnoException) => (reset ||= err.code === 'ECONNRESET'));
+  let text = '';
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+  return {
+    socket,
+    connected: new Promise((resolve) => {
+      socket.once('connect', () => resolve());
+      socket.once('close', () => resolve());
+    }),
+    answer: new Promise((resolve) => socket.once('close', () => resolve({ text, reset }))),
+  };
 }
 
 // ---------------------------------------------------------------- the bystander
