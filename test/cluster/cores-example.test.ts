@@ -7,13 +7,12 @@
  * and serves again; SIGTERM to the primary closes every connection with 1001 and
  * leaves no process behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { isRunning, Launched } from '../examples/launched.js';
 import { sparePort, uniqueCluster } from './brokers.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BUN = fileURLToPath(new URL('../../node_modules/.bin/bun', import.meta.url));
 // Three processes each loading the library, two broker connections, on a loaded machine.
 const TEST_TIMEOUT_MS = 180_000;
@@ -28,43 +27,11 @@ interface Lobby {
   readonly closed: Promise<number>;
 }
 
-class Launched {
-  private text = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  constructor(readonly proc: ChildProcess) {
-    this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-    proc.stdout?.on('data', (c: Buffer) => void (this.text += c.toString()));
-    proc.stderr?.on('data', (c: Buffer) => void (this.text += c.toString()));
-  }
-  output(): string {
-    return this.text;
-  }
-  /** Resolves once `pred` holds for the output; rejects if the process exits first. */
-  waitFor<T>(pred: (text: string) => T | undefined): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const found = pred(this.text);
-        if (found === undefined) return;
-        this.proc.stdout?.off('data', check);
-        this.proc.stderr?.off('data', check);
-        resolve(found);
-      };
-      this.proc.stdout?.on('data', check);
-      this.proc.stderr?.on('data', check);
-      check();
-      void this.exited.then(({ code, signal }) => reject(new Error(`the example exited (${String(code ?? signal)}):\n${this.text}`)));
-    });
-  }
-  /** Each worker's latest pid, by node name, as printed. */
-  workers(): Map<string, number> {
-    const pids = new Map<string, number>();
-    for (const m of this.text.matchAll(/(lobby-\d) \(pid (\d+)\) serves/g)) pids.set(m[1] as string, Number(m[2]));
-    return pids;
-  }
-  killGroup(): void {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null || this.proc.pid === undefined) return;
-    process.kill(-this.proc.pid, 'SIGKILL');
-  }
+/** Each worker's latest pid, by node name, as the example printed them. */
+function workers(l: Launched): Map<string, number> {
+  const pids = new Map<string, number>();
+  for (const m of l.output().matchAll(/(lobby-\d) \(pid (\d+)\) serves/g)) pids.set(m[1] as string, Number(m[2]));
+  return pids;
 }
 
 let launched: Launched | undefined;
@@ -105,14 +72,6 @@ function connect(port: number): Promise<Lobby> {
   });
 }
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const RUNTIMES = {
   node: { command: process.execPath, args: ['--conditions=beamsock-source', '--import', 'tsx', 'examples/cluster-cores/main.ts'] },
@@ -125,11 +84,11 @@ describe('the many-cores example (examples/cluster-cores)', () => {
       `on ${runtime}: connections spread over both nodes, a chat crosses them, a killed worker comes back, SIGTERM stops all`,
       async () => {
         const port = await sparePort();
-        const env = { ...process.env, CORES: '2', PORT: String(port), HOST: '127.0.0.1', CLUSTER: uniqueCluster() };
-        launched = new Launched(spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+        const env = { CORES: '2', PORT: String(port), HOST: '127.0.0.1', CLUSTER: uniqueCluster() };
+        launched = Launched.start(args, env, command);
         const l = launched;
         const primary = await l.waitFor((t) => /primary \(pid (\d+)\): 2 workers/.exec(t)?.[1]);
-        const firstPids = l.workers();
+        const firstPids = workers(l);
         expect([...firstPids.keys()].sort()).toEqual(['lobby-1', 'lobby-2']);
 
         const lobbies: Lobby[] = [];
@@ -185,8 +144,8 @@ describe('the many-cores example (examples/cluster-cores)', () => {
         l.proc.kill('SIGTERM');
         for (const c of alive) expect(await c.closed).toBe(1001);
         // The primary ends as the signal would have ended it.
-        expect(await l.exited, l.output()).toEqual({ code: null, signal: 'SIGTERM' });
-        for (const pid of [Number(primary), ...l.workers().values()]) expect(isRunning(pid), `pid ${pid} still runs`).toBe(false);
+        expect(await l.ended, l.output()).toEqual({ code: null, signal: 'SIGTERM' });
+        for (const pid of [Number(primary), ...workers(l).values()]) expect(isRunning(pid), `pid ${pid} still runs`).toBe(false);
       },
       TEST_TIMEOUT_MS,
     );

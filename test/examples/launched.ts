@@ -10,19 +10,22 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export class Launched {
   private text = '';
+  /** Its exit code and the signal that ended it, once it exits. */
+  readonly ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Its exit code once it exits. */
   readonly exited: Promise<number | null>;
 
   private constructor(readonly proc: ChildProcess) {
-    this.exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
+    this.ended = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exited = this.ended.then(({ code }) => code);
     const onData = (chunk: Buffer): void => void (this.text += chunk.toString());
     proc.stdout?.on('data', onData);
     proc.stderr?.on('data', onData);
   }
 
-  /** Runs `node ...args` in the repository with `env` added to this process's environment. */
-  static start(args: readonly string[], env: Record<string, string>): Launched {
-    return new Launched(spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+  /** Runs `command ...args` (node by default) in the repository with `env` added to this process's environment. */
+  static start(args: readonly string[], env: Record<string, string>, command: string = process.execPath): Launched {
+    return new Launched(spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
   }
 
   /** Everything it printed so far, stdout and stderr together. */
@@ -32,24 +35,39 @@ export class Launched {
 
   /** The first match of `re` in what it prints; rejects if it exits before printing one. */
   printed(re: RegExp): Promise<RegExpExecArray> {
+    return this.waitFor((text) => re.exec(text) ?? undefined, `printing ${String(re)}`);
+  }
+
+  /** Resolves once `pred` holds for what it printed; rejects if it exits first, naming `what`. */
+  waitFor<T>(pred: (text: string) => T | undefined, what = 'the awaited output'): Promise<T> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
-        const m = re.exec(this.text);
-        if (m === null) return;
+        const found = pred(this.text);
+        if (found === undefined) return;
         this.proc.stdout?.off('data', check);
         this.proc.stderr?.off('data', check);
-        resolve(m);
+        resolve(found);
       };
       this.proc.stdout?.on('data', check);
       this.proc.stderr?.on('data', check);
       check();
-      void this.exited.then((code) => reject(new Error(`${String(this.proc.spawnargs.slice(1).join(' '))} exited with ${String(code)} before printing ${String(re)}:\n${this.text}`)));
+      void this.exited.then((code) => reject(new Error(`${String(this.proc.spawnargs.slice(1).join(' '))} exited with ${String(code)} before ${what}:\n${this.text}`)));
     });
   }
 
   /** Kills it and its process group if it still runs (after a failed test). */
   killGroup(): void {
-    if (this.proc.exitCode === null && this.proc.pid !== undefined) process.kill(-this.proc.pid, 'SIGKILL');
+    if (this.proc.exitCode === null && this.proc.signalCode === null && this.proc.pid !== undefined) process.kill(-this.proc.pid, 'SIGKILL');
+  }
+}
+
+/** Whether a process of this pid still runs. */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
