@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { BROKERS, PrivateBroker, sharedUrl, uniqueCluster } from './brokers.js';
-import { NodeProc, killAll } from './harness.js';
+import { NodeProc, killAll, pairOnPrivateBroker } from './harness.js';
 
 afterAll(killAll);
 
@@ -44,13 +44,7 @@ describe.each(BROKERS)('faults over %s (separate OS processes)', { timeout: 120_
   });
 
   it('an outage longer than outageMs: peers are declared down (noconnection), the loss is counted and reported, then they rejoin', async () => {
-    const broker = await PrivateBroker.start(kind);
-    try {
-      const cluster = uniqueCluster();
-      const opts = { kind, url: broker.url, cluster, ...patient, outageMs: 1000 };
-      const a = await NodeProc.start({ ...opts, name: 'a' });
-      const b = await NodeProc.start({ ...opts, name: 'b' });
-      await a.waitUp('b');
+    await pairOnPrivateBroker(kind, async (a, b, broker) => {
       const box = await b.request<PidJSON>('spawnInbox');
       await broker.kill();
       await a.request('sendSeq', { to: box, tag: 'lost', from: 0, count: 10 });
@@ -68,9 +62,7 @@ describe.each(BROKERS)('faults over %s (separate OS processes)', { timeout: 120_
       const s = await b.request<Summary>('inbox', { pid: box, summary: true });
       expect(s.after).toEqual({ count: 10, inOrder: true, first: 0, last: 9, duplicates: 0 });
       expect(s.lost).toBeUndefined();
-    } finally {
-      await broker.kill();
-    }
+    });
   });
 
   it('a frame the broker client lost silently is a gap: detected, asked for again, delivered in order', async () => {

@@ -2,8 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { send, spawn } from '../../src/runtime/index.js';
 import { registerGlobal, registeredGlobal, unregisterGlobal, whereisGlobal } from '../../src/runtime/cluster/index.js';
 import { Pid } from '../../src/runtime/pid.js';
-import { BROKERS, PrivateBroker, sharedUrl, uniqueCluster } from './brokers.js';
-import { NodeProc, barrier, killAll } from './harness.js';
+import { BROKERS, sharedUrl, uniqueCluster } from './brokers.js';
+import { NodeProc, barrier, killAll, pairOnPrivateBroker } from './harness.js';
 
 afterAll(killAll);
 
@@ -102,13 +102,7 @@ describe.each(BROKERS)('global names across nodes over %s (separate OS processes
   });
 
   it('names claimed on both sides of a long broker outage: re-announced when the nodes meet, the earlier claim wins, the loser is told', async () => {
-    const broker = await PrivateBroker.start(kind);
-    try {
-      const cluster = uniqueCluster();
-      const opts = { kind, url: broker.url, cluster, ...patient, outageMs: 1000 };
-      const a = await NodeProc.start({ ...opts, name: 'a' });
-      const b = await NodeProc.start({ ...opts, name: 'b' });
-      await a.waitUp('b');
+    await pairOnPrivateBroker(kind, async (a, b, broker) => {
       const pa = await a.request<PidJSON>('spawnInbox');
       const pb = await b.request<PidJSON>('spawnInbox');
       expect(await b.request('registerGlobal', { name: 'kept', pid: pb })).toBe(true);
@@ -128,8 +122,6 @@ describe.each(BROKERS)('global names across nodes over %s (separate OS processes
       await b.request('awaitInbox', { pid: pb, count: 1 });
       expect(await b.request('inbox', { pid: pb })).toEqual([{ type: '"global_name_conflict"', name: '"split"', winner: `Pid(${a.creation})` }]);
       expect(await a.request('inbox', { pid: pa })).toEqual([]);
-    } finally {
-      await broker.kill();
-    }
+    });
   });
 });

@@ -2,8 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { exit, send, spawn, type Pid as PidT } from '../../src/runtime/index.js';
 import { groupScope, pg, type GroupEvent } from '../../src/runtime/cluster/index.js';
 import { Pid } from '../../src/runtime/pid.js';
-import { BROKERS, PrivateBroker, sharedUrl, uniqueCluster } from './brokers.js';
-import { NodeProc, barrier, killAll, type NodeEvent } from './harness.js';
+import { BROKERS, sharedUrl, uniqueCluster } from './brokers.js';
+import { NodeProc, barrier, killAll, pairOnPrivateBroker, type NodeEvent } from './harness.js';
 
 afterAll(killAll);
 
@@ -139,13 +139,7 @@ describe.each(BROKERS)('process groups across nodes over %s (separate OS process
   });
 
   it('after a broker outage longer than outageMs the nodes rejoin and re-announce their members', async () => {
-    const broker = await PrivateBroker.start(kind);
-    try {
-      const cluster = uniqueCluster();
-      const opts = { kind, url: broker.url, cluster, ...patient, outageMs: 1000 };
-      const a = await NodeProc.start({ ...opts, name: 'a' });
-      const b = await NodeProc.start({ ...opts, name: 'b' });
-      await a.waitUp('b');
+    await pairOnPrivateBroker(kind, async (a, b, broker) => {
       await a.request('pgMonitor', { group: 'g' });
       const pb = await b.request<PidJSON>('spawnInbox');
       await b.request('pgJoin', { group: 'g', pid: pb });
@@ -160,8 +154,6 @@ describe.each(BROKERS)('process groups across nodes over %s (separate OS process
       const back = await groupEvent(a, (e) => e.ev === 'join', 1);
       expect(back.pids).toEqual([label(pb), label(pb)]);
       expect(await a.request('pgMembers', { group: 'g' })).toEqual([label(pb), label(pb)]);
-    } finally {
-      await broker.kill();
-    }
+    });
   });
 });

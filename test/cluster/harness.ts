@@ -4,7 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { BrokerKind } from './brokers.js';
+import { PrivateBroker, uniqueCluster, type BrokerKind } from './brokers.js';
 
 export interface NodeConfig {
   kind: BrokerKind;
@@ -126,6 +126,24 @@ export async function killAll(): Promise<void> {
       await n.exited;
     }),
   );
+}
+
+/**
+ * Nodes `a` and `b`, up, on a broker of their own that `run` may kill and restart, with
+ * `outageMs` 1000 and `nodeDownAfterMs` 5000 (only an outage takes a node down); the
+ * broker is killed after `run`, whatever it did.
+ */
+export async function pairOnPrivateBroker(kind: BrokerKind, run: (a: NodeProc, b: NodeProc, broker: PrivateBroker) => Promise<void>): Promise<void> {
+  const broker = await PrivateBroker.start(kind);
+  try {
+    const opts = { kind, url: broker.url, cluster: uniqueCluster(), nodeDownAfterMs: 5000, outageMs: 1000 };
+    const a = await NodeProc.start({ ...opts, name: 'a' });
+    const b = await NodeProc.start({ ...opts, name: 'b' });
+    await a.waitUp('b');
+    await run(a, b, broker);
+  } finally {
+    await broker.kill();
+  }
 }
 
 /**
