@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runOnCores, type CoresOptions } from '../../src/runtime/cluster/cores.js';
+import { isRunning } from '../examples/launched.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/cores-child.ts', import.meta.url));
 // Three tsx processes on a loaded machine; the stop of a worker still starting waits for it.
@@ -28,15 +29,6 @@ function runChild(env: Record<string, string> = {}): Promise<{ code: number | nu
       }),
     );
   });
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('runOnCores', () => {
@@ -84,7 +76,20 @@ describe('runOnCores', () => {
         { stopped: 2, restarts: 0 },
       ]);
       expect(lines.at(-1)).toEqual({ afterStop: [] });
+      // handleSignals (default true): the primary listens for SIGTERM and SIGINT.
+      expect(lines.find((l) => 'signalListeners' in l)).toEqual({ signalListeners: 2 });
       for (const pid of [...workers.map((w) => w.pid), ...after.restarted.map((w) => w.pid)]) expect(isRunning(pid)).toBe(false);
+    },
+    RUN_TIMEOUT_MS,
+  );
+
+  it(
+    'handleSignals: false leaves SIGTERM and SIGINT to the application (no listener), and stop() still ends every worker',
+    async () => {
+      const { code, lines, stderr } = await runChild({ MODE: 'nosignals' });
+      expect(code, stderr).toBe(0);
+      expect(lines.filter((l) => !('stopped' in l))).toEqual([{ signalListeners: 0 }, { afterStop: [] }]);
+      expect(lines.filter((l) => 'stopped' in l).map((l) => l['stopped']).sort()).toEqual([1, 2]);
     },
     RUN_TIMEOUT_MS,
   );
