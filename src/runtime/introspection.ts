@@ -106,7 +106,7 @@ export function processInfo(pid: Pid): ProcessInfo | undefined {
     maxHeapSize: maxHeapOf(p),
     fullsweepAfter: p.extras?.fullsweepAfter,
     counters: { messagesIn: p.msgIn, messagesOut: p.msgOut },
-    parent: p.extras?.parent,
+    parent: p.extras?.parent ?? p.owner?.parent?.(),
     details,
   };
 }

@@ -49,6 +49,10 @@ export interface ProcOwner {
   hibernated(): void;
   /** Kind-specific details for processInfo. */
   describe(): Record<string, unknown>;
+  /** Runs first, as the process's `init` (see `spawnOwned`). */
+  start?(): unknown;
+  /** The process's parent, when the owner keeps it (instead of the process's extras): for processInfo. */
+  parent?(): Pid | undefined;
 }
 
 /** Rarely used per-process settings, allocated only when one is set. */
