@@ -667,6 +667,11 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     return this.supervisor;
   }
 
+  /** ProcOwner (runtime-facing, not for applications): the `fullsweepAfter` option, for processInfo and `flag`. */
+  fullsweepAfter(): number | undefined {
+    return this.settings.fullsweepAfter;
+  }
+
   /** ProcOwner (runtime-facing, not for applications): what processInfo shows as details. */
   describe(): Record<string, unknown> {
     return {
@@ -685,16 +690,15 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
 
 const ONE: Outbound[] = [undefined as unknown as Outbound];
 
-/** What a connection is spawned with when it has no heap limit and no fullsweepAfter: one object for every connection. */
+/**
+ * What a connection is spawned with when it has no heap limit: one object for
+ * every connection. `fullsweepAfter` is never among them: the connection answers
+ * for it (see `fullsweepAfter()`), so that its process needs no extras for it.
+ */
 const CONNECTION_SPAWN: SpawnOptions = Object.freeze({ kind: 'connection', trapExit: true });
 
 function spawnOptions(settings: ConnectionSettings): SpawnOptions {
-  if (settings.maxHeapSize === undefined && settings.fullsweepAfter === undefined) return CONNECTION_SPAWN;
-  return {
-    ...CONNECTION_SPAWN,
-    ...(settings.maxHeapSize !== undefined ? { maxHeapSize: settings.maxHeapSize } : {}),
-    ...(settings.fullsweepAfter !== undefined ? { fullsweepAfter: settings.fullsweepAfter } : {}),
-  };
+  return settings.maxHeapSize === undefined ? CONNECTION_SPAWN : { ...CONNECTION_SPAWN, maxHeapSize: settings.maxHeapSize };
 }
 
 /** A frame's payload size for the mid-slice flush: string length for text (no UTF-8 count on the hot path). */
