@@ -15,7 +15,7 @@ import type { Frame } from '../../websock/behaviour.js';
 import type { Connection } from '../../websock/connection.js';
 import type { ResolvedOptions } from '../../websock/options.js';
 import type { Serving } from '../../websock/serving.js';
-import { Outbound, type Transport } from '../../websock/transport.js';
+import { Outbound, type ConnectionMeta, type Transport } from '../../websock/transport.js';
 import { bunDeflateConfig, negotiate } from './deflate.js';
 import type { BunSocket, BunWebSocketHandler } from './native.js';
 import { BunProtocolError, protocolErrorOf, TOO_BIG } from './protocol-errors.js';
@@ -28,16 +28,19 @@ const NO_FRAMES: readonly (Frame | Outbound)[] = [];
 const BUN_NO_LIMIT = 0xffff_ffff;
 
 /**
- * One Bun socket as a connection's `Transport`, and the socket's `data`. Made by
+ * One Bun socket as a connection's `Transport`, its `ConnectionMeta` (one object
+ * per connection instead of two), and the socket's `data`. Made by
  * `createBunHandler`'s `upgrade`; applications never construct one (it is
  * exported as a type because Bun types `websocket` by its data).
  */
-export class BunTransport implements Transport {
+export class BunTransport implements Transport, ConnectionMeta {
   /** The socket, from `open` on. */
   ws: BunSocket<BunTransport> | null = null;
   /** The connection, from `open` on. */
   conn: Connection<unknown> | null = null;
   compressed = false;
+  /** The peer's address, from `open` on. */
+  remoteAddress: string | undefined = undefined;
   /** What `init` receives, and the client's extensions offer: both needed only until `open`. */
   private args: unknown;
   private offer: string | null;
@@ -71,6 +74,7 @@ export class BunTransport implements Transport {
    */
   attach(ws: BunSocket<BunTransport>, server: ResolvedOptions): unknown {
     this.ws = ws;
+    this.remoteAddress = ws.remoteAddress;
     const own = this.serving.options;
     const deflate = negotiate(this.offer, server.compress, server.deflateOptions);
     this.compressed = deflate.compressed;
@@ -81,6 +85,16 @@ export class BunTransport implements Transport {
     this.args = undefined;
     this.offer = null;
     return args;
+  }
+
+  // ConnectionMeta: what it shows of the server, read when asked, not kept per connection.
+
+  get handlerName(): string {
+    return this.serving.handlerName;
+  }
+
+  get server(): string {
+    return 'bun';
   }
 
   // Bun's events -----------------------------------------------------------------------
@@ -252,7 +266,7 @@ function open(ws: BunSocket<BunTransport>, server: ResolvedOptions): void {
   const t = ws.data;
   const args = t.attach(ws, server);
   const serving = t.serving;
-  t.conn = serving.start(t, { handlerName: serving.handlerName, remoteAddress: ws.remoteAddress, path: t.path, protocol: t.protocol, server: 'bun' }, args);
+  t.conn = serving.start(t, t, args);
 }
 
 function message(ws: BunSocket<BunTransport>, data: string | Buffer): void {
