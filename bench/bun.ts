@@ -6,6 +6,7 @@
  * `bench/load-client.ts` in this (Node) process, all on 127.0.0.1.
  *
  * - echo round trips/s: 64 connections x 16 frames in flight, 32-byte text.
+ * - upgrades/s: connect, upgrade, close handshake, 16 at a time.
  * - broadcast of 64 bytes to 5,000 connections: Bun's native `server.publish`
  *   against PubSub with the fastlane dispatcher on Bun and on ws.
  * - idle connection: heap and RSS per connection over 5,000 idle connections.
@@ -18,6 +19,8 @@ import {
   bestOf,
   idleMemory,
   pct,
+  upgradesOf,
+  UPGRADE_HOW,
   withServer,
   withServerCpu,
   ECHO_CONNECTIONS,
@@ -139,6 +142,7 @@ export async function run(): Promise<BenchResult[]> {
 
 async function measure(): Promise<BenchResult[]> {
   const echoes = await bestOf(VARIANTS, ROUNDS, echo);
+  const ups = await bestOf(['bun-bare', 'bun-beamsock'] as const, ROUNDS, (v) => upgradesOf(() => startServer(v)));
   const castN = connectionBudget(BROADCAST_CONNECTIONS, 3);
   const cast = await broadcasts(castN);
   const idleN = connectionBudget(IDLE_CONNECTIONS, 1);
@@ -181,6 +185,22 @@ async function measure(): Promise<BenchResult[]> {
       baseline: { label: onWs, value: echoes['ws-beamsock'].perSecond },
     },
     {
+      name: 'upgrades (connect, upgrade, close), beamsock on Bun',
+      value: ups['bun-beamsock'].perSecond,
+      unit: 'upgrades/s',
+      baseline: { label: bare, value: ups['bun-bare'].perSecond },
+      target: { ratioAtLeast: 0.9 },
+      note:
+        `${UPGRADE_HOW}; load client CPU ${pct(ups['bun-beamsock'].clientCpu)} of a core, server ${pct(ups['bun-beamsock'].serverCpu)} ` +
+        `(bare Bun run: client ${pct(ups['bun-bare'].clientCpu)}, server ${pct(ups['bun-bare'].serverCpu)})`,
+    },
+    {
+      name: 'server CPU per upgrade, beamsock on Bun',
+      value: ups['bun-beamsock'].serverUsPerOp,
+      unit: 'us',
+      baseline: { label: bare, value: ups['bun-bare'].serverUsPerOp },
+    },
+    {
       name: `broadcast ${BROADCAST_BYTES} B to ${castN.toLocaleString('en-US')} conns, beamsock fastlane on Bun`,
       value: cast['bun-beamsock'].ms,
       unit: 'ms',
@@ -216,7 +236,8 @@ async function measure(): Promise<BenchResult[]> {
       value: idle['bun-beamsock'].rss,
       unit: 'bytes/conn',
       baseline: { label: bare, value: idle['bun-bare'].rss },
-      note: `${idleHow}; beamsock on ws: ${Math.round(idle['ws-beamsock'].rss)} bytes/conn`,
+      target: { atMost: idle['bun-bare'].rss + 1024 },
+      note: `${idleHow}; RSS target: bare Bun + 1 KiB; beamsock on ws: ${Math.round(idle['ws-beamsock'].rss)} bytes/conn`,
     },
   ];
 }
