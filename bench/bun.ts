@@ -7,7 +7,8 @@
  *
  * - echo round trips/s: 64 connections x 16 frames in flight, 32-byte text.
  * - broadcast of 64 bytes to 5,000 connections: Bun's native `server.publish`
- *   against PubSub with the fastlane dispatcher on Bun and on ws.
+ *   against PubSub with the fastlane dispatcher on Bun (which hands the fan-out
+ *   to `server.publish` itself) and on ws.
  * - idle connection: heap and RSS per connection over 5,000 idle connections.
  */
 import path from 'node:path';
@@ -195,7 +196,7 @@ async function measure(): Promise<BenchResult[]> {
       baseline: { label: 'Bun server.publish', value: cast['bun-bare'].serverCpuMs },
       note:
         `median server process.cpuUsage from receiving the trigger until every socket was written (Bun's publish: until its loop has turned once, ` +
-        `when it writes what publish queued; beamsock: until the scheduler is idle); wall-clock for the same: fastlane ${cast['bun-beamsock'].serverWallMs.toFixed(1)} ms, ` +
+        `when it writes what publish queued; beamsock, whose fastlane publishes the same way: until the scheduler is idle and the loop has turned once); wall-clock for the same: fastlane ${cast['bun-beamsock'].serverWallMs.toFixed(1)} ms, ` +
         `publish ${cast['bun-bare'].serverWallMs.toFixed(1)} ms`,
     },
     {

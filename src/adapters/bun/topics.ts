@@ -29,16 +29,31 @@ interface BunPublisher {
   publish(topic: string, data: string | Uint8Array, compress?: boolean): number;
 }
 
-/** What `BunTopics` needs of a socket's transport: its native subscriptions and what it may still take. */
-export interface TopicMember {
-  /** The native topics this socket is subscribed to (null for none). */
-  nativeTopics: NativeTopic[] | null;
+/**
+ * What `BunTopics` keeps for one socket that has joined a broadcast: made at its
+ * first, so a socket that never joins one costs one null field.
+ */
+export class MemberState {
+  /** The native topics the socket is subscribed to. */
+  readonly topics: NativeTopic[] = [];
+  /** The epoch of the last cast it joined: a socket joins each cast once. */
+  lastCast = 0;
   /**
-   * Payload bytes published to this socket since beamsock last wrote to it
-   * itself: Bun has not necessarily written them yet, so its buffered amount may
-   * not show them.
+   * The socket's buffered amount when beamsock last read it, and the bytes Bun
+   * may have queued for it since without beamsock reading it again (what was
+   * published to it, Bun's own pongs): together, the most it can hold now.
    */
-  unpublished: number;
+  weighed: number;
+  unweighed = 0;
+  constructor(buffered: number) {
+    this.weighed = buffered;
+  }
+}
+
+/** What `BunTopics` needs of a socket's transport. */
+export interface TopicMember {
+  /** What its topics keep for it; null until it first joins a broadcast. */
+  topicState: MemberState | null;
   readonly compressed: boolean;
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
@@ -47,9 +62,9 @@ export interface TopicMember {
   compressesAt(bytes: number): boolean;
 }
 
-/** One PubSub topic's twin in a Bun server's topics: the sockets subscribed to it there, each with the last cast it joined. */
+/** One PubSub topic's twin in a Bun server's topics: the sockets subscribed to it there. */
 export class NativeTopic {
-  readonly members = new Map<TopicMember, number>();
+  readonly members = new Set<TopicMember>();
   constructor(readonly name: string) {}
 }
 
@@ -99,22 +114,24 @@ export class BunTopics implements CastPublisher {
    */
   join(member: TopicMember, cast: Cast, compress: boolean, room: number): boolean {
     if (this.cast !== cast) this.begin(cast);
+    const state = (member.topicState ??= new MemberState(member.bufferedAmount()));
+    // A second subscription of the same process: one publish reaches a socket once, so this copy goes the other way.
+    if (state.lastCast === cast.epoch) return false;
     if (member.compressed) {
       const wanted = compress && member.compressesAt(this.bytes);
       if (this.compress === null) this.compress = wanted;
       else if (this.compress !== wanted) return false;
     }
-    if (room !== Infinity && member.bufferedAmount() + member.unpublished + this.bytes + FRAME_SLACK > room) return false;
+    // Bun writes the publish later, unweighed: only a frame that cannot take the socket past its limit goes this way.
+    if (room !== Infinity && state.weighed + state.unweighed + this.bytes + FRAME_SLACK > room) return false;
     const topic = this.topic;
-    const last = topic.members.get(member);
-    // A second subscription of the same process: one publish reaches a socket once, so this copy goes the other way.
-    if (last === cast.epoch) return false;
-    if (last === undefined) {
+    if (!state.topics.includes(topic)) {
       member.subscribe(topic.name);
-      (member.nativeTopics ??= []).push(topic);
+      state.topics.push(topic);
+      topic.members.add(member);
     }
-    topic.members.set(member, cast.epoch);
-    member.unpublished += this.bytes;
+    state.lastCast = cast.epoch;
+    state.unweighed += this.bytes + FRAME_SLACK;
     this.joined++;
     return true;
   }
@@ -132,8 +149,8 @@ export class BunTopics implements CastPublisher {
     this.compress = null;
     // Every member that joined is marked with this epoch: more members means some must not hear it.
     if (topic.members.size > joined) {
-      for (const [member, last] of topic.members) {
-        if (last !== cast.epoch) this.drop(member, topic);
+      for (const member of topic.members) {
+        if ((member.topicState as MemberState).lastCast !== cast.epoch) this.drop(member, topic);
       }
     }
     if (joined > 0) this.server.publish(topic.name, data, compress);
@@ -142,13 +159,13 @@ export class BunTopics implements CastPublisher {
 
   /** The socket closes: its native subscriptions go (Bun drops them too), so no topic keeps it. */
   leave(member: TopicMember): void {
-    const topics = member.nativeTopics;
-    if (topics === null) return;
-    member.nativeTopics = null;
-    for (const topic of topics) {
+    const state = member.topicState;
+    if (state === null) return;
+    for (const topic of state.topics) {
       topic.members.delete(member);
       if (topic.members.size === 0) this.topics.delete(topic.name);
     }
+    state.topics.length = 0;
   }
 
   private begin(cast: Cast): void {
@@ -176,9 +193,8 @@ export class BunTopics implements CastPublisher {
   private drop(member: TopicMember, topic: NativeTopic): void {
     member.unsubscribe(topic.name);
     topic.members.delete(member);
-    const topics = member.nativeTopics as NativeTopic[];
-    const i = topics.indexOf(topic);
-    if (i !== -1) topics.splice(i, 1);
+    const topics = (member.topicState as MemberState).topics;
+    topics.splice(topics.indexOf(topic), 1);
     if (topic.members.size === 0) this.topics.delete(topic.name);
   }
 }

@@ -19,7 +19,7 @@ import { Outbound, type Cast, type Transport } from '../../websock/transport.js'
 import { bunDeflateConfig, negotiate } from './deflate.js';
 import type { BunSocket, BunWebSocketHandler } from './native.js';
 import { BunProtocolError, protocolErrorOf, TOO_BIG } from './protocol-errors.js';
-import type { BunTopics, NativeTopic, TopicMember } from './topics.js';
+import type { BunTopics, MemberState, TopicMember } from './topics.js';
 
 const EMPTY = new Uint8Array(0);
 const utf8 = new TextDecoder();
@@ -53,10 +53,8 @@ export class BunTransport implements Transport, TopicMember {
   /** The frames `cork` is writing. */
   private batch: readonly (Frame | Outbound)[] = NO_FRAMES;
   private batchCompress = false;
-  /** @internal the native topics of its server this socket is subscribed to (see `topics.ts`). */
-  nativeTopics: NativeTopic[] | null = null;
-  /** @internal payload bytes published to it since its own last write. */
-  unpublished = 0;
+  /** @internal what its server's topics keep for it, from its first fastlane broadcast through them (see `topics.ts`). */
+  topicState: MemberState | null = null;
 
   constructor(
     readonly serving: Serving<unknown, unknown>,
@@ -129,8 +127,8 @@ export class BunTransport implements Transport, TopicMember {
   write(frames: readonly (Frame | Outbound)[], compress: boolean): void {
     const ws = this.ws;
     if (ws === null || this.closing) return;
-    // Bun writes what was published to the socket before this: its buffered amount shows it from here on.
-    this.unpublished = 0;
+    // Bun writes what was published to the socket before this, and the connection weighs the buffer after it.
+    if (this.topicState !== null) this.topicState.unweighed = 0;
     if (frames.length === 1) {
       this.send(ws, frames[0] as Frame | Outbound, compress);
       return;
@@ -228,7 +226,10 @@ export class BunTransport implements Transport, TopicMember {
   }
 
   bufferedAmount(): number {
-    return this.ws === null || this.closing ? 0 : this.ws.getBufferedAmount();
+    const bytes = this.ws === null || this.closing ? 0 : this.ws.getBufferedAmount();
+    // The latest weight, for the fastlane's broadcasts through Bun's topics (see `MemberState`).
+    if (this.topicState !== null) this.topicState.weighed = bytes;
+    return bytes;
   }
 
   /**
@@ -304,6 +305,9 @@ function drain(ws: BunSocket<BunTransport>): void {
 }
 
 function ping(ws: BunSocket<BunTransport>, data: Buffer): void {
+  // Bun has queued its pong (header and payload) without beamsock weighing the buffer.
+  const state = ws.data.topicState;
+  if (state !== null) state.unweighed += data.length + 2;
   ws.data.conn?.control(data, 'ping');
 }
 
