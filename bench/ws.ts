@@ -14,7 +14,10 @@
  *
  * Set `BEAMSOCK_BENCH_CPU_PROF` to a directory to run the server children with
  * `--cpu-prof`: each child writes into its own subdirectory there (the largest
- * file is the main thread's).
+ * file is the main thread's), sampling every `BEAMSOCK_BENCH_CPU_PROF_INTERVAL` µs
+ * (default 1000), and appends the edges of each measurement window, on the
+ * profile's clock (µs, as its `startTime`), to `window-<pid>.txt` there, so that a
+ * script can read the window alone, without start-up and connection set-up.
  */
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -62,7 +65,7 @@ export type Variant = 'bare-ws' | 'corked-ws' | 'beamsock';
 export function startServer(variant: Variant, args: readonly string[] = []): Promise<ServerChild> {
   const profDir = process.env['BEAMSOCK_BENCH_CPU_PROF'];
   // One directory per child: the tsx loader thread writes a profile of its own beside the main thread's.
-  const prof = profDir === undefined || profDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, `${variant}-${Date.now()}`)}`];
+  const prof = profDir === undefined || profDir === '' ? [] : ['--cpu-prof', `--cpu-prof-interval=${process.env['BEAMSOCK_BENCH_CPU_PROF_INTERVAL'] ?? 1000}`, `--cpu-prof-dir=${path.join(profDir, `${variant}-${Date.now()}`)}`];
   return ServerChild.start(
     [variant, ...args].join(' '),
     process.execPath,
