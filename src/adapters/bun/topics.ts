@@ -32,6 +32,9 @@ interface BunPublisher {
 /**
  * What `BunTopics` keeps for one socket that has joined a broadcast: made at its
  * first, so a socket that never joins one costs one null field.
+ *
+ * @example
+ * transport.topicState ??= new MemberState(transport.bufferedAmount());
  */
 export class MemberState {
   /** The native topics the socket is subscribed to. */
@@ -50,7 +53,12 @@ export class MemberState {
   }
 }
 
-/** What `BunTopics` needs of a socket's transport. */
+/**
+ * What `BunTopics` needs of a socket's transport (`BunTransport` is one).
+ *
+ * @example
+ * topics.join(transport, cast, deflate, highWaterMark);
+ */
 export interface TopicMember {
   /** What its topics keep for it; null until it first joins a broadcast. */
   topicState: MemberState | null;
@@ -62,7 +70,12 @@ export interface TopicMember {
   compressesAt(bytes: number): boolean;
 }
 
-/** One PubSub topic's twin in a Bun server's topics: the sockets subscribed to it there. */
+/**
+ * One PubSub topic's twin in a Bun server's topics: the sockets subscribed to it there.
+ *
+ * @example
+ * const topic = new NativeTopic('beamsock/1/room:42');
+ */
 export class NativeTopic {
   readonly members = new Set<TopicMember>();
   constructor(readonly name: string) {}
