@@ -39,11 +39,15 @@ export function outbound(frame: Frame): Outbound {
 /**
  * A PubSub dispatcher that writes an `Outbound` frame to every subscribing
  * connection from one encoding, skipping `from`. Any other message is sent as
- * the default dispatcher would.
+ * the default dispatcher would. On Bun it hands the connections it can to Bun's
+ * own publish, for which it needs `topic` and `pubsub`: a dispatcher that wraps
+ * it passes them on.
  *
  * @example
  * const chat = new PubSub({ dispatcher: fastlane });
  * chat.broadcast('lobby', outbound(['text', 'hi all']));
+ * // wrapped, e.g. to build the frame on each node:
+ * chat.registerDispatcher('text', (entries, from, text, topic, ps) => fastlane(entries, from, outbound(['text', String(text)]), topic, ps));
  */
 export const fastlane: Dispatcher<unknown> = (entries, from, message, topic, pubsub) => {
   if (!(message instanceof Outbound)) {
