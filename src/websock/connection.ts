@@ -22,7 +22,7 @@ import { drainPoll } from './drain-poll.js';
 import { IdleWheel, type IdleWatched } from './idle-wheel.js';
 import type { ResolvedOptions } from './options.js';
 import { countClose, countControl, countReceived, countSent, frameStats, handleIn, publishCrash, publishStart, publishStop, type FrameStats } from './telemetry.js';
-import { Outbound, type ConnectionMeta, type Inbound, type Transport } from './transport.js';
+import { Outbound, type Cast, type ConnectionMeta, type Inbound, type Transport } from './transport.js';
 
 /** The per-connection settings a connection enforces itself. */
 export interface ConnectionSettings {
@@ -237,14 +237,35 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
    * returns false and the caller queues it in the mailbox.
    */
   writeNow(item: Outbound): boolean {
-    const p = this.proc;
-    if (this.done || (this.out !== null && this.out.length !== 0) || p.mq !== null || (p.flags & (SCHEDULED | BUSY | DEAD)) !== 0) return false;
+    if (!this.nothingBefore()) return false;
     ONE[0] = item;
     if (this.stats !== null) countSent(this.stats, ONE);
     this.transport.write(ONE, this.deflate);
     ONE[0] = undefined as unknown as Outbound;
     if (this.watchOver !== Infinity) this.watchOut();
     return true;
+  }
+
+  /**
+   * @internal the fastlane: offers `cast` to the server's own fan-out (see
+   * `Transport.joinCast`) if nothing of this connection's could come before its
+   * frame, as for `writeNow`; true, the frame counted as sent, when the server took it.
+   */
+  joinCast(cast: Cast): boolean {
+    const t = this.transport;
+    if (t.joinCast === undefined || !this.nothingBefore() || !t.joinCast(cast, this.deflate, this.watchOver)) return false;
+    if (this.stats !== null) {
+      ONE[0] = cast.item;
+      countSent(this.stats, ONE);
+      ONE[0] = undefined as unknown as Outbound;
+    }
+    return true;
+  }
+
+  /** Its process idle, its mailbox and output empty: a frame written now goes out after everything it pushed. */
+  private nothingBefore(): boolean {
+    const p = this.proc;
+    return !this.done && (this.out === null || this.out.length === 0) && p.mq === null && (p.flags & (SCHEDULED | BUSY | DEAD)) === 0;
   }
 
   /**
