@@ -263,9 +263,9 @@ async function measure(): Promise<BenchResult[]> {
       value: cast.fastlane.ms,
       unit: 'ms',
       baseline: { label: 'ws naive loop', value: cast.naive.ms },
-      target: { ratioAtMost: 0.8 },
+      target: { ratioAtMost: 1 / 1.5 },
       note:
-        `${castHow}; naive / fastlane = ${(cast.naive.ms / cast.fastlane.ms).toFixed(2)}x (target: 1.25x faster, i.e. ratio <= 0.8); ` +
+        `${castHow}; naive / fastlane = ${(cast.naive.ms / cast.fastlane.ms).toFixed(2)}x (target, issue 13: 1.5x faster, i.e. ratio <= 0.67); ` +
         `load client CPU ${pct(cast.fastlane.clientCpu)} of a core (naive: ${pct(cast.naive.clientCpu)})`,
     },
     {
