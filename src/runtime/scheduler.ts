@@ -169,8 +169,9 @@ function runSlice(p: Proc): number {
         p.mq = null;
         p.mqHead = 0;
       } else if (p.mqHead >= 4096 && p.mqHead * 2 >= q.length) {
-        q.copyWithin(0, p.mqHead);
-        q.length -= p.mqHead;
+        // A long backlog drops what it has handled: slice() copies the pending half as a
+        // block (copyWithin on V8 goes property by property, ~600 instructions per element).
+        p.mq = q.slice(p.mqHead);
         p.mqHead = 0;
       }
     }
