@@ -111,8 +111,8 @@ function drain(): void {
     rqHead = 0;
   } else {
     if (rqHead >= 1024) {
-      runQueue.copyWithin(0, rqHead);
-      runQueue.length -= rqHead;
+      // splice moves the rest as a block; copyWithin would go element by element.
+      runQueue.splice(0, rqHead);
       rqHead = 0;
     }
     drainPending = true;
