@@ -25,6 +25,9 @@ export const STARTING = 64;
 /** Dead, and running its exit hooks (a connection's terminate): it may still send. */
 export const EXITING = 128;
 
+/** Messages in one block of a long mailbox (see `Proc.mqMore`). */
+export const MAILBOX_BLOCK = 4096;
+
 /** What a process runs for each message. */
 export type Receive = (msg: never) => unknown;
 
@@ -68,9 +71,20 @@ export interface ProcExtras {
 export class Proc {
   readonly pid: Pid;
   receive: Receive;
-  /** Mailbox: messages from `mqHead` on are pending. `null` when empty. */
+  /**
+   * Mailbox: messages from `mqHead` on in `mq` are pending, then those in `mqMore`.
+   * `mq` is `null` when the mailbox is empty (and then `mqMore` is too).
+   */
   mq: unknown[] | null = null;
   mqHead = 0;
+  /**
+   * A backlog longer than `MAILBOX_BLOCK` continues here, in blocks of that many
+   * messages, oldest first; the last block takes new messages. One ever-growing array
+   * would be copied each time V8 grows it, and a long one lives in V8's large-object
+   * space, where each growth maps fresh memory: blocks are never copied, and the
+   * scheduler drops each as soon as it is handled.
+   */
+  mqMore: unknown[][] | null = null;
   flags = 0;
   /** Bytes held outside the mailbox (a connection: outbound bytes not yet written). */
   held = 0;
@@ -98,7 +112,12 @@ export class Proc {
   }
 
   get queueLength(): number {
-    return this.mq === null ? 0 : this.mq.length - this.mqHead - ((this.flags & STARTING) === 0 ? 0 : 1);
+    if (this.mq === null) return 0;
+    let n = this.mq.length - this.mqHead - ((this.flags & STARTING) === 0 ? 0 : 1);
+    const more = this.mqMore;
+    // Every block but the last is full: enqueue opens a new block only then.
+    if (more !== null) n += (more.length - 1) * MAILBOX_BLOCK + (more[more.length - 1] as unknown[]).length;
+    return n;
   }
 
   /** Adds `other` to this process's links (one direction; a link is both). */

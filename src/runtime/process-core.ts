@@ -10,7 +10,7 @@
  */
 import { Pid, type Ref, intern, nodeName, setLiveLookup } from './pid.js';
 import { report } from './logger.js';
-import { BUSY, DEAD, EXITING, SCHEDULED, STARTING, TRAP_EXIT, Proc, type ExitHook, type ProcOwner, type Receive } from './proc.js';
+import { BUSY, DEAD, EXITING, MAILBOX_BLOCK, SCHEDULED, STARTING, TRAP_EXIT, Proc, type ExitHook, type ProcOwner, type Receive } from './proc.js';
 import { busyEnded, currentProc, onCrash, ownerReceive, runAs, schedule, senderProc } from './scheduler.js';
 import { overHeap, setMaxHeap, normalizeMaxHeap, type MaxHeapSize } from './heap.js';
 import { claimName, globalHolder, nameHolder, releaseName, type GlobalName } from './names.js';
@@ -239,9 +239,22 @@ export function procOf(pid: Pid): Proc | undefined {
 export function enqueue(p: Proc, msg: unknown): void {
   const q = p.mq;
   if (q === null) p.mq = [msg];
-  else q.push(msg);
+  else if (p.mqMore === null && q.length < MAILBOX_BLOCK) q.push(msg);
+  else enqueueBlock(p, msg);
   if (p.maxHeap !== 0) enforceHeap(p);
   if ((p.flags & (SCHEDULED | BUSY | DEAD)) === 0) schedule(p);
+}
+
+/** A backlog past one block: the message goes to the last block, or opens a new one when that is full. */
+function enqueueBlock(p: Proc, msg: unknown): void {
+  const more = p.mqMore;
+  if (more === null) {
+    p.mqMore = [[msg]];
+    return;
+  }
+  const last = more[more.length - 1] as unknown[];
+  if (last.length < MAILBOX_BLOCK) last.push(msg);
+  else more.push([msg]);
 }
 
 /** @internal kills `p` with `'killed'` if it is over its `maxHeapSize` and that says kill. */
@@ -380,6 +393,7 @@ function die(p: Proc, reason: ExitReason): void {
   releaseName(p);
   p.mq = null;
   p.mqHead = 0;
+  p.mqMore = null;
   // The owner and the hooks (a connection's terminate, a timer's cancellation) may
   // still send, as a BEAM process's terminate can.
   p.flags |= EXITING;

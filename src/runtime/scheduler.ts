@@ -129,7 +129,11 @@ function runSlice(p: Proc): number {
     const q = p.mq;
     if (q === null) break;
     const head = p.mqHead;
-    if (head >= q.length) break;
+    if (head >= q.length) {
+      if (p.mqMore === null) break;
+      nextBlock(p);
+      continue;
+    }
     const msg = q[head];
     q[head] = undefined;
     p.mqHead = head + 1;
@@ -164,15 +168,12 @@ function runSlice(p: Proc): number {
   p.msgIn += n;
   if ((p.flags & DEAD) === 0) {
     const q = p.mq;
-    if (q !== null) {
-      if (p.mqHead >= q.length) {
+    if (q !== null && p.mqHead >= q.length) {
+      if (p.mqMore === null) {
         p.mq = null;
         p.mqHead = 0;
-      } else if (p.mqHead >= 4096 && p.mqHead * 2 >= q.length) {
-        // A long backlog drops what it has handled: slice() copies the pending half as a
-        // block (copyWithin on V8 goes property by property, ~600 instructions per element).
-        p.mq = q.slice(p.mqHead);
-        p.mqHead = 0;
+      } else {
+        nextBlock(p); // drops the handled block now rather than at the next slice
       }
     }
     if (p.owner !== null) runHook(p, p.owner);
@@ -189,6 +190,14 @@ function runSlice(p: Proc): number {
   }
   current = previous;
   return n;
+}
+
+/** The head block of `p`'s mailbox is handled: the next block (see `Proc.mqMore`) becomes the head. */
+function nextBlock(p: Proc): void {
+  const more = p.mqMore as unknown[][];
+  p.mq = more.shift() as unknown[];
+  p.mqHead = 0;
+  if (more.length === 0) p.mqMore = null;
 }
 
 function resume(p: Proc): void {
