@@ -100,7 +100,7 @@ export function demonitor(ref: Ref, opts?: { flush?: boolean }): boolean {
     for (let i = me.mqHead; i < q.length; i++) keep(q[i]);
     for (const block of me.mqMore ?? []) for (const m of block) keep(m);
     // The pending messages, now in one array; a later backlog opens blocks after it.
-    me.mq = kept.length === 0 ? null : kept;
+    me.mq = me.mqTail = kept.length === 0 ? null : kept;
     me.mqHead = 0;
     me.mqMore = null;
   }

@@ -73,7 +73,7 @@ export class Proc {
   receive: Receive;
   /**
    * Mailbox: messages from `mqHead` on in `mq` are pending, then those in `mqMore`.
-   * `mq` is `null` when the mailbox is empty (and then `mqMore` is too).
+   * `mq` is `null` when the mailbox is empty (and then `mqMore` and `mqTail` are too).
    */
   mq: unknown[] | null = null;
   mqHead = 0;
@@ -85,6 +85,8 @@ export class Proc {
    * scheduler drops each as soon as it is handled.
    */
   mqMore: unknown[][] | null = null;
+  /** The block that takes new messages: `mq` until the backlog outgrows it, then the last of `mqMore`. */
+  mqTail: unknown[] | null = null;
   flags = 0;
   /** Bytes held outside the mailbox (a connection: outbound bytes not yet written). */
   held = 0;

@@ -237,24 +237,19 @@ export function procOf(pid: Pid): Proc | undefined {
 
 /** @internal */
 export function enqueue(p: Proc, msg: unknown): void {
-  const q = p.mq;
-  if (q === null) p.mq = [msg];
-  else if (p.mqMore === null && q.length < MAILBOX_BLOCK) q.push(msg);
-  else enqueueBlock(p, msg);
+  const tail = p.mqTail;
+  if (tail === null) p.mq = p.mqTail = [msg];
+  else if (tail.length < MAILBOX_BLOCK) tail.push(msg);
+  else openBlock(p, msg);
   if (p.maxHeap !== 0) enforceHeap(p);
   if ((p.flags & (SCHEDULED | BUSY | DEAD)) === 0) schedule(p);
 }
 
-/** A backlog past one block: the message goes to the last block, or opens a new one when that is full. */
-function enqueueBlock(p: Proc, msg: unknown): void {
-  const more = p.mqMore;
-  if (more === null) {
-    p.mqMore = [[msg]];
-    return;
-  }
-  const last = more[more.length - 1] as unknown[];
-  if (last.length < MAILBOX_BLOCK) last.push(msg);
-  else more.push([msg]);
+/** The last block of `p`'s mailbox is full: `msg` opens the next one (see `Proc.mqMore`). */
+function openBlock(p: Proc, msg: unknown): void {
+  const block = [msg];
+  (p.mqMore ??= []).push(block);
+  p.mqTail = block;
 }
 
 /** @internal kills `p` with `'killed'` if it is over its `maxHeapSize` and that says kill. */
@@ -394,6 +389,7 @@ function die(p: Proc, reason: ExitReason): void {
   p.mq = null;
   p.mqHead = 0;
   p.mqMore = null;
+  p.mqTail = null;
   // The owner and the hooks (a connection's terminate, a timer's cancellation) may
   // still send, as a BEAM process's terminate can.
   p.flags |= EXITING;

@@ -170,7 +170,7 @@ function runSlice(p: Proc): number {
     const q = p.mq;
     if (q !== null && p.mqHead >= q.length) {
       if (p.mqMore === null) {
-        p.mq = null;
+        p.mq = p.mqTail = null;
         p.mqHead = 0;
       } else {
         nextBlock(p); // drops the handled block now rather than at the next slice
