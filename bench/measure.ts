@@ -3,7 +3,7 @@
  * length of a measurement, reading its CPU over a load window, keeping each
  * variant's best run, and idle memory per connection.
  */
-import { withClients, type LoadFigure } from './load-client.js';
+import { upgradeLoad, withClients, type LoadFigure } from './load-client.js';
 import type { ServerChild } from './servers/server-child.js';
 
 // The load shapes the issues name, the same for every server measured.
@@ -13,6 +13,9 @@ export const ECHO_PAYLOAD = 32;
 export const ECHO_WARMUP_MS = 1000;
 export const ECHO_MEASURE_MS = 4000;
 export const IDLE_CONNECTIONS = 5000;
+export const UPGRADE_CONCURRENCY = 16;
+export const UPGRADE_WARMUP_MS = 500;
+export const UPGRADE_MEASURE_MS = 3000;
 export const BROADCAST_CONNECTIONS = 5000;
 export const BROADCAST_BYTES = 64;
 export const BROADCAST_WARMUP = 3;
@@ -91,4 +94,25 @@ export async function idleMemory(server: ServerChild, count: number): Promise<Id
     const after = await server.mem();
     return { heap: (after.heapUsed - before.heapUsed) / count, rss: (after.rss - before.rss) / count };
   });
+}
+
+/** How the upgrade rows were measured, for their notes. */
+export const UPGRADE_HOW =
+  `${UPGRADE_CONCURRENCY} at a time: connect, upgrade, masked close frame, wait for the server to close TCP; ` +
+  `best of ${ROUNDS} runs per server, taking turns, each ${UPGRADE_MEASURE_MS / 1000} s`;
+
+/**
+ * Upgrades per second against a server child from `start` (connect, upgrade, close
+ * handshake, TCP close, `UPGRADE_CONCURRENCY` at a time), with the server's CPU
+ * over the same window.
+ *
+ * @example
+ * const { perSecond, serverUsPerOp } = await upgradesOf(() => startServer('bare-ws'));
+ */
+export function upgradesOf(start: () => Promise<ServerChild>): Promise<ServedFigure> {
+  return withServer(start, (server) =>
+    withServerCpu(server, (onWindow) =>
+      upgradeLoad(server.port, { concurrency: UPGRADE_CONCURRENCY, warmupMs: UPGRADE_WARMUP_MS, measureMs: UPGRADE_MEASURE_MS, onWindow }),
+    ),
+  );
 }

@@ -5,7 +5,10 @@
  * - echo with 1, 64, 1,000 and 10,000 connections, each with one 32-byte message in
  *   flight (a chat's shape) and with 16 pipelined: beamsock on `ws` beside bare `ws`
  *   (and the corked `ws` server when pipelined), beamsock on Bun beside bare `Bun.serve`;
- *   every server with the same connections, taking turns.
+ *   every server with the same connections, taking turns. One in flight, the note also
+ *   gives the floor: the bare server doing only what any process hop must (the message
+ *   queued and handled from `setImmediate`; on `ws` also made a string, written as one
+ *   frame, with an `AsyncLocalStorage` in use; `bench/servers/bare-ws.ts`, `bun-bare.ts`).
  * - broadcast of 64 bytes to 1,000, 5,000 and 20,000 connections (as many as the fd
  *   limit allows): bare `ws`'s naive loop and a pre-framed write to each socket;
  *   beamsock's fastlane, PubSub without the fastlane and a `send` to each pid;
@@ -27,17 +30,23 @@ const WARMUP_MS = 500;
 const MEASURE_MS = 2000;
 const CAST_COUNTS = [1000, 5000, 20_000] as const;
 
-type Server = 'bare-ws' | 'corked-ws' | 'beamsock' | 'bun-bare' | 'bun-beamsock';
+type Server = 'bare-ws' | 'hop-ws' | 'corked-ws' | 'beamsock' | 'bun-bare' | 'bun-hop' | 'bun-beamsock';
 const LABELS: Readonly<Record<Server, string>> = {
   'bare-ws': 'bare ws',
+  'hop-ws': 'bare ws with a process hop',
   'corked-ws': 'ws corked per read',
   beamsock: 'beamsock on ws',
   'bun-bare': 'bare Bun.serve',
+  'bun-hop': 'bare Bun.serve with a process hop',
   'bun-beamsock': 'beamsock on Bun',
 };
 
 function start(server: Server, args: readonly string[] = []): Promise<ServerChild> {
-  return server === 'bun-bare' || server === 'bun-beamsock' ? startBun(server, args) : startWs(server, args);
+  if (server === 'bun-bare' || server === 'bun-beamsock') return startBun(server, args);
+  if (server === 'bun-hop') return startBun('bun-bare', ['hop', ...args]);
+  // The floor under beamsock's lone message: bare ws doing only what any process hop must (see bare-ws.ts).
+  if (server === 'hop-ws') return startWs('bare-ws', ['hop', 'als', ...args]);
+  return startWs(server, args);
 }
 
 /** Runs `fn` with `count` upgraded clients of a fresh `server` child; everything is stopped afterwards. */
@@ -64,7 +73,7 @@ async function echoAt(count: number): Promise<Map<string, ServedFigure>> {
   const figures = new Map<string, ServedFigure>();
   const open = connectionBudget(count, 1);
   for (const server of Object.keys(LABELS) as Server[]) {
-    const modes = server === 'corked-ws' ? [PIPELINED] : [1, PIPELINED];
+    const modes = server === 'corked-ws' ? [PIPELINED] : server === 'hop-ws' || server === 'bun-hop' ? [1] : [1, PIPELINED];
     await connected(server, [], open, async (child, clients) => {
       for (const inFlight of modes) {
         const f = await withServerCpu(child, (onWindow) => echoLoad(clients, { inFlight, payloadBytes: ECHO_PAYLOAD, warmupMs: WARMUP_MS, measureMs: MEASURE_MS, onWindow }));
@@ -95,7 +104,9 @@ function echoRows(figures: ReadonlyMap<string, ServedFigure>): BenchResult[] {
       ] as const) {
         const f = get(server, c);
         const b = get(base, c);
-        const bare = server === 'beamsock' && inFlight !== 1 ? `; bare ws ${Math.round(get('bare-ws', c).perSecond).toLocaleString('en-US')} rt/s, ${get('bare-ws', c).serverUsPerOp.toFixed(2)} us` : '';
+        const also = (label: string, other: Server): string =>
+          `; ${label}${LABELS[other]} ${Math.round(get(other, c).perSecond).toLocaleString('en-US')} rt/s, ${get(other, c).serverUsPerOp.toFixed(2)} us`;
+        const bare = inFlight !== 1 ? (server === 'beamsock' ? also('', 'bare-ws') : '') : also('the floor, ', server === 'beamsock' ? 'hop-ws' : 'bun-hop');
         rows.push({
           name: `echo ${shape}, ${LABELS[server]}`,
           value: f.perSecond,

@@ -8,6 +8,10 @@
  * Started with the argument `als`, it uses an `AsyncLocalStorage` once, as
  * beamsock does to find the process running after an `await`: on Node 20 that
  * turns on async hooks for every callback of the process, which this measures.
+ * Started with the argument `hop`, it echoes the way any actor runtime must, with
+ * nothing else: a text message becomes a string, waits in its connection's queue
+ * until a `setImmediate` drains every queue, and goes back as one frame written
+ * with one `socket.write`: the floor under beamsock's per-message path.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer } from 'node:http';
@@ -22,8 +26,31 @@ const wss = new WebSocketServer({ server: http });
 // Only a broadcast server keeps the sockets, so the idle-memory figure is ws's alone.
 const sockets = process.argv.includes('pubsub') ? new Map<WebSocket, Duplex>() : undefined;
 
+/** `hop`: connections with queued messages, drained together from `setImmediate`. */
+interface Hop {
+  readonly socket: Duplex;
+  readonly queue: (string | Buffer)[];
+}
+const hopRun: Hop[] = [];
+function drainHops(): void {
+  for (const hop of hopRun.splice(0)) {
+    for (const m of hop.queue.splice(0)) hop.socket.write(typeof m === 'string' ? textFrame(m) : binaryFrame(m));
+  }
+}
+
 wss.on('connection', (ws, req) => {
-  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  if (process.argv.includes('hop')) {
+    const hop: Hop = { socket: req.socket, queue: [] };
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (hop.queue.length === 0) {
+        if (hopRun.length === 0) setImmediate(drainHops);
+        hopRun.push(hop);
+      }
+      hop.queue.push(isBinary ? data : data.toString());
+    });
+  } else {
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  }
   if (sockets !== undefined) {
     sockets.set(ws, req.socket);
     ws.on('close', () => sockets.delete(ws));
@@ -32,8 +59,13 @@ wss.on('connection', (ws, req) => {
 
 /** One unmasked text frame (RFC 6455 §5.2) for a payload under 64 KiB. */
 function textFrame(message: string): Buffer {
-  const payload = Buffer.from(message);
-  const header = payload.length < 126 ? Buffer.from([0x81, payload.length]) : Buffer.from([0x81, 126, payload.length >> 8, payload.length & 0xff]);
+  return frame(0x81, Buffer.from(message));
+}
+function binaryFrame(payload: Buffer): Buffer {
+  return frame(0x82, payload);
+}
+function frame(first: number, payload: Buffer): Buffer {
+  const header = payload.length < 126 ? Buffer.from([first, payload.length]) : Buffer.from([first, 126, payload.length >> 8, payload.length & 0xff]);
   return Buffer.concat([header, payload]);
 }
 

@@ -13,6 +13,10 @@ const server = await serve(Echo, { port: 0, timeout: 3_600_000 });
 
 startBunControl(server.port, {
   count: () => memberCount(server.connections().length),
-  broadcast: (message, mode) => broadcast(message, mode, server.connections),
+  async broadcast(message, mode) {
+    await broadcast(message, mode, server.connections);
+    // A fastlane broadcast may leave through Bun's publish, which Bun writes when its loop next turns: as the bare server, wait for that.
+    await new Promise((resolve) => setImmediate(resolve));
+  },
   arm: (ms) => arm(ms, server.connections),
 });

@@ -18,6 +18,7 @@
  *
  * Without a parent (the channel closes) the child exits too.
  */
+import { appendFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -109,6 +110,8 @@ async function answer(req: ControlRequest, hooks: ServerHooks): Promise<Omit<Con
       return { heapUsed: m.heapUsed, rss: m.rss };
     }
     case 'cpu':
+      // Under --cpu-prof, the edges of a measurement window on the profile's clock (µs), for scripts that read one window.
+      if (process.env['BEAMSOCK_BENCH_CPU_PROF'] !== undefined) appendFileSync(`${process.env['BEAMSOCK_BENCH_CPU_PROF']}/window-${process.pid}.txt`, `${process.hrtime.bigint() / 1000n}\n`);
       return { cpuMs: hooks.cpuMs === undefined ? cpuMs() : await hooks.cpuMs() };
     case 'count':
       await hooks.settle?.();

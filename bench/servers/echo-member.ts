@@ -2,7 +2,9 @@
  * The handler both beamsock bench servers run: echo every message; started with
  * the argument `pubsub`, every connection also subscribes to one topic in `init`,
  * and `broadcast` sends to them all: `fastlane` (the default) through PubSub with
- * the fastlane dispatcher, `pubsub` through PubSub's default dispatcher (each
+ * the fastlane dispatcher, `fastlane-per-socket` the same without the topic (so
+ * the fastlane writes every socket itself, never through Bun's publish), `pubsub`
+ * through PubSub's default dispatcher (each
  * connection's `handleInfo` pushes the text), `send` a `send` to each pid (the same
  * `handleInfo`). `arm` sets every connection's idle timeout from its `handleInfo`.
  */
@@ -47,6 +49,10 @@ export async function broadcast(message: string, mode: string | undefined, conne
     case 'fastlane':
       pubsub.broadcast(TOPIC, outbound(['text', message]), fastlane);
       break;
+    case 'fastlane-per-socket':
+      // Without the topic the fastlane cannot hand the frame to the server's own fan-out (Bun's publish): it writes each socket.
+      pubsub.broadcast(TOPIC, outbound(['text', message]), (entries, from, msg) => fastlane(entries, from, msg));
+      break;
     case 'pubsub':
       pubsub.broadcast(TOPIC, message);
       break;
@@ -54,7 +60,7 @@ export async function broadcast(message: string, mode: string | undefined, conne
       for (const pid of connections()) send(pid, message);
       break;
     default:
-      throw new Error(`beamsock broadcasts 'fastlane', 'pubsub' or 'send'; got '${String(mode)}'`);
+      throw new Error(`beamsock broadcasts 'fastlane', 'fastlane-per-socket', 'pubsub' or 'send'; got '${String(mode)}'`);
   }
   await idle();
 }

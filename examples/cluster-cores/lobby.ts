@@ -13,8 +13,9 @@ import { clusterAdapter, node } from 'beamsock/cluster';
 /** The lobby's handler, on a PubSub created now: call it after `startNode`. */
 export function lobby(): WebSock<null> {
   const lobbies = new PubSub({ name: 'lobby', adapter: clusterAdapter() });
-  // Registered by name on every node: what crosses is the text, not a function.
-  lobbies.registerDispatcher('frame', (entries, from, text) => fastlane(entries, from, outbound(['text', text as string])));
+  // Registered by name on every node: what crosses is the text, not a function. The topic and
+  // PubSub passed on let the fastlane hand the frame to Bun's own publish when the node runs on Bun.
+  lobbies.registerDispatcher('frame', (entries, from, text, topic, pubsub) => fastlane(entries, from, outbound(['text', text as string]), topic, pubsub));
   return {
     init() {
       lobbies.subscribe('lobby');

@@ -119,13 +119,13 @@ class Adopt {
   constructor(
     readonly pid: Pid,
     readonly spec: NormalizedSpec,
-    readonly refused: () => void,
+    readonly refused: (pid: Pid) => void,
   ) {}
 }
 
 function adoptChildNow(state: State, req: Adopt): NoReplyResult<State> {
   if (state.children.size + state.restarting.size >= state.args.maxChildren) {
-    req.refused();
+    req.refused(req.pid);
     return state.noreply;
   }
   // A process that ended before it was adopted (a connection closed at once) was never
@@ -307,11 +307,11 @@ export function prepareChildSpec(spec: DynamicChildSpec): NormalizedSpec {
  * @internal makes a process that is already running a child of the supervisor (it
  * links it from inside), as if `startChild` had started it; `spec` should say
  * `restart: 'temporary'`, since its `start` is never called. A cast, not a call:
- * nothing waits; when the supervisor is at `maxChildren` it runs `refused` (inside
- * the supervisor) instead. One spec may serve every adopted child. A process that
+ * nothing waits; when the supervisor is at `maxChildren` it runs `refused(pid)`
+ * (inside the supervisor) instead: one function may serve every adopted child. One spec may serve every adopted child. A process that
  * has already exited when the supervisor gets to it is skipped without a report.
  */
-export function adoptChild(sup: Pid | string, pid: Pid, spec: NormalizedSpec, refused: () => void): void {
+export function adoptChild(sup: Pid | string, pid: Pid, spec: NormalizedSpec, refused: (pid: Pid) => void): void {
   cast(sup, new Adopt(pid, spec, refused));
 }
 

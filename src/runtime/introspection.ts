@@ -104,9 +104,9 @@ export function processInfo(pid: Pid): ProcessInfo | undefined {
     trapExit: (p.flags & TRAP_EXIT) !== 0,
     heapSize: heapSize(p),
     maxHeapSize: maxHeapOf(p),
-    fullsweepAfter: p.extras?.fullsweepAfter,
+    fullsweepAfter: p.fullsweepAfter(),
     counters: { messagesIn: p.msgIn, messagesOut: p.msgOut },
-    parent: p.extras?.parent,
+    parent: p.parentPid(),
     details,
   };
 }

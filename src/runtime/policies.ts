@@ -39,7 +39,7 @@ export function flag<K extends keyof ProcessFlags>(name: K, value: ProcessFlags[
     }
     case 'fullsweepAfter': {
       if (!(Number.isInteger(value) && (value as number) >= 0)) throw new TypeError(`flag 'fullsweepAfter' takes a non-negative integer`);
-      const old = me.extras?.fullsweepAfter ?? 65535;
+      const old = me.fullsweepAfter() ?? 65535;
       me.ext().fullsweepAfter = value as number;
       return old as ProcessFlags[K];
     }

@@ -52,6 +52,12 @@ export interface ProcOwner {
   hibernated(): void;
   /** Kind-specific details for processInfo. */
   describe(): Record<string, unknown>;
+  /** Runs first, as the process's `init` (see `spawnOwned`). */
+  start?(): unknown;
+  /** The process's parent, when the owner keeps it (instead of the process's extras): for processInfo. */
+  parent?(): Pid | undefined;
+  /** The process's `fullsweepAfter`, when the owner keeps it (instead of the process's extras). */
+  fullsweepAfter?(): number | undefined;
 }
 
 /** Rarely used per-process settings, allocated only when one is set. */
@@ -142,6 +148,19 @@ export class Proc {
   linked(): Proc[] {
     const l = this.links;
     return l === null ? [] : l instanceof Proc ? [l] : [...l];
+  }
+
+  /**
+   * Its parent: set by `spawnLink`, or kept by its owner (a connection's supervisor),
+   * so that a connection needs no extras for it.
+   */
+  parentPid(): Pid | undefined {
+    return this.extras?.parent ?? this.owner?.parent?.();
+  }
+
+  /** Its `fullsweepAfter`: set on it, or its owner's (a connection's option, one number for a server's connections). */
+  fullsweepAfter(): number | undefined {
+    return this.extras?.fullsweepAfter ?? this.owner?.fullsweepAfter?.();
   }
 
   ext(): ProcExtras {

@@ -156,8 +156,13 @@ const START = Symbol('start');
 export function createProc<M>(receive: (msg: M) => unknown, opts: SpawnOptions | undefined): Proc {
   if (typeof receive !== 'function') throw new TypeError('spawn expects a function that handles one message');
   if (opts !== undefined) validateSpawnOptions(opts);
+  return makeProc(receive as Receive, opts);
+}
+
+/** A process from options already checked. */
+function makeProc(receive: Receive, opts: SpawnOptions | undefined): Proc {
   const s = ++serial;
-  const p = new Proc(undefined as unknown as Pid, receive as Receive, opts?.kind ?? 'worker');
+  const p = new Proc(undefined as unknown as Pid, receive, opts?.kind ?? 'worker');
   (p as { pid: Pid }).pid = Pid._local(s, p);
   if (opts !== undefined) {
     if (opts.trapExit === true) p.flags |= TRAP_EXIT;
@@ -169,27 +174,48 @@ export function createProc<M>(receive: (msg: M) => unknown, opts: SpawnOptions |
   const init = opts?.init;
   if (init !== undefined) {
     p.receive = ((msg: unknown) => {
-      if (msg !== START) throw new Error('internal: first message was not the start marker');
-      p.receive = receive as Receive;
-      p.lastMessage = undefined;
-      p.flags &= ~STARTING;
-      p.msgIn--;
+      started(p, msg);
+      p.receive = receive;
       return init();
     }) as Receive;
-    p.flags |= STARTING;
-    enqueue(p, START);
+    starting(p);
   }
   return p;
 }
 
+/** Queues the start marker: the process runs its init as its first turn, before any message. */
+function starting(p: Proc): void {
+  p.flags |= STARTING;
+  enqueue(p, START);
+}
+
+/** The start marker was taken from the mailbox: it was no message. */
+function started(p: Proc, msg: unknown): void {
+  if (msg !== START) throw new Error('internal: first message was not the start marker');
+  p.lastMessage = undefined;
+  p.flags &= ~STARTING;
+  p.msgIn--;
+}
+
 /**
  * @internal starts a process run by `owner` (see `ProcOwner`) instead of a receive
- * function and closures.
+ * function and closures; if the owner has a `start`, the process runs it first, as
+ * an `init`. `opts` come from the runtime's own code (often one shared object, such
+ * as a server's connection options) and are not checked again: each upgrade spawns one.
  */
 export function spawnOwned(owner: ProcOwner, opts?: SpawnOptions): Pid {
-  const p = createProc(ownerReceive, opts);
+  const p = makeProc(owner.start === undefined ? ownerReceive : (ownerStart as Receive), opts);
   p.owner = owner;
+  if (owner.start !== undefined) starting(p);
   return p.pid;
+}
+
+/** The first receive of an owned process with a `start`: one shared function instead of an init closure per process. */
+function ownerStart(msg: unknown): unknown {
+  const p = currentProc() as Proc;
+  started(p, msg);
+  p.receive = ownerReceive;
+  return (p.owner as ProcOwner & { start(): unknown }).start();
 }
 
 /**

@@ -26,9 +26,11 @@ import { Registry, openRegistries, type RegistryEntry } from './registry.js';
 /**
  * Delivers one broadcast to the subscriptions of a topic: `entries` holds one
  * `[pid, metadata]` per subscription (lent, not copied: do not keep it), `from` is
- * the pid to skip (or null). Runs in the broadcasting code; a throw reaches it.
+ * the pid to skip (or null); `topic` is the topic and `pubsub` the PubSub it
+ * belongs to, as an identity that tells two PubSubs' topics apart (a PubSub
+ * always passes both). Runs in the broadcasting code; a throw reaches it.
  */
-export type Dispatcher<Meta = unknown> = (entries: readonly RegistryEntry<Meta>[], from: Pid | null, message: unknown) => void;
+export type Dispatcher<Meta = unknown> = (entries: readonly RegistryEntry<Meta>[], from: Pid | null, message: unknown, topic?: string, pubsub?: object) => void;
 
 /**
  * A cluster transport for PubSub. `broadcast` reaches every other node's PubSub,
@@ -201,12 +203,12 @@ export class PubSub<Meta = undefined> {
    */
   broadcast(topic: string, message: unknown, dispatcher?: Dispatcher<Meta> | string): void | Promise<void> {
     if (this.adapter === null) {
-      this.registry.dispatchWith(topic, this.resolve(dispatcher), null, message);
+      this.registry.dispatchWith(topic, this.resolve(dispatcher), null, message, this);
       return;
     }
     const fn = this.resolve(dispatcher);
     const pending = this.adapter.broadcast(topic, message, this.wireName(dispatcher));
-    this.registry.dispatchWith(topic, fn, null, message);
+    this.registry.dispatchWith(topic, fn, null, message, this);
     return pending;
   }
 
@@ -220,7 +222,7 @@ export class PubSub<Meta = undefined> {
   broadcastFrom(from: Pid, topic: string, message: unknown, dispatcher?: Dispatcher<Meta> | string): void | Promise<void> {
     const fn = this.resolve(dispatcher);
     const pending = this.adapter === null ? undefined : this.adapter.broadcast(topic, message, this.wireName(dispatcher));
-    this.registry.dispatchWith(topic, fn, from, message);
+    this.registry.dispatchWith(topic, fn, from, message, this);
     return pending;
   }
 
@@ -231,7 +233,7 @@ export class PubSub<Meta = undefined> {
    * ps.localBroadcast('metrics', sample);
    */
   localBroadcast(topic: string, message: unknown, dispatcher?: Dispatcher<Meta> | string): void {
-    this.registry.dispatchWith(topic, this.resolve(dispatcher), null, message);
+    this.registry.dispatchWith(topic, this.resolve(dispatcher), null, message, this);
   }
 
   /**
@@ -241,7 +243,7 @@ export class PubSub<Meta = undefined> {
    * ps.localBroadcastFrom(self(), 'metrics', sample);
    */
   localBroadcastFrom(from: Pid, topic: string, message: unknown, dispatcher?: Dispatcher<Meta> | string): void {
-    this.registry.dispatchWith(topic, this.resolve(dispatcher), from, message);
+    this.registry.dispatchWith(topic, this.resolve(dispatcher), from, message, this);
   }
 
   /**
@@ -254,7 +256,7 @@ export class PubSub<Meta = undefined> {
    */
   directBroadcast(node: string, topic: string, message: unknown, dispatcher?: Dispatcher<Meta> | string): void | Promise<void> {
     if (node === this.nodeName()) {
-      this.registry.dispatchWith(topic, this.resolve(dispatcher), null, message);
+      this.registry.dispatchWith(topic, this.resolve(dispatcher), null, message, this);
       return;
     }
     if (this.adapter === null) {
@@ -273,7 +275,7 @@ export class PubSub<Meta = undefined> {
    * sub.on('message', ({ topic, message, dispatcher }) => pubsub.deliverRemote(topic, message, dispatcher));
    */
   deliverRemote(topic: string, message: unknown, dispatcherName?: string): void {
-    this.registry.dispatchWith(topic, this.resolve(dispatcherName), null, message);
+    this.registry.dispatchWith(topic, this.resolve(dispatcherName), null, message, this);
   }
 
   /**

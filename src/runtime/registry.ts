@@ -399,15 +399,15 @@ export class Registry<K, V> {
     this.dispatchWith(key, fn, null, undefined);
   }
 
-  /** @internal dispatch with two extra arguments, so a broadcast needs no closure. */
-  dispatchWith<A, B>(key: K, fn: (entries: readonly RegistryEntry<V>[], a: A, b: B) => void, a: A, b: B): void {
+  /** @internal dispatch with extra arguments (and the key), so a broadcast needs no closure. */
+  dispatchWith<A, B, C = undefined>(key: K, fn: (entries: readonly RegistryEntry<V>[], a: A, b: B, key: K, c: C) => void, a: A, b: B, c?: C): void {
     const bucket = this.buckets.get(key);
     if (bucket === undefined) return;
     const list = bucket.list;
     const wasLent = bucket.lent;
     bucket.lent = true;
     try {
-      fn(list, a, b);
+      fn(list, a, b, key, c as C);
     } finally {
       if (bucket.list === list) bucket.lent = wasLent;
     }

@@ -22,7 +22,7 @@ import { drainPoll } from './drain-poll.js';
 import { IdleWheel, type IdleWatched } from './idle-wheel.js';
 import type { ResolvedOptions } from './options.js';
 import { countClose, countControl, countReceived, countSent, frameStats, handleIn, publishCrash, publishStart, publishStop, type FrameStats } from './telemetry.js';
-import { Outbound, type ConnectionMeta, type Inbound, type Transport } from './transport.js';
+import { Outbound, type Cast, type ConnectionMeta, type Inbound, type Transport } from './transport.js';
 
 /** The per-connection settings a connection enforces itself. */
 export interface ConnectionSettings {
@@ -108,9 +108,9 @@ export function connectionOf(pid: Pid): Connection<unknown> | undefined {
  * socket.on('message', (data) => conn.received(String(data), false, data.length));
  */
 export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
-  readonly pid: Pid;
   private readonly proc: Proc;
-  private state: S = undefined as S;
+  /** The handler's state; until `init` has run, `init`'s args (see `start`), which saves a field per connection. */
+  private state: S;
   private out: (Frame | Outbound)[] | null = null;
   private done = false;
   private deflate = true;
@@ -141,7 +141,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   private shutdownReason: ExitReason | undefined;
   private refusal: { code: number; why: string } | undefined;
   /** The supervisor that adopted it; until then the root, as for any process without a parent. */
-  private parent: Pid | undefined;
+  private supervisor: Pid | undefined;
   private readonly startedAt = performance.now();
   private readonly stats: FrameStats | null;
 
@@ -152,20 +152,19 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     private readonly settings: ConnectionSettings,
     private readonly meta: ConnectionMeta,
   ) {
+    this.state = args as S;
     this.timeout = settings.timeout;
     this.watchOver = Math.min(settings.highWaterMark, settings.maxBufferedAmount);
     this.stats = frameStats();
-    const spawnOpts: SpawnOptions = {
-      kind: 'connection',
-      trapExit: true,
-      init: () => this.begin(args),
-      ...(settings.maxHeapSize !== undefined ? { maxHeapSize: settings.maxHeapSize } : {}),
-      ...(settings.fullsweepAfter !== undefined ? { fullsweepAfter: settings.fullsweepAfter } : {}),
-    };
-    this.pid = spawnOwned(this, spawnOpts);
-    this.proc = procOf(this.pid) as Proc;
-    publishStart(this.pid, meta, transport.compressed);
+    // The process runs `start` first, as its init: no closure per connection.
+    this.proc = procOf(spawnOwned(this, spawnOptions(settings))) as Proc;
+    publishStart(this.proc.pid, meta, transport.compressed);
     this.armIdle();
+  }
+
+  /** The connection's process. */
+  get pid(): Pid {
+    return this.proc.pid;
   }
 
   // Inbound: the adapter's events ------------------------------------------------------
@@ -219,8 +218,8 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
    * an exit signal from it is a shutdown (1001).
    */
   adopt(supervisor: Pid): void {
-    this.parent = supervisor;
-    this.proc.ext().parent = supervisor;
+    // Kept here, not in the process's extras, which a connection then never needs.
+    this.supervisor = supervisor;
   }
 
   /**
@@ -238,14 +237,35 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
    * returns false and the caller queues it in the mailbox.
    */
   writeNow(item: Outbound): boolean {
-    const p = this.proc;
-    if (this.done || (this.out !== null && this.out.length !== 0) || p.mq !== null || (p.flags & (SCHEDULED | BUSY | DEAD)) !== 0) return false;
+    if (!this.nothingBefore()) return false;
     ONE[0] = item;
     if (this.stats !== null) countSent(this.stats, ONE);
     this.transport.write(ONE, this.deflate);
     ONE[0] = undefined as unknown as Outbound;
     if (this.watchOver !== Infinity) this.watchOut();
     return true;
+  }
+
+  /**
+   * @internal the fastlane: offers `cast` to the server's own fan-out (see
+   * `Transport.joinCast`) if nothing of this connection's could come before its
+   * frame, as for `writeNow`; true, the frame counted as sent, when the server took it.
+   */
+  joinCast(cast: Cast): boolean {
+    const t = this.transport;
+    if (t.joinCast === undefined || !this.nothingBefore() || !t.joinCast(cast, this.deflate, this.watchOver)) return false;
+    if (this.stats !== null) {
+      ONE[0] = cast.item;
+      countSent(this.stats, ONE);
+      ONE[0] = undefined as unknown as Outbound;
+    }
+    return true;
+  }
+
+  /** Its process idle, its mailbox and output empty: a frame written now goes out after everything it pushed. */
+  private nothingBefore(): boolean {
+    const p = this.proc;
+    return !this.done && (this.out === null || this.out.length === 0) && p.mq === null && (p.flags & (SCHEDULED | BUSY | DEAD)) === 0;
   }
 
   /**
@@ -362,7 +382,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
         }
       }
     }
-    if (isExit(msg) && msg.from === (this.parent ?? rootPid()) && msg.reason !== 'normal') {
+    if (isExit(msg) && msg.from === (this.supervisor ?? rootPid()) && msg.reason !== 'normal') {
       return this.shutdown(msg.reason);
     }
     return this.settle('handleInfo', this.handler.handleInfo(msg as never, this.state));
@@ -407,11 +427,14 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   }
 
   /**
-   * Runs init. Only once its result is applied has the connection a state, and
+   * ProcOwner (runtime-facing, not for applications): runs init, the process's
+   * first turn. Only once its result is applied has the connection a state, and
    * only then will `terminate` run: a failed init skips it, as websock_adapter
    * (0.5.8 on) and a GenServer do.
    */
-  private begin(args: unknown): unknown {
+  start(): unknown {
+    const args = this.state;
+    this.state = undefined as S;
     const result = this.settle('init', this.handler.init(args));
     if (result !== undefined) {
       return (result as PromiseLike<unknown>).then(() => {
@@ -660,6 +683,16 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     }
   }
 
+  /** ProcOwner (runtime-facing, not for applications): the supervisor, for processInfo's parent. */
+  parent(): Pid | undefined {
+    return this.supervisor;
+  }
+
+  /** ProcOwner (runtime-facing, not for applications): the `fullsweepAfter` option, for processInfo and `flag`. */
+  fullsweepAfter(): number | undefined {
+    return this.settings.fullsweepAfter;
+  }
+
   /** ProcOwner (runtime-facing, not for applications): what processInfo shows as details. */
   describe(): Record<string, unknown> {
     return {
@@ -677,6 +710,17 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
 }
 
 const ONE: Outbound[] = [undefined as unknown as Outbound];
+
+/**
+ * What a connection is spawned with when it has no heap limit: one object for
+ * every connection. `fullsweepAfter` is never among them: the connection answers
+ * for it (see `fullsweepAfter()`), so that its process needs no extras for it.
+ */
+const CONNECTION_SPAWN: SpawnOptions = Object.freeze({ kind: 'connection', trapExit: true });
+
+function spawnOptions(settings: ConnectionSettings): SpawnOptions {
+  return settings.maxHeapSize === undefined ? CONNECTION_SPAWN : { ...CONNECTION_SPAWN, maxHeapSize: settings.maxHeapSize };
+}
 
 /** A frame's payload size for the mid-slice flush: string length for text (no UTF-8 count on the hot path). */
 function payloadLength(f: Frame): number {

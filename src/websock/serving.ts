@@ -27,7 +27,7 @@ import { Connection, connectionSettings, type ConnectionSettings } from './conne
 import { closeOnAbort, maxConnectionsOption, wsUrl, type RunningServer } from './listen-options.js';
 import type { ResolvedOptions } from './options.js';
 import { connectionSupervisor, superviseConnection } from './supervision.js';
-import { publishUpgrade, rememberContext } from './telemetry.js';
+import { publishUpgrade, publishUpgraded, rememberContext } from './telemetry.js';
 import type { ConnectionMeta, Transport } from './transport.js';
 import type { UpgradeRequest } from './upgrade-validation.js';
 
@@ -212,10 +212,11 @@ export class Serving<A = unknown, Req = unknown> {
    * and calls `ended` once the socket is gone.
    *
    * @example
-   * const conn = serving.start(new WsTransport(ws, socket, serving.options.maxFrameSize), meta, admitted.args);
+   * const transport = new WsTransport(ws, socket, serving, req.url); // also the connection's meta
+   * const conn = serving.start(transport, transport, admitted.args);
    */
   start(transport: Transport, meta: ConnectionMeta, args: A): Connection<unknown> {
-    publishUpgrade({ server: this.server, path: meta.path, status: 101 });
+    publishUpgraded(this.server, meta.path);
     const conn = new Connection(this.handler, args, transport, this.settings, meta);
     rememberContext(conn.pid);
     this.live?.add(conn);

@@ -10,7 +10,7 @@
 import { DynamicSupervisor, adoptChild, prepareChildSpec } from '../runtime/dynamic-supervisor.js';
 import { Pid } from '../runtime/pid.js';
 import { isAlive } from '../runtime/process.js';
-import type { Connection } from './connection.js';
+import { connectionOf, type Connection } from './connection.js';
 
 /** One child spec per shutdown timeout, shared by every connection: their `start` is never called. */
 const specs = new Map<number, ReturnType<typeof prepareChildSpec>>();
@@ -68,19 +68,23 @@ export function connectionSupervisor(): Promise<Pid> {
  */
 export function superviseConnection(conn: Connection<unknown>, supervisor: Pid | Promise<Pid> | undefined, shutdown: number): void {
   const spec = specFor(shutdown);
-  const refused = (): void => conn.refuse(1013, 'max_children');
   const sup = supervisor ?? (fallbackPid !== undefined && isAlive(fallbackPid) ? fallbackPid : connectionSupervisor());
   if (sup instanceof Pid) {
     // The supervisor links it when it reads the cast; until then its exit signals are none of ours.
     conn.adopt(sup);
-    adoptChild(sup, conn.pid, spec, refused);
+    adoptChild(sup, conn.pid, spec, refuseMaxChildren);
     return;
   }
   void sup.then(
     (pid) => {
       conn.adopt(pid);
-      adoptChild(pid, conn.pid, spec, refused);
+      adoptChild(pid, conn.pid, spec, refuseMaxChildren);
     },
     (err: unknown) => conn.refuse(1011, `no supervisor: ${err instanceof Error ? err.message : String(err)}`),
   );
+}
+
+/** The supervisor is full: one function for every connection, not a closure each. */
+function refuseMaxChildren(pid: Pid): void {
+  connectionOf(pid)?.refuse(1013, 'max_children');
 }

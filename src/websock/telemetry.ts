@@ -120,6 +120,17 @@ export function publishUpgrade(event: { server: string; path: string | undefined
   if (upgradeChannel.hasSubscribers) upgradeChannel.publish(event);
 }
 
+/**
+ * Publishes an accepted upgrade (101); its event is built only for subscribers,
+ * since every upgrade passes here.
+ *
+ * @example
+ * publishUpgraded('ws', '/chat');
+ */
+export function publishUpgraded(server: string, path: string | undefined): void {
+  if (upgradeChannel.hasSubscribers) upgradeChannel.publish({ server, path, status: 101 });
+}
+
 /** Frame counts and bytes per type, received and sent, as `beamsock:connection:stop` reports them. */
 export interface FrameStats {
   recvTextCount: number;

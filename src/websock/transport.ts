@@ -31,6 +31,39 @@ export class Outbound {
 }
 
 /**
+ * One fastlane broadcast offered to a server's own fan-out (Bun's topics; see
+ * `Transport.joinCast`): the frame, the server-wide topic name to publish it
+ * under, and the servers whose sockets joined it, each of which publishes it
+ * once the fastlane has visited every subscriber.
+ *
+ * @example
+ * const cast = new Cast('beamsock/1/room:42', new Outbound(['text', 'hi']), 7);
+ */
+export class Cast {
+  /** Every server a socket joined the broadcast on, in the order they joined. */
+  readonly publishers: CastPublisher[] = [];
+  constructor(
+    /** The topic name in the server's own namespace (unique per PubSub and topic). */
+    readonly topic: string,
+    readonly item: Outbound,
+    /** Tells this broadcast from every other: a socket joins each at most once. */
+    readonly epoch: number,
+  ) {}
+}
+
+/**
+ * A server's own fan-out, as the fastlane drives it: `publish` sends the cast's
+ * frame to every socket that joined it (and to no other), in each socket's
+ * order of writes.
+ *
+ * @example
+ * for (const p of cast.publishers) p.publish(cast);
+ */
+export interface CastPublisher {
+  publish(cast: Cast): void;
+}
+
+/**
  * What a server adapter provides to a connection: the outbound half of its socket.
  *
  * @example
@@ -64,6 +97,18 @@ export interface Transport {
   setMaxFrameSize(bytes: number): void;
   /** True when permessage-deflate was negotiated. */
   readonly compressed: boolean;
+  /**
+   * Optional, for a server with its own fan-out (Bun's topics): joins this socket
+   * to `cast`, whose frame the server then writes to it when the cast is
+   * published, as `write` would have with per-frame compression `compress`, given
+   * that no more than `room` bytes may wait unwritten after it (the connection's
+   * backpressure limit; Infinity for none). The connection calls it only when
+   * nothing of its own could come before the frame. False when the socket cannot
+   * take it that way (another server, a second subscription of the same socket,
+   * too little room, another compression than the cast's): the fastlane writes
+   * it itself.
+   */
+  joinCast?(cast: Cast, compress: boolean, room: number): boolean;
 }
 
 /**

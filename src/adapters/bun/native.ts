@@ -19,6 +19,10 @@ export interface BunSocket<D> {
   close(code?: number, reason?: string): void;
   /** Cuts the TCP connection without a close frame. */
   terminate(): void;
+  /** Subscribes to a topic of the server's `publish`. */
+  subscribe(topic: string): void;
+  /** Unsubscribes from a topic; what was published to it before is still written. */
+  unsubscribe(topic: string): void;
   /** Runs `callback` with writes gathered into one syscall. */
   cork<T>(callback: (ws: BunSocket<D>) => T): T;
   getBufferedAmount(): number;
@@ -57,6 +61,12 @@ export interface BunServer extends BunUpgrader {
   readonly port: number;
   readonly hostname: string;
   stop(closeActiveConnections?: boolean): Promise<void> | void;
+  /**
+   * Sends `data` (a string as text, bytes as binary) to every socket subscribed
+   * to `topic`, compressed where `compress` and the socket negotiated it; Bun
+   * writes it when its event loop next turns, before anything sent to a socket later.
+   */
+  publish(topic: string, data: string | Uint8Array, compress?: boolean): number;
   /** The client's address for a request of this server; null once its socket is gone. */
   requestIP(req: Request): { readonly address: string; readonly family: string; readonly port: number } | null;
 }

@@ -15,10 +15,11 @@ import type { Frame } from '../../websock/behaviour.js';
 import type { Connection } from '../../websock/connection.js';
 import type { ResolvedOptions } from '../../websock/options.js';
 import type { Serving } from '../../websock/serving.js';
-import { Outbound, type Transport } from '../../websock/transport.js';
+import { Outbound, type Cast, type ConnectionMeta, type Transport } from '../../websock/transport.js';
 import { bunDeflateConfig, negotiate } from './deflate.js';
 import type { BunSocket, BunWebSocketHandler } from './native.js';
 import { BunProtocolError, protocolErrorOf, TOO_BIG } from './protocol-errors.js';
+import type { BunTopics, MemberState, TopicMember } from './topics.js';
 
 const EMPTY = new Uint8Array(0);
 const utf8 = new TextDecoder();
@@ -28,16 +29,19 @@ const NO_FRAMES: readonly (Frame | Outbound)[] = [];
 const BUN_NO_LIMIT = 0xffff_ffff;
 
 /**
- * One Bun socket as a connection's `Transport`, and the socket's `data`. Made by
+ * One Bun socket as a connection's `Transport`, its `ConnectionMeta` (one object
+ * per connection instead of two), and the socket's `data`. Made by
  * `createBunHandler`'s `upgrade`; applications never construct one (it is
  * exported as a type because Bun types `websocket` by its data).
  */
-export class BunTransport implements Transport {
+export class BunTransport implements Transport, ConnectionMeta, TopicMember {
   /** The socket, from `open` on. */
   ws: BunSocket<BunTransport> | null = null;
   /** The connection, from `open` on. */
   conn: Connection<unknown> | null = null;
   compressed = false;
+  /** The peer's address, from `open` on. */
+  remoteAddress: string | undefined = undefined;
   /** What `init` receives, and the client's extensions offer: both needed only until `open`. */
   private args: unknown;
   private offer: string | null;
@@ -52,6 +56,8 @@ export class BunTransport implements Transport {
   /** The frames `cork` is writing. */
   private batch: readonly (Frame | Outbound)[] = NO_FRAMES;
   private batchCompress = false;
+  /** @internal what its server's topics keep for it, from its first fastlane broadcast through them (see `topics.ts`). */
+  topicState: MemberState | null = null;
 
   constructor(
     readonly serving: Serving<unknown, unknown>,
@@ -59,6 +65,8 @@ export class BunTransport implements Transport {
     readonly path: string,
     readonly protocol: string | undefined,
     offer: string | null,
+    /** Its server's native topics, when the server can publish: what fastlane broadcasts go through. */
+    private readonly topics: BunTopics | null,
   ) {
     this.args = args;
     this.offer = offer;
@@ -71,6 +79,7 @@ export class BunTransport implements Transport {
    */
   attach(ws: BunSocket<BunTransport>, server: ResolvedOptions): unknown {
     this.ws = ws;
+    this.remoteAddress = ws.remoteAddress;
     const own = this.serving.options;
     const deflate = negotiate(this.offer, server.compress, server.deflateOptions);
     this.compressed = deflate.compressed;
@@ -81,6 +90,16 @@ export class BunTransport implements Transport {
     this.args = undefined;
     this.offer = null;
     return args;
+  }
+
+  // ConnectionMeta: what it shows of the server, read when asked, not kept per connection.
+
+  get handlerName(): string {
+    return this.serving.handlerName;
+  }
+
+  get server(): string {
+    return 'bun';
   }
 
   // Bun's events -----------------------------------------------------------------------
@@ -102,7 +121,7 @@ export class BunTransport implements Transport {
   closed(conn: Connection<unknown>, code: number, reason: string): void {
     this.serving.ended(conn);
     if (this.closing) return;
-    this.closing = true;
+    this.stopWriting();
     if (code !== 1006) {
       conn.closed(true, code, reason);
       return;
@@ -122,6 +141,8 @@ export class BunTransport implements Transport {
   write(frames: readonly (Frame | Outbound)[], compress: boolean): void {
     const ws = this.ws;
     if (ws === null || this.closing) return;
+    // Bun writes what was published to the socket before this, and the connection weighs the buffer after it.
+    if (this.topicState !== null) this.topicState.unweighed = 0;
     if (frames.length === 1) {
       this.send(ws, frames[0] as Frame | Outbound, compress);
       return;
@@ -172,15 +193,41 @@ export class BunTransport implements Transport {
   close(code: number, reason: string | Uint8Array): void {
     const ws = this.ws;
     if (ws === null || this.closing) return;
-    this.closing = true;
+    this.stopWriting();
     ws.close(code, typeof reason === 'string' ? reason : utf8.decode(reason));
   }
 
   abort(): void {
     const ws = this.ws;
     if (ws === null || this.closing) return;
-    this.closing = true;
+    this.stopWriting();
     ws.terminate();
+  }
+
+  /** From here on nothing is written, and no broadcast is published to it. */
+  private stopWriting(): void {
+    this.closing = true;
+    this.topics?.leave(this);
+  }
+
+  /** A fastlane broadcast through the server's topics (see `topics.ts`), on an open socket of a server that publishes. */
+  joinCast(cast: Cast, compress: boolean, room: number): boolean {
+    return this.topics !== null && this.ws !== null && !this.closing && this.topics.join(this, cast, compress, room);
+  }
+
+  /** @internal subscribes the socket to a native topic. */
+  subscribe(topic: string): void {
+    (this.ws as BunSocket<BunTransport>).subscribe(topic);
+  }
+
+  /** @internal unsubscribes the socket from a native topic: what was published to it before still reaches it. */
+  unsubscribe(topic: string): void {
+    if (!this.closing) this.ws?.unsubscribe(topic);
+  }
+
+  /** @internal as `send` decides: whether a frame of `bytes` bytes is compressed when the connection asks for it. */
+  compressesAt(bytes: number): boolean {
+    return this.threshold === 0 || bytes >= this.threshold;
   }
 
   /** A Bun without `ServerWebSocket.pause` keeps reading: flow control then rests on `maxHeapSize` alone. */
@@ -193,7 +240,10 @@ export class BunTransport implements Transport {
   }
 
   bufferedAmount(): number {
-    return this.ws === null || this.closing ? 0 : this.ws.getBufferedAmount();
+    const bytes = this.ws === null || this.closing ? 0 : this.ws.getBufferedAmount();
+    // The latest weight, for the fastlane's broadcasts through Bun's topics (see `MemberState`).
+    if (this.topicState !== null) this.topicState.weighed = bytes;
+    return bytes;
   }
 
   /**
@@ -252,7 +302,7 @@ function open(ws: BunSocket<BunTransport>, server: ResolvedOptions): void {
   const t = ws.data;
   const args = t.attach(ws, server);
   const serving = t.serving;
-  t.conn = serving.start(t, { handlerName: serving.handlerName, remoteAddress: ws.remoteAddress, path: t.path, protocol: t.protocol, server: 'bun' }, args);
+  t.conn = serving.start(t, t, args);
 }
 
 function message(ws: BunSocket<BunTransport>, data: string | Buffer): void {
@@ -269,6 +319,9 @@ function drain(ws: BunSocket<BunTransport>): void {
 }
 
 function ping(ws: BunSocket<BunTransport>, data: Buffer): void {
+  // Bun has queued its pong (header and payload) without beamsock weighing the buffer.
+  const state = ws.data.topicState;
+  if (state !== null) state.unweighed += data.length + 2;
   ws.data.conn?.control(data, 'ping');
 }
 

@@ -18,6 +18,7 @@ import { Serving, type Admitted } from '../../websock/serving.js';
 import { pathOf, textResponse } from '../../websock/fetch.js';
 import { fromFetchRequest } from '../../websock/upgrade-validation.js';
 import type { BunUpgrader, BunWebSocketHandler } from './native.js';
+import { BunTopics } from './topics.js';
 import { BunTransport, bunWebSocketHandler } from './transport.js';
 
 /** The options of `createBunHandler`: every connection option, plus what `init` receives and how many may be open. */
@@ -112,7 +113,7 @@ export function bunServing<S, A>(
   const handshake = (req: Request, server: BunUpgrader, path: string, admitted: Admitted<A>): Response | undefined => {
     if (!admitted.ok) return textResponse(admitted.status, admitted.reason, admitted.headers);
     const protocol = admitted.protocol;
-    const data = new BunTransport(serving as Serving<unknown, unknown>, admitted.args, path, protocol, handOffer(req, o));
+    const data = new BunTransport(serving as Serving<unknown, unknown>, admitted.args, path, protocol, handOffer(req, o), BunTopics.of(server));
     const headers = protocol === undefined ? headersWithoutProtocol : { ...o.headers, 'Sec-WebSocket-Protocol': protocol };
     if (server.upgrade(req, { headers, data })) return undefined;
     // Only reached with earlyValidateUpgrade: false — Bun's own handshake checks failed.

@@ -11,7 +11,7 @@ import { connectionOptionsOf, listenOptions, noEndpoint, onPath, routeOf, upgrad
 import type { ConnectionOptions } from '../../websock/options.js';
 import { Serving } from '../../websock/serving.js';
 import { validateUpgrade } from '../../websock/upgrade-validation.js';
-import { destroyOnError, resolveOptions, upgradeInto } from './upgrade.js';
+import { destroyOnError, resolveOptions, takeUpgrade } from './upgrade.js';
 
 /**
  * Something mounted beside the handler on a `serve` server, such as the observer
@@ -103,8 +103,7 @@ export async function serve<S, A>(handler: WebSock<S, A>, opts: ServeOptions<A> 
       socket.end(`HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
     }
-    // A failure was reported to the logger by the serving core.
-    upgradeInto(serving, req, socket, head).catch(() => undefined);
+    takeUpgrade(serving, req, socket, head);
   });
 
   try {

@@ -14,13 +14,18 @@
  *
  * ws answers a close frame, and fails a protocol error, the moment it parses
  * one, which would put the close frame before the replies to messages read just
- * before it (the connection's process has not run yet). So `bindSocket` gives
- * each WebSocket its own `close` method: when ws calls it for the peer's close frame or
- * a protocol error, the answer is kept until the connection has handled what came
- * before and calls `close` itself; the peer then gets those replies first, as
- * from a handler run frame by frame (Bandit, Cowboy). If a ws release stopped
- * calling `close` there, ws would simply answer at once again, as before; with
- * nothing left to handle, ws answers at once anyway.
+ * before it (the connection's process has not run yet). So ws makes beamsock's
+ * WebSockets as `BoundWebSocket`s (ws's `WebSocket` option), whose `close` is
+ * `deferClose`: when ws calls it for the peer's close frame or a protocol error,
+ * the answer is kept until the connection has handled what came before and calls
+ * `close` itself; the peer then gets those replies first, as from a handler run
+ * frame by frame (Bandit, Cowboy). If a ws release stopped calling `close` there,
+ * ws would simply answer at once again, as before; with nothing left to handle,
+ * ws answers at once anyway.
+ *
+ * An idle connection holds what it needs and no more: the transport is also the
+ * connection's meta, the WebSocket and the TCP socket each carry one reference
+ * to it, and every listener is a shared module function.
  */
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
@@ -37,8 +42,25 @@ const COPY_LIMIT = 16 * 1024;
 /** The socket of an upgrade request: a `net.Socket` (or a TLS one) on `node:http`. */
 export type UpgradeSocket = Duplex & { readonly remoteAddress?: string };
 
-/** ws's own `close`, which the adapter calls (each bound WebSocket's `close` is `deferClose`). */
+/** ws's own `close`, which the adapter calls (a `BoundWebSocket`'s `close` is `deferClose`). */
 const wsClose = WebSocket.prototype.close;
+
+/**
+ * The WebSocket ws makes for a beamsock connection (ws's `WebSocket` option): it
+ * finds its transport in a field of its own, and ws's calls to its `close` for a
+ * peer's close frame or a protocol error wait for the connection (`deferClose`).
+ *
+ * @example
+ * new WebSocketServer({ noServer: true, WebSocket: BoundWebSocket });
+ */
+export class BoundWebSocket extends WebSocket {
+  /** Set by `bindSocket`, as ws hands the upgraded WebSocket over. */
+  transport: WsTransport | undefined = undefined;
+
+  override close(code?: number, reason?: string | Buffer): void {
+    deferClose(this, code, reason);
+  }
+}
 
 /** The close ws wanted to send (the echo of the peer's, or a protocol error's), kept until the connection asks for it. */
 interface DeferredClose {
@@ -55,13 +77,19 @@ const TOO_BIG = 'Max payload size exceeded';
 const CONTROL_OVERHEAD = 6;
 
 /**
- * One `ws` WebSocket as a connection's `Transport`.
+ * One `ws` WebSocket as a connection's `Transport`, and its `ConnectionMeta`
+ * (one object per connection instead of two: the meta reads what it shows from
+ * the socket and the serving core, when asked).
  *
  * @example
- * const conn = serving.start(new WsTransport(ws, socket, serving.options.maxFrameSize), new WsMeta(serving.handlerName, ws, socket, req.url), args);
+ * const transport = new WsTransport(ws, socket, serving, req.url);
+ * bindSocket(ws, socket, transport, serving.start(transport, transport, args));
  */
-export class WsTransport implements Transport {
+export class WsTransport implements Transport, ConnectionMeta {
   readonly compressed: boolean;
+  readonly protocol: string | undefined;
+  /** The connection, from `bindSocket` on. */
+  conn: Connection<unknown> = undefined as unknown as Connection<unknown>;
   /**
    * A `maxFrameSize` lowered at run time under the one ws was started with (ws
    * fixes its limit per socket at the upgrade), checked here on each whole
@@ -79,15 +107,38 @@ export class WsTransport implements Transport {
   /** When the first read that found a message unfinished came (performance.now()), 0 when none is. */
   unfinishedSince = 0;
 
+  /** The `maxMessageTime` option, ms (Infinity for none; set so once it has closed the connection). */
+  maxMessageTime: number;
+
   constructor(
     private readonly ws: WebSocket,
     private readonly socket: UpgradeSocket,
-    /** The limit ws enforces on this socket (Infinity for none): a connection may only lower it. */
-    private readonly wsMaxFrame: number,
-    /** The `maxMessageTime` option, ms (Infinity for none; set so once it has closed the connection). */
-    public maxMessageTime: number = Infinity,
+    readonly serving: Serving<unknown, unknown>,
+    readonly path: string | undefined,
   ) {
     this.compressed = ws.extensions.includes('permessage-deflate');
+    this.protocol = ws.protocol === '' ? undefined : ws.protocol;
+    this.maxMessageTime = serving.options.maxMessageTime;
+  }
+
+  // ConnectionMeta: read when asked, not kept per connection.
+
+  get handlerName(): string {
+    return this.serving.handlerName;
+  }
+
+  get server(): string {
+    return 'ws';
+  }
+
+  /** Read from the socket when asked (that costs a syscall). */
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+
+  /** The limit ws enforces on this socket, the server's (Infinity for none): a connection may only lower it. */
+  private get wsMaxFrame(): number {
+    return this.serving.options.maxFrameSize;
   }
 
   write(frames: readonly (Frame | Outbound)[], compress: boolean): void {
@@ -239,60 +290,54 @@ const COMPRESSED = {
   binary: { binary: true, compress: true },
 } as const;
 
-const kConn = Symbol('beamsock.connection');
-const kServing = Symbol('beamsock.serving');
 const kTransport = Symbol('beamsock.transport');
-type Bound = WebSocket & { [kConn]: Connection<unknown>; [kServing]: Serving<unknown, unknown>; [kTransport]: WsTransport };
-type BoundSocket = UpgradeSocket & { [kConn]: Connection<unknown>; [kTransport]: WsTransport };
+type BoundSocket = UpgradeSocket & { [kTransport]: WsTransport };
 
 /**
- * Delivers the events of `ws` and of its `socket` to `conn`, and tells
- * `serving` when the socket is gone. The listeners are shared module functions
- * (called with `this` = the emitter), so a connection costs no closures.
+ * Delivers the events of `ws` and of its `socket` to `conn`, and tells the
+ * transport's serving core when the socket is gone. The listeners are shared
+ * module functions (called with `this` = the emitter), so a connection costs no
+ * closures.
  *
  * @example
- * const transport = new WsTransport(ws, socket, serving.options.maxFrameSize);
- * bindSocket(ws, socket, transport, serving.start(transport, meta, args), serving);
+ * const transport = new WsTransport(ws, socket, serving, req.url);
+ * bindSocket(ws, socket, transport, serving.start(transport, transport, args));
  */
-export function bindSocket(ws: WebSocket, socket: UpgradeSocket, transport: WsTransport, conn: Connection<unknown>, serving: Serving<unknown, unknown>): void {
-  const bound = ws as Bound;
-  bound[kConn] = conn;
-  bound[kServing] = serving;
-  bound[kTransport] = transport;
+export function bindSocket(ws: BoundWebSocket, socket: UpgradeSocket, transport: WsTransport, conn: Connection<unknown>): void {
+  transport.conn = conn;
+  ws.transport = transport;
   ws.on('message', onMessage);
   ws.on('ping', onPing);
   ws.on('pong', onPong);
   ws.on('close', onClose);
   ws.on('error', onError);
-  ws.close = deferClose;
-  (socket as BoundSocket)[kConn] = conn;
   (socket as BoundSocket)[kTransport] = transport;
   // Every read, a whole message or a piece of one, keeps the connection from idling out.
   // Before ws parses the read, so that the messages it completes are counted after it (see onSocketData).
   socket.prependListener('data', onSocketData);
   // A connection paused at its high-water mark reads again on 'drain' (the socket's buffer emptied).
-  if (serving.options.maxHeapSize.size !== 0 || serving.options.highWaterMark !== Infinity) socket.on('drain', onSocketDrain);
+  const o = transport.serving.options;
+  if (o.maxHeapSize.size !== 0 || o.highWaterMark !== Infinity) socket.on('drain', onSocketDrain);
 }
 
 /**
- * A bound WebSocket's `close`, which ws calls itself to answer the peer's close frame
+ * A `BoundWebSocket`'s `close`, which ws calls itself to answer the peer's close frame
  * or a protocol error: the answer waits for the connection (see the file's doc).
  * The connection hears of a peer close from here, in order after the messages
  * before it; a protocol error's 'error' event follows this call at once, so the
  * peer close is told on a microtask, once it is known not to be an error.
  */
-function deferClose(this: WebSocket, code?: number, reason?: string | Buffer): void {
-  const bound = this as Bound;
-  const transport = bound[kTransport];
+function deferClose(ws: BoundWebSocket, code?: number, reason?: string | Buffer): void {
+  const transport = ws.transport;
   // With nothing left to handle, nothing can come before the answer: ws sends it at once, as usual.
-  if (this.readyState !== 1 || transport.deferred !== undefined || !bound[kConn].working()) {
-    wsClose.call(this, code, reason);
+  if (transport === undefined || ws.readyState !== 1 || transport.deferred !== undefined || !transport.conn.working()) {
+    wsClose.call(ws, code, reason);
     return;
   }
   const deferred: DeferredClose = { code, reason, error: false };
   transport.deferred = deferred;
   queueMicrotask(() => {
-    if (!deferred.error) bound[kConn].closed(true, code ?? 1005, reason === undefined ? '' : reason.toString());
+    if (!deferred.error) transport.conn.closed(true, code ?? 1005, reason === undefined ? '' : reason.toString());
   });
 }
 
@@ -311,35 +356,35 @@ function onSocketData(this: BoundSocket, chunk: Buffer): void {
   if (transport.unfinished > 0 && transport.maxMessageTime !== Infinity) {
     const now = performance.now();
     if (transport.unfinishedSince === 0) transport.unfinishedSince = now;
-    else if (now - transport.unfinishedSince > transport.maxMessageTime) return transport.tooSlow(this[kConn]);
+    else if (now - transport.unfinishedSince > transport.maxMessageTime) return transport.tooSlow(transport.conn);
   }
   transport.unfinished += chunk.length;
-  this[kConn].bytesArrived();
+  transport.conn.bytesArrived();
 }
 function onSocketDrain(this: BoundSocket): void {
-  this[kConn].drained();
+  this[kTransport].conn.drained();
 }
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-  const bound = this as Bound;
-  const transport = bound[kTransport];
+  const transport = (this as BoundWebSocket).transport as WsTransport;
   // A whole message: nothing is unfinished (bytes of the next one in the same read are counted from the next read).
   transport.unfinished = 0;
   transport.unfinishedSince = 0;
   const lowered = transport.lowered;
-  if (lowered !== 0 && data.length > lowered) return transport.tooBig(bound[kConn]);
-  bound[kConn].received(isBinary ? data : data.toString(), isBinary, data.length);
+  if (lowered !== 0 && data.length > lowered) return transport.tooBig(transport.conn);
+  transport.conn.received(isBinary ? data : data.toString(), isBinary, data.length);
 }
 function onPing(this: WebSocket, data: Buffer): void {
-  controlRead(this as Bound, data);
-  (this as Bound)[kConn].control(data, 'ping');
+  const transport = (this as BoundWebSocket).transport as WsTransport;
+  controlRead(transport, data);
+  transport.conn.control(data, 'ping');
 }
 function onPong(this: WebSocket, data: Buffer): void {
-  controlRead(this as Bound, data);
-  (this as Bound)[kConn].control(data, 'pong');
+  const transport = (this as BoundWebSocket).transport as WsTransport;
+  controlRead(transport, data);
+  transport.conn.control(data, 'pong');
 }
 /** A control frame's bytes are no part of a message: they come off the unfinished count (never below 0). */
-function controlRead(bound: Bound, data: Buffer): void {
-  const transport = bound[kTransport];
+function controlRead(transport: WsTransport, data: Buffer): void {
   transport.unfinished -= CONTROL_OVERHEAD + data.length;
   if (transport.unfinished <= 0) {
     transport.unfinished = 0;
@@ -348,14 +393,15 @@ function controlRead(bound: Bound, data: Buffer): void {
 }
 function onClose(this: WebSocket, code: number, reason: Buffer): void {
   // ws reports 1006 when no close frame arrived: the TCP connection dropped.
-  const conn = (this as Bound)[kConn];
-  conn.closed(code !== 1006, code, reason.toString());
-  (this as Bound)[kServing].ended(conn);
+  const transport = (this as BoundWebSocket).transport as WsTransport;
+  transport.conn.closed(code !== 1006, code, reason.toString());
+  transport.serving.ended(transport.conn);
 }
 function onError(this: WebSocket, err: Error & { code?: string }): void {
-  const deferred = (this as Bound)[kTransport].deferred;
+  const transport = (this as BoundWebSocket).transport as WsTransport;
+  const deferred = transport.deferred;
   if (deferred !== undefined) deferred.error = true;
-  (this as Bound)[kConn].protocolError(err, closeCodeFor(err.code));
+  transport.conn.protocolError(err, closeCodeFor(err.code));
 }
 
 /**
@@ -375,30 +421,5 @@ export function closeCodeFor(code: string | undefined): number {
       return 1008;
     default:
       return 1002;
-  }
-}
-
-/**
- * A connection's meta. It keeps the socket, not the request, and reads the peer
- * address only when asked (that costs a syscall); a class, so the getter lives on
- * the prototype rather than in every connection.
- *
- * @example
- * new WsMeta(serving.handlerName, ws, socket, req.url).remoteAddress; // '127.0.0.1'
- */
-export class WsMeta implements ConnectionMeta {
-  readonly server = 'ws';
-  readonly protocol: string | undefined;
-  constructor(
-    readonly handlerName: string,
-    ws: WebSocket,
-    private readonly socket: UpgradeSocket,
-    readonly path: string | undefined,
-  ) {
-    this.protocol = ws.protocol === '' ? undefined : ws.protocol;
-  }
-
-  get remoteAddress(): string | undefined {
-    return this.socket.remoteAddress;
   }
 }

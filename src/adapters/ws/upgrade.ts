@@ -10,7 +10,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { constants as zlib } from 'node:zlib';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Pid } from '../../runtime/pid.js';
 import type { Authorize } from '../../websock/admission.js';
 import type { WebSock } from '../../websock/behaviour.js';
@@ -19,7 +19,7 @@ import { normalizeOptions, type ConnectionOptions, type DeflateStrategy, type Re
 import { negotiateDeflate } from '../../websock/permessage-deflate.js';
 import { Serving, type Admitted } from '../../websock/serving.js';
 import { renderRefusal } from '../../websock/upgrade-validation.js';
-import { bindSocket, WsMeta, WsTransport } from './transport.js';
+import { BoundWebSocket, bindSocket, WsTransport } from './transport.js';
 
 const resolvedCache = new WeakMap<object, ResolvedOptions>();
 const DEFAULTS = normalizeOptions({});
@@ -48,10 +48,14 @@ export interface UpgradeOptions<A> extends ConnectionOptions {
   readonly authorize?: Authorize<A, IncomingMessage>;
 }
 
+/** One handshake in ws's hands, for ws's callbacks (which it calls before `handleUpgrade` returns). */
 interface Pending {
   readonly serving: Serving<unknown, IncomingMessage>;
   readonly protocol: string | undefined;
-  readonly done: (pid: Pid | undefined) => void;
+  readonly args: unknown;
+  readonly socket: Duplex;
+  /** The connection's pid, once ws has handed the WebSocket over. */
+  pid: Pid | undefined;
 }
 const pending = new WeakMap<IncomingMessage, Pending>();
 
@@ -81,6 +85,7 @@ function wsServerForConfig(o: ResolvedOptions): WebSocketServer {
       skipUTF8Validation: !o.validateUtf8,
       perMessageDeflate,
       handleProtocols: (_offered, req) => pending.get(req)?.protocol ?? false,
+      WebSocket: BoundWebSocket,
     });
     wss.on('headers', (headers: string[], req: IncomingMessage) => {
       const p = pending.get(req);
@@ -90,10 +95,8 @@ function wsServerForConfig(o: ResolvedOptions): WebSocketServer {
     });
     wss.on('wsClientError', (err: Error, socket: Duplex, req: IncomingMessage) => {
       // Only reached with earlyValidateUpgrade: false — ws's own handshake checks failed.
-      const p = pending.get(req);
       refuse(socket, 400, err.message, {});
-      p?.serving.refuse(req.url, 400, err.message);
-      p?.done(undefined);
+      pending.get(req)?.serving.refuse(req.url, 400, err.message);
     });
     servers.set(key, wss);
   }
@@ -151,36 +154,82 @@ function refuse(socket: Duplex, status: number, reason: string, headers: Readonl
 }
 
 /**
- * @internal the upgrade of `req` into a connection of `serving`. Resolves with
- * its pid, or undefined when refused (the client got the refusal) or gone while
- * `authorize` decided; rejects, after answering 500, when an application
- * function (authorize, checkOrigin, subprotocols, args) threw.
+ * @internal the upgrade of `req` into a connection of `serving`, for `upgrade()`.
+ * Resolves with its pid, or undefined when refused (the client got the refusal)
+ * or gone while `authorize` decided; rejects, after answering 500, when an
+ * application function (authorize, checkOrigin, subprotocols, args) threw.
  */
 export function upgradeInto<A>(serving: Serving<A, IncomingMessage>, req: IncomingMessage, socket: Duplex, head: Buffer, args?: A): Promise<Pid | undefined> {
   const admitted = serving.admit(req, req, req.url, args);
-  if (admitted instanceof Promise) return admitted.then((a) => (socket.destroyed ? undefined : handshake(serving, a, req, socket, head)));
-  return handshake(serving, admitted, req, socket, head);
+  if (admitted instanceof Promise) return admitted.then((a) => (socket.destroyed ? undefined : settled(serving, a, req, socket, head)));
+  return settled(serving, admitted, req, socket, head);
 }
 
-function handshake<A>(serving: Serving<A, IncomingMessage>, admitted: Admitted<A>, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<Pid | undefined> {
+function settled<A>(serving: Serving<A, IncomingMessage>, admitted: Admitted<A>, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<Pid | undefined> {
+  try {
+    const pid = handshake(serving, admitted, req, socket, head);
+    return !admitted.ok && admitted.error !== undefined ? Promise.reject(admitted.error) : Promise.resolve(pid);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * @internal the upgrade of `req` into a connection of `serving`, for `serve()` and
+ * `attach()`, which want no answer: a refusal went to the client and, with any
+ * failure of application code, to the logger. Without an async `authorize` the
+ * whole upgrade runs now, and no promise is made for it.
+ */
+export function takeUpgrade<A>(serving: Serving<A, IncomingMessage>, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const admitted = serving.admit(req, req, req.url);
+  if (admitted instanceof Promise) {
+    void admitted.then((a) => {
+      if (!socket.destroyed) takeAdmitted(serving, a, req, socket, head);
+    });
+  } else {
+    takeAdmitted(serving, admitted, req, socket, head);
+  }
+}
+
+function takeAdmitted<A>(serving: Serving<A, IncomingMessage>, admitted: Admitted<A>, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  try {
+    handshake(serving, admitted, req, socket, head);
+  } catch {
+    // A fault of ours in one upgrade must not take the server down: that client is cut.
+    socket.destroy();
+  }
+}
+
+/** Answers a refusal, or has ws perform the handshake and starts the connection: its pid, or undefined when refused. */
+function handshake<A>(serving: Serving<A, IncomingMessage>, admitted: Admitted<A>, req: IncomingMessage, socket: Duplex, head: Buffer): Pid | undefined {
   if (!admitted.ok) {
     refuse(socket, admitted.status, admitted.reason, admitted.headers);
-    return admitted.error === undefined ? Promise.resolve(undefined) : Promise.reject(admitted.error);
+    return undefined;
   }
-  return new Promise((resolve) => {
-    pending.set(req, { serving: serving as Serving<unknown, IncomingMessage>, protocol: admitted.protocol, done: resolve });
-    const offer = req.headers['sec-websocket-extensions'];
+  const p: Pending = { serving: serving as Serving<unknown, IncomingMessage>, protocol: admitted.protocol, args: admitted.args, socket, pid: undefined };
+  pending.set(req, p);
+  const offer = req.headers['sec-websocket-extensions'];
+  try {
     if (offer !== undefined) handOffer(req, serving.options);
-    wsServerFor(serving.options).handleUpgrade(req, socket, head, (ws) => {
-      pending.delete(req);
-      const transport = new WsTransport(ws, socket, serving.options.maxFrameSize, serving.options.maxMessageTime);
-      const conn = serving.start(transport, new WsMeta(serving.handlerName, ws, socket, req.url), admitted.args);
-      bindSocket(ws, socket, transport, conn, serving as Serving<unknown, unknown>);
-      resolve(conn.pid);
-    });
+    // ws calls upgraded() before it returns, unless it refused the handshake or found the socket gone.
+    wsServerFor(serving.options).handleUpgrade(req, socket, head, upgraded);
+  } finally {
+    pending.delete(req);
     // ws read the offer synchronously; the application sees the client's header again.
     if (offer !== undefined) req.headers['sec-websocket-extensions'] = offer;
-  });
+  }
+  return p.pid;
+}
+
+/** ws's callback with the upgraded WebSocket: one function for every upgrade, not a closure each. */
+function upgraded(ws: WebSocket, req: IncomingMessage): void {
+  const p = pending.get(req) as Pending;
+  const transport = new WsTransport(ws, p.socket, p.serving as Serving<unknown, unknown>, req.url);
+  const conn = p.serving.start(transport, transport, p.args);
+  bindSocket(ws as BoundWebSocket, p.socket, transport, conn);
+  // ws destroys the socket on an error from here on: the guard serve() and attach() set for the handshake is not needed.
+  p.socket.off('error', destroyOnError);
+  p.pid = conn.pid;
 }
 
 /**
@@ -314,8 +363,7 @@ export function attach<S, A>(httpServer: Server, handler: WebSock<S, A>, opts: A
       return;
     }
     socket.on('error', destroyOnError);
-    // A failure was reported to the logger by the serving core.
-    upgradeInto(serving, req, socket, head).catch(() => undefined);
+    takeUpgrade(serving, req, socket, head);
   };
   // An upgraded socket keeps net.Server's close() waiting: its connections must close first.
   const serverClose = httpServer.close;

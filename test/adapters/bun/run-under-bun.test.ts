@@ -3,7 +3,8 @@
  * `Bun.serve` does not exist, so this file starts Bun's test runner (the `bun`
  * devDependency) on `bun.conformance.ts` (the shared conformance suite),
  * `bun.specifics.ts` (what only the Bun adapter does), `bun.admission.ts`
- * (admission and telemetry) and the `*.bun.ts` files of what runs on it (the
+ * (admission and telemetry), `bun.topics.ts` (fastlane broadcasts through Bun's
+ * pub/sub) and the `*.bun.ts` files of what runs on it (the
  * observer, the test kit), reads its JUnit report, and prints Bun's output when
  * anything is off.
  */
@@ -41,6 +42,7 @@ describe('the Bun adapter under Bun', () => {
     ['passes the conformance suite (its known differences asserted as what Bun does instead)', 'test/adapters/bun/bun.conformance.ts', 101],
     ['passes its own tests', 'test/adapters/bun/bun.specifics.ts', 11],
     ['passes the admission and telemetry tests (deflate offers, authorize, plain telemetry)', 'test/adapters/bun/bun.admission.ts', 11],
+    ["keeps each connection's frame order when fastlane broadcasts go through Bun's topics", 'test/adapters/bun/bun.topics.ts', 10],
   ] as const) {
     it(what, async () => expectAllPassed(BUN, await bunTest(file), atLeast), RUN_TIMEOUT_MS);
   }
