@@ -98,11 +98,11 @@ export function demonitor(ref: Ref, opts?: { flush?: boolean }): boolean {
     };
     const q = me.mq;
     for (let i = me.mqHead; i < q.length; i++) keep(q[i]);
-    for (const block of me.mqMore ?? []) for (const m of block) keep(m);
+    for (const block of me.extras?.mqMore ?? []) for (const m of block) keep(m);
     // The pending messages, now in one array; a later backlog opens blocks after it.
-    me.mq = me.mqTail = kept.length === 0 ? null : kept;
+    me.mq = kept.length === 0 ? null : kept;
     me.mqHead = 0;
-    me.mqMore = null;
+    if (me.extras !== null) me.extras.mqMore = null;
   }
   return active;
 }

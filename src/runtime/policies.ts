@@ -68,8 +68,8 @@ export function setHeld(p: Proc, bytes: number): void {
  */
 export function hibernate(): void {
   const me = requireSelf('hibernate');
-  if (me.mq !== null && me.mqHead >= me.mq.length && me.mqMore === null) {
-    me.mq = me.mqTail = null;
+  if (me.mq !== null && me.mqHead >= me.mq.length && (me.extras?.mqMore ?? null) === null) {
+    me.mq = null;
     me.mqHead = 0;
   }
   me.flags |= HIBERNATED;

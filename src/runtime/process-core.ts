@@ -263,19 +263,26 @@ export function procOf(pid: Pid): Proc | undefined {
 
 /** @internal */
 export function enqueue(p: Proc, msg: unknown): void {
-  const tail = p.mqTail;
-  if (tail === null) p.mq = p.mqTail = [msg];
-  else if (tail.length < MAILBOX_BLOCK) tail.push(msg);
-  else openBlock(p, msg);
+  const q = p.mq;
+  if (q === null) p.mq = [msg];
+  // Only the last block of a mailbox may be short: a short head block is the last.
+  else if (q.length < MAILBOX_BLOCK) q.push(msg);
+  else enqueueBlock(p, msg);
   if (p.maxHeap !== 0) enforceHeap(p);
   if ((p.flags & (SCHEDULED | BUSY | DEAD)) === 0) schedule(p);
 }
 
-/** The last block of `p`'s mailbox is full: `msg` opens the next one (see `Proc.mqMore`). */
-function openBlock(p: Proc, msg: unknown): void {
-  const block = [msg];
-  (p.mqMore ??= []).push(block);
-  p.mqTail = block;
+/** A backlog past its head block: `msg` goes to the last block, or opens one (see `ProcExtras.mqMore`). */
+function enqueueBlock(p: Proc, msg: unknown): void {
+  const e = p.ext();
+  const more = e.mqMore;
+  if (more === null) {
+    e.mqMore = [[msg]];
+    return;
+  }
+  const last = more[more.length - 1] as unknown[];
+  if (last.length < MAILBOX_BLOCK) last.push(msg);
+  else more.push([msg]);
 }
 
 /** @internal kills `p` with `'killed'` if it is over its `maxHeapSize` and that says kill. */
@@ -414,8 +421,7 @@ function die(p: Proc, reason: ExitReason): void {
   releaseName(p);
   p.mq = null;
   p.mqHead = 0;
-  p.mqMore = null;
-  p.mqTail = null;
+  if (p.extras !== null) p.extras.mqMore = null;
   // The owner and the hooks (a connection's terminate, a timer's cancellation) may
   // still send, as a BEAM process's terminate can.
   p.flags |= EXITING;

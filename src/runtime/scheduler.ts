@@ -13,7 +13,7 @@
  * sees its reads as one batch and can answer them with one write.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { BUSY, DEAD, HEAP_OVER, HIBERNATED, SCHEDULED, type Proc, type ProcOwner } from './proc.js';
+import { BUSY, DEAD, HEAP_OVER, HIBERNATED, SCHEDULED, type Proc, type ProcExtras, type ProcOwner } from './proc.js';
 import { recheckHeap } from './heap.js';
 
 /** Messages a process handles before the next process gets its turn. */
@@ -130,8 +130,7 @@ function runSlice(p: Proc): number {
     if (q === null) break;
     const head = p.mqHead;
     if (head >= q.length) {
-      if (p.mqMore === null) break;
-      nextBlock(p);
+      if (!nextBlock(p)) break;
       continue;
     }
     const msg = q[head];
@@ -168,13 +167,10 @@ function runSlice(p: Proc): number {
   p.msgIn += n;
   if ((p.flags & DEAD) === 0) {
     const q = p.mq;
-    if (q !== null && p.mqHead >= q.length) {
-      if (p.mqMore === null) {
-        p.mq = p.mqTail = null;
-        p.mqHead = 0;
-      } else {
-        nextBlock(p); // drops the handled block now rather than at the next slice
-      }
+    // A handled head block is dropped now, not at the next slice: for the next block, or for nothing.
+    if (q !== null && p.mqHead >= q.length && !nextBlock(p)) {
+      p.mq = null;
+      p.mqHead = 0;
     }
     if (p.owner !== null) runHook(p, p.owner);
     if ((p.flags & HEAP_OVER) !== 0) recheckHeap(p);
@@ -192,12 +188,15 @@ function runSlice(p: Proc): number {
   return n;
 }
 
-/** The head block of `p`'s mailbox is handled: the next block (see `Proc.mqMore`) becomes the head. */
-function nextBlock(p: Proc): void {
-  const more = p.mqMore as unknown[][];
+/** `p`'s head block is handled: the next block of a long backlog (`ProcExtras.mqMore`) becomes the head. False if none. */
+function nextBlock(p: Proc): boolean {
+  const e = p.extras;
+  const more = e === null ? null : e.mqMore;
+  if (more === null) return false;
   p.mq = more.shift() as unknown[];
   p.mqHead = 0;
-  if (more.length === 0) p.mqMore = null;
+  if (more.length === 0) (e as ProcExtras).mqMore = null;
+  return true;
 }
 
 function resume(p: Proc): void {
