@@ -26,8 +26,13 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** The slow connection has reached its steady state: reading stopped and nothing left in its mailbox to echo. */
-const settled = (s: ServerStats): boolean => s.connections.some((c) => c.paused && c.bufferedAmount > MiB && c.queue === 0);
+/**
+ * The slow connection has reached its steady state: reading stopped and nothing left in its
+ * mailbox to echo. It paused past the 1 MiB high-water mark, but by the time the stats are read
+ * the kernel may have taken some of that (Deno reported 832 KiB under load); it stays paused
+ * until under the ¼ MiB low-water mark, so more than that is still "backed up".
+ */
+const settled = (s: ServerStats): boolean => s.connections.some((c) => c.paused && c.bufferedAmount > MiB / 4 && c.queue === 0);
 
 describe.each(RUNTIMES)('a client that never reads, on %s', (runtime) => {
   it(
