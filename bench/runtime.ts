@@ -73,16 +73,41 @@ function xstateThroughput(total: number, receivers: number): number {
   return perSecond(total, elapsed);
 }
 
+/**
+ * The floor under one receiver: the same messages pushed into one plain array, then a
+ * function called for each, with no processes and no scheduler.
+ */
+function bareArrayThroughput(total: number): number {
+  let counted = 0;
+  const receive = (_msg: number): void => {
+    counted++;
+  };
+  const start = performance.now();
+  const queue: (number | undefined)[] = [];
+  for (let i = 0; i < total; i++) queue.push(i);
+  for (let i = 0; i < queue.length; i++) {
+    const msg = queue[i] as number;
+    queue[i] = undefined; // as a mailbox lets go of a handled message
+    receive(msg);
+  }
+  const elapsed = performance.now() - start;
+  if (counted !== total) throw new Error(`the bare loop counted ${counted} of ${total} messages`);
+  return perSecond(total, elapsed);
+}
+
 async function mailboxThroughput(): Promise<BenchResult[]> {
   // Warm both paths up so neither is measured while the JIT is still compiling it.
   await beamsockThroughput(200_000, 1);
   await beamsockThroughput(200_000, 1000);
   xstateThroughput(200_000, 1);
   xstateThroughput(200_000, 1000);
+  bareArrayThroughput(200_000);
   collectGarbage();
   const oneXstate = xstateThroughput(MESSAGES, 1);
   collectGarbage();
   const one = await beamsockThroughput(MESSAGES, 1);
+  collectGarbage();
+  const oneBare = bareArrayThroughput(MESSAGES);
   collectGarbage();
   const spreadXstate = xstateThroughput(MESSAGES, SPREAD_PROCESSES);
   collectGarbage();
@@ -102,6 +127,13 @@ async function mailboxThroughput(): Promise<BenchResult[]> {
       unit: 'msgs/s',
       baseline: { label: 'xstate actor.send', value: oneXstate },
       target: { ratioAtLeast: 2 },
+    },
+    {
+      name: 'send -> receive, 1 receiver vs a bare array',
+      value: one,
+      unit: 'msgs/s',
+      baseline: { label: 'array push, then a call each', value: oneBare },
+      note: `the floor: the same ${MESSAGES.toLocaleString('en-US')} messages pushed into one plain array, then a function called for each (no processes, no scheduler)`,
     },
     {
       name: `send -> receive, ${SPREAD_PROCESSES.toLocaleString('en-US')} receivers`,

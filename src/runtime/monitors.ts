@@ -91,14 +91,18 @@ export function demonitor(ref: Ref, opts?: { flush?: boolean }): boolean {
   }
   me.extras?.monitorNames?.delete(ref);
   if (opts?.flush === true && me.mq !== null) {
-    const q = me.mq;
     const kept: unknown[] = [];
-    for (let i = me.mqHead; i < q.length; i++) {
-      const m = q[i] as Partial<DownMessage> | undefined;
-      if (!(typeof m === 'object' && m !== null && m.type === 'DOWN' && m.ref === ref)) kept.push(m);
-    }
+    const keep = (m: unknown): void => {
+      const down = m as Partial<DownMessage> | undefined;
+      if (!(typeof down === 'object' && down !== null && down.type === 'DOWN' && down.ref === ref)) kept.push(m);
+    };
+    const q = me.mq;
+    for (let i = me.mqHead; i < q.length; i++) keep(q[i]);
+    for (const block of me.extras?.mqMore ?? []) for (const m of block) keep(m);
+    // The pending messages, now in one array; a later backlog opens blocks after it.
     me.mq = kept.length === 0 ? null : kept;
     me.mqHead = 0;
+    if (me.extras !== null) me.extras.mqMore = null;
   }
   return active;
 }

@@ -68,7 +68,7 @@ export function setHeld(p: Proc, bytes: number): void {
  */
 export function hibernate(): void {
   const me = requireSelf('hibernate');
-  if (me.mq !== null && me.mqHead >= me.mq.length) {
+  if (me.mq !== null && me.mqHead >= me.mq.length && (me.extras?.mqMore ?? null) === null) {
     me.mq = null;
     me.mqHead = 0;
   }

@@ -25,6 +25,9 @@ export const STARTING = 64;
 /** Dead, and running its exit hooks (a connection's terminate): it may still send. */
 export const EXITING = 128;
 
+/** Messages in one block of a long mailbox (see `ProcExtras.mqMore`). */
+export const MAILBOX_BLOCK = 4096;
+
 /** What a process runs for each message. */
 export type Receive = (msg: never) => unknown;
 
@@ -69,12 +72,24 @@ export interface ProcExtras {
   parent: Pid | undefined;
   /** Monitors this process made with a registered name: their DOWN message carries it. */
   monitorNames: Map<Ref, string> | null;
+  /**
+   * A mailbox backlog longer than `MAILBOX_BLOCK` continues here, after `Proc.mq`, in
+   * blocks of that many messages, oldest first; only the last block may be short, and
+   * it takes new messages. One ever-growing array would be copied each time V8 grows
+   * it, and a long one lives in V8's large-object space, where each growth maps fresh
+   * memory: blocks are never copied, and the scheduler drops each once it is handled.
+   * Kept here rather than on `Proc` because few processes ever queue that much.
+   */
+  mqMore: unknown[][] | null;
 }
 
 export class Proc {
   readonly pid: Pid;
   receive: Receive;
-  /** Mailbox: messages from `mqHead` on are pending. `null` when empty. */
+  /**
+   * Mailbox: messages from `mqHead` on are pending, then those of a long backlog's
+   * further blocks (`extras.mqMore`). `null` when empty.
+   */
   mq: unknown[] | null = null;
   mqHead = 0;
   flags = 0;
@@ -104,7 +119,12 @@ export class Proc {
   }
 
   get queueLength(): number {
-    return this.mq === null ? 0 : this.mq.length - this.mqHead - ((this.flags & STARTING) === 0 ? 0 : 1);
+    if (this.mq === null) return 0;
+    let n = this.mq.length - this.mqHead - ((this.flags & STARTING) === 0 ? 0 : 1);
+    const more = this.extras?.mqMore;
+    // Every block but the last is full: enqueue opens a new block only then.
+    if (more !== undefined && more !== null) n += (more.length - 1) * MAILBOX_BLOCK + (more[more.length - 1] as unknown[]).length;
+    return n;
   }
 
   /** Adds `other` to this process's links (one direction; a link is both). */
@@ -152,6 +172,7 @@ export class Proc {
       describe: null,
       parent: undefined,
       monitorNames: null,
+      mqMore: null,
     });
   }
 }

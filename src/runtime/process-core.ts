@@ -10,7 +10,7 @@
  */
 import { Pid, type Ref, intern, nodeName, setLiveLookup } from './pid.js';
 import { report } from './logger.js';
-import { BUSY, DEAD, EXITING, SCHEDULED, STARTING, TRAP_EXIT, Proc, type ExitHook, type ProcOwner, type Receive } from './proc.js';
+import { BUSY, DEAD, EXITING, MAILBOX_BLOCK, SCHEDULED, STARTING, TRAP_EXIT, Proc, type ExitHook, type ProcOwner, type Receive } from './proc.js';
 import { busyEnded, currentProc, onCrash, ownerReceive, runAs, schedule, senderProc } from './scheduler.js';
 import { overHeap, setMaxHeap, normalizeMaxHeap, type MaxHeapSize } from './heap.js';
 import { claimName, globalHolder, nameHolder, releaseName, type GlobalName } from './names.js';
@@ -265,9 +265,24 @@ export function procOf(pid: Pid): Proc | undefined {
 export function enqueue(p: Proc, msg: unknown): void {
   const q = p.mq;
   if (q === null) p.mq = [msg];
-  else q.push(msg);
+  // Only the last block of a mailbox may be short: a short head block is the last.
+  else if (q.length < MAILBOX_BLOCK) q.push(msg);
+  else enqueueBlock(p, msg);
   if (p.maxHeap !== 0) enforceHeap(p);
   if ((p.flags & (SCHEDULED | BUSY | DEAD)) === 0) schedule(p);
+}
+
+/** A backlog past its head block: `msg` goes to the last block, or opens one (see `ProcExtras.mqMore`). */
+function enqueueBlock(p: Proc, msg: unknown): void {
+  const e = p.ext();
+  const more = e.mqMore;
+  if (more === null) {
+    e.mqMore = [[msg]];
+    return;
+  }
+  const last = more[more.length - 1] as unknown[];
+  if (last.length < MAILBOX_BLOCK) last.push(msg);
+  else more.push([msg]);
 }
 
 /** @internal kills `p` with `'killed'` if it is over its `maxHeapSize` and that says kill. */
@@ -406,6 +421,7 @@ function die(p: Proc, reason: ExitReason): void {
   releaseName(p);
   p.mq = null;
   p.mqHead = 0;
+  if (p.extras !== null) p.extras.mqMore = null;
   // The owner and the hooks (a connection's terminate, a timer's cancellation) may
   // still send, as a BEAM process's terminate can.
   p.flags |= EXITING;

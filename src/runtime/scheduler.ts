@@ -13,7 +13,7 @@
  * sees its reads as one batch and can answer them with one write.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { BUSY, DEAD, HEAP_OVER, HIBERNATED, SCHEDULED, type Proc, type ProcOwner } from './proc.js';
+import { BUSY, DEAD, HEAP_OVER, HIBERNATED, SCHEDULED, type Proc, type ProcExtras, type ProcOwner } from './proc.js';
 import { recheckHeap } from './heap.js';
 
 /** Messages a process handles before the next process gets its turn. */
@@ -111,8 +111,8 @@ function drain(): void {
     rqHead = 0;
   } else {
     if (rqHead >= 1024) {
-      runQueue.copyWithin(0, rqHead);
-      runQueue.length -= rqHead;
+      // splice moves the rest as a block; copyWithin would go element by element.
+      runQueue.splice(0, rqHead);
       rqHead = 0;
     }
     drainPending = true;
@@ -129,7 +129,10 @@ function runSlice(p: Proc): number {
     const q = p.mq;
     if (q === null) break;
     const head = p.mqHead;
-    if (head >= q.length) break;
+    if (head >= q.length) {
+      if (!nextBlock(p)) break;
+      continue;
+    }
     const msg = q[head];
     q[head] = undefined;
     p.mqHead = head + 1;
@@ -164,15 +167,10 @@ function runSlice(p: Proc): number {
   p.msgIn += n;
   if ((p.flags & DEAD) === 0) {
     const q = p.mq;
-    if (q !== null) {
-      if (p.mqHead >= q.length) {
-        p.mq = null;
-        p.mqHead = 0;
-      } else if (p.mqHead >= 4096 && p.mqHead * 2 >= q.length) {
-        q.copyWithin(0, p.mqHead);
-        q.length -= p.mqHead;
-        p.mqHead = 0;
-      }
+    // A handled head block is dropped now, not at the next slice: for the next block, or for nothing.
+    if (q !== null && p.mqHead >= q.length && !nextBlock(p)) {
+      p.mq = null;
+      p.mqHead = 0;
     }
     if (p.owner !== null) runHook(p, p.owner);
     if ((p.flags & HEAP_OVER) !== 0) recheckHeap(p);
@@ -188,6 +186,17 @@ function runSlice(p: Proc): number {
   }
   current = previous;
   return n;
+}
+
+/** `p`'s head block is handled: the next block of a long backlog (`ProcExtras.mqMore`) becomes the head. False if none. */
+function nextBlock(p: Proc): boolean {
+  const e = p.extras;
+  const more = e === null ? null : e.mqMore;
+  if (more === null) return false;
+  p.mq = more.shift() as unknown[];
+  p.mqHead = 0;
+  if (more.length === 0) (e as ProcExtras).mqMore = null;
+  return true;
 }
 
 function resume(p: Proc): void {

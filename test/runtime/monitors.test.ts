@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Pid, type Ref } from '../../src/runtime/pid.js';
 import { demonitor, exit, isAlive, monitor, processInfo, register, rootPid, send, spawn, unregister } from '../../src/runtime/process.js';
+import { MAILBOX_BLOCK } from '../../src/runtime/proc.js';
 import { idle } from '../../src/runtime/scheduler.js';
 import { setLogger } from '../../src/runtime/logger.js';
 import { isDown, isExit, type DownMessage } from '../../src/runtime/reasons.js';
@@ -22,6 +23,15 @@ function observer(): { pid: Pid; inbox: unknown[]; refs: Ref[]; demonitored: boo
     else inbox.push(msg);
   });
   return { pid, inbox, refs, demonitored };
+}
+
+/** An observer that monitors one fresh process, the monitor in place. */
+async function observing(): Promise<{ obs: ReturnType<typeof observer>; target: Pid; ref: Ref }> {
+  const obs = observer();
+  const target = spawn(() => {});
+  send(obs.pid, { monitor: target });
+  await idle();
+  return { obs, target, ref: obs.refs[0] as Ref };
 }
 
 describe('monitor', () => {
@@ -97,10 +107,7 @@ describe('monitor', () => {
   });
 
   it('is removed from the target when the monitoring process dies', async () => {
-    const obs = observer();
-    const target = spawn(() => {});
-    send(obs.pid, { monitor: target });
-    await idle();
+    const { obs, target } = await observing();
     exit(obs.pid, 'kill');
     expect(processInfo(target)?.monitoredBy).toEqual([]);
   });
@@ -175,11 +182,8 @@ describe('monitor(name)', () => {
 
 describe('demonitor', () => {
   it('before the target ends: returns true and no DOWN ever arrives', async () => {
-    const obs = observer();
-    const target = spawn(() => {});
-    send(obs.pid, { monitor: target });
-    await idle();
-    send(obs.pid, { demonitor: obs.refs[0] as Ref });
+    const { obs, target, ref } = await observing();
+    send(obs.pid, { demonitor: ref });
     await idle();
     expect(obs.demonitored).toEqual([true]);
     expect(processInfo(target)?.monitoredBy).toEqual([]);
@@ -190,11 +194,7 @@ describe('demonitor', () => {
   });
 
   it('without flush, after the DOWN was queued: returns false and the DOWN is still handled', async () => {
-    const obs = observer();
-    const target = spawn(() => {});
-    send(obs.pid, { monitor: target });
-    await idle();
-    const ref = obs.refs[0] as Ref;
+    const { obs, target, ref } = await observing();
     send(obs.pid, { kill: target });
     send(obs.pid, { demonitor: ref });
     await idle();
@@ -226,6 +226,20 @@ describe('demonitor', () => {
       { type: 'DOWN', ref: otherRef, pid: bystander, reason: 'also-gone' },
       { note: 'after' },
     ]);
+  });
+
+  it('with flush, removes a DOWN queued behind a backlog many blocks long, and keeps the backlog in order', async () => {
+    const { obs, target, ref } = await observing();
+    const n = 2 * MAILBOX_BLOCK + 3;
+    send(obs.pid, { demonitor: ref, flush: true });
+    for (let i = 0; i < n; i++) send(obs.pid, { note: `a${i}` });
+    exit(target, 'gone');
+    for (let i = 0; i < n; i++) send(obs.pid, { note: `b${i}` });
+    expect(processInfo(obs.pid)?.messageQueueLen).toBe(2 * n + 2);
+    await idle();
+    expect(obs.demonitored).toEqual([false]);
+    const notes = (tag: string): { note: string }[] => Array.from({ length: n }, (_, i) => ({ note: `${tag}${i}` }));
+    expect(obs.inbox).toEqual([...notes('a'), ...notes('b')]);
   });
 
   it('with flush, also removes a DOWN queued by its own callback', async () => {

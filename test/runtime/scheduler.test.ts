@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Pid } from '../../src/runtime/pid.js';
 import { exit, processInfo, self, send, spawn, spawnLink } from '../../src/runtime/process.js';
+import { MAILBOX_BLOCK } from '../../src/runtime/proc.js';
 import { SLICE, currentProc, idle } from '../../src/runtime/scheduler.js';
 
 describe('mailbox order', () => {
@@ -35,6 +36,33 @@ describe('mailbox order', () => {
     }
     const tags = new Set(got.slice(0, n).map(([t]) => t));
     expect(tags.size).toBeGreaterThan(1);
+  });
+
+  it('keeps order and its length over a backlog many blocks long, with more arriving while it drains', async () => {
+    // Past MAILBOX_BLOCK messages the mailbox continues in blocks: order and length must not notice.
+    const first = 3 * MAILBOX_BLOCK + 7;
+    const more = 2 * MAILBOX_BLOCK;
+    const got: number[] = [];
+    const lengthErrors: string[] = [];
+    let sent = 0;
+    const pid = spawn((i: number) => {
+      got.push(i);
+      const expected = sent - got.length;
+      const len = processInfo(pid)?.messageQueueLen;
+      if (len !== expected && lengthErrors.length < 5) lengthErrors.push(`at ${i}: ${String(len)} queued, expected ${expected}`);
+    });
+    for (; sent < first; ) send(pid, sent++);
+    expect(processInfo(pid)?.messageQueueLen).toBe(first);
+    // The rest arrives in bursts while the backlog is being handled (the drain yields between slices).
+    while (sent < first + more) {
+      await new Promise((resolve) => setImmediate(resolve));
+      for (let k = 0; k < 1000 && sent < first + more; k++) send(pid, sent++);
+    }
+    await idle();
+    expect(lengthErrors).toEqual([]);
+    expect(got).toEqual([...Array(first + more).keys()]);
+    expect(processInfo(pid)?.messageQueueLen).toBe(0);
+    exit(pid, 'kill');
   });
 });
 
