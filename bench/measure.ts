@@ -54,17 +54,33 @@ export async function withServer<T>(start: () => Promise<ServerChild>, fn: (serv
   }
 }
 
-/** Runs `load`, reading `server`'s CPU time at the edges of its measurement window. */
+/**
+ * Runs `load`, reading `server`'s CPU time at the edges of its measurement window.
+ *
+ * A saturated server answers the readings late, so its CPU is read over the span
+ * between the two answers rather than the load's window (at a steady load the
+ * operations in that span are the window's, scaled by its length). When the
+ * answers come less than half a window apart (the first answered only near the
+ * end), the server's figures are NaN rather than a CPU time of nearly nothing.
+ */
 export async function withServerCpu(server: ServerChild, load: (onWindow: (edge: 'start' | 'end') => void) => Promise<LoadFigure>): Promise<ServedFigure> {
   let cpuStart: Promise<number> | undefined;
   let cpuEnd: Promise<number> | undefined;
+  let answeredStart = 0;
+  let answeredEnd = 0;
   const f = await load((edge) => {
-    if (edge === 'start') cpuStart = server.cpuMs();
-    else cpuEnd = server.cpuMs();
+    const reading = server.cpuMs();
+    if (edge === 'start') {
+      cpuStart = reading.then((ms) => ((answeredStart = performance.now()), ms));
+    } else {
+      cpuEnd = reading.then((ms) => ((answeredEnd = performance.now()), ms));
+    }
   });
   const serverMs = (await (cpuEnd as Promise<number>)) - (await (cpuStart as Promise<number>));
-  const ops = f.perSecond * (f.ms / 1000);
-  return { ...f, serverCpu: (serverMs / f.ms) * 100, serverUsPerOp: ops === 0 ? NaN : (serverMs * 1000) / ops };
+  const span = answeredEnd - answeredStart;
+  if (span < f.ms / 2) return { ...f, serverCpu: NaN, serverUsPerOp: NaN };
+  const ops = f.perSecond * (span / 1000);
+  return { ...f, serverCpu: (serverMs / span) * 100, serverUsPerOp: ops === 0 ? NaN : (serverMs * 1000) / ops };
 }
 
 /**
