@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { BROKERS, sharedUrl, uniqueCluster } from './brokers.js';
-import { NodeProc, killAll } from './harness.js';
+import { BROKERS } from './brokers.js';
+import { killAll, upPair } from './harness.js';
 
 afterAll(killAll);
 
@@ -9,11 +9,7 @@ type CallResult = { ok?: unknown; error?: string; reason?: string };
 
 describe.each(BROKERS)('GenServer.call across nodes over %s (separate OS processes)', { timeout: 120_000 }, (kind) => {
   it('replies with structured values; times out; rejects with the exit reason, or noconnection when the node dies mid-call', async () => {
-    const cluster = uniqueCluster();
-    const common = { kind, url: sharedUrl(kind), cluster, nodeDownAfterMs: 1000 };
-    const a = await NodeProc.start({ ...common, name: 'a' });
-    const b = await NodeProc.start({ ...common, name: 'b' });
-    await a.waitUp('b');
+    const [a, b] = await upPair(kind, { nodeDownAfterMs: 1000 });
     const server = await b.request<PidJSON>('startServer');
 
     expect(await a.request<CallResult>('call', { to: server, request: 'get' })).toEqual({ ok: { count: '41', at: 'Date(7)' } });
@@ -44,11 +40,7 @@ describe.each(BROKERS)('GenServer.call across nodes over %s (separate OS process
   });
 
   it('call reaches a name registered on another node, and a global name; noproc when nobody holds the name', async () => {
-    const cluster = uniqueCluster();
-    const common = { kind, url: sharedUrl(kind), cluster, nodeDownAfterMs: 5000 };
-    const a = await NodeProc.start({ ...common, name: 'a' });
-    const b = await NodeProc.start({ ...common, name: 'b' });
-    await a.waitUp('b');
+    const [a, b] = await upPair(kind, { nodeDownAfterMs: 5000 });
     const server = await b.request<PidJSON>('startServer', { name: 'counter' });
     expect(await a.request<CallResult>('call', { to: { name: 'counter', node: 'b' }, request: 'get' })).toEqual({ ok: { count: '41', at: 'Date(7)' } });
     expect(await b.request('registerGlobal', { name: 'the-counter', pid: server })).toBe(true);

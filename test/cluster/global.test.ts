@@ -2,8 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { send, spawn } from '../../src/runtime/index.js';
 import { registerGlobal, registeredGlobal, unregisterGlobal, whereisGlobal } from '../../src/runtime/cluster/index.js';
 import { Pid } from '../../src/runtime/pid.js';
-import { BROKERS, sharedUrl, uniqueCluster } from './brokers.js';
-import { NodeProc, barrier, killAll, pairOnPrivateBroker } from './harness.js';
+import { BROKERS } from './brokers.js';
+import { barrier, killAll, pairOnPrivateBroker, upPair } from './harness.js';
 
 afterAll(killAll);
 
@@ -38,11 +38,7 @@ describe('global names on one node', () => {
 
 describe.each(BROKERS)('global names across nodes over %s (separate OS processes)', { timeout: 120_000 }, (kind) => {
   it('a name is unique across the cluster, reached with send({ global }), released by unregister or the holder exit', async () => {
-    const cluster = uniqueCluster();
-    const common = { kind, url: sharedUrl(kind), cluster, ...patient };
-    const a = await NodeProc.start({ ...common, name: 'a' });
-    const b = await NodeProc.start({ ...common, name: 'b' });
-    await a.waitUp('b');
+    const [a, b] = await upPair(kind, patient);
     const pa = await a.request<PidJSON>('spawnInbox');
     const pb = await b.request<PidJSON>('spawnInbox');
     // true only once b has acknowledged: b knows it already.
@@ -69,11 +65,7 @@ describe.each(BROKERS)('global names across nodes over %s (separate OS processes
   });
 
   it('two nodes claiming one name at once: exactly one wins and both agree on it', async () => {
-    const cluster = uniqueCluster();
-    const common = { kind, url: sharedUrl(kind), cluster, ...patient };
-    const a = await NodeProc.start({ ...common, name: 'a' });
-    const b = await NodeProc.start({ ...common, name: 'b' });
-    await a.waitUp('b');
+    const [a, b] = await upPair(kind, patient);
     const pa = await a.request<PidJSON>('spawnInbox');
     const pb = await b.request<PidJSON>('spawnInbox');
     const results = await Promise.all([a.request('registerGlobal', { name: 'race', pid: pa }), b.request('registerGlobal', { name: 'race', pid: pb })]);
@@ -84,11 +76,7 @@ describe.each(BROKERS)('global names across nodes over %s (separate OS processes
   });
 
   it('a SIGKILLed node: its names vanish on the other nodes within the documented detection time', async () => {
-    const cluster = uniqueCluster();
-    const common = { kind, url: sharedUrl(kind), cluster };
-    const a = await NodeProc.start({ ...common, name: 'a' });
-    const b = await NodeProc.start({ ...common, name: 'b' });
-    await a.waitUp('b');
+    const [a, b] = await upPair(kind);
     const pb = await b.request<PidJSON>('spawnInbox');
     expect(await b.request('registerGlobal', { name: 'doomed', pid: pb })).toBe(true);
     expect(await a.request('whereisGlobal', { name: 'doomed' })).toBe(label(pb));

@@ -3,7 +3,7 @@ import { exit, send, spawn, type Pid as PidT } from '../../src/runtime/index.js'
 import { groupScope, pg, type GroupEvent } from '../../src/runtime/cluster/index.js';
 import { Pid } from '../../src/runtime/pid.js';
 import { BROKERS, sharedUrl, uniqueCluster } from './brokers.js';
-import { NodeProc, barrier, killAll, pairOnPrivateBroker, type NodeEvent } from './harness.js';
+import { NodeProc, barrier, killAll, pairOnPrivateBroker, upPair, type NodeEvent } from './harness.js';
 
 afterAll(killAll);
 
@@ -117,11 +117,7 @@ describe.each(BROKERS)('process groups across nodes over %s (separate OS process
   });
 
   it('a SIGKILLed node: its members leave on the other nodes within the documented detection time', async () => {
-    const cluster = uniqueCluster();
-    const common = { kind, url: sharedUrl(kind), cluster };
-    const a = await NodeProc.start({ ...common, name: 'a' });
-    const b = await NodeProc.start({ ...common, name: 'b' });
-    await a.waitUp('b');
+    const [a, b] = await upPair(kind);
     await a.request('pgMonitor', { group: 'g' });
     const pb = await b.request<PidJSON>('spawnInbox');
     const pa = await a.request<PidJSON>('spawnInbox');

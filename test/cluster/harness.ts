@@ -4,7 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { PrivateBroker, uniqueCluster, type BrokerKind } from './brokers.js';
+import { PrivateBroker, sharedUrl, uniqueCluster, type BrokerKind } from './brokers.js';
 
 export interface NodeConfig {
   kind: BrokerKind;
@@ -126,6 +126,21 @@ export async function killAll(): Promise<void> {
       await n.exited;
     }),
   );
+}
+
+/**
+ * Nodes `a` and `b` of a fresh cluster on the shared `kind` broker, each seeing the other up;
+ * `opts` adds node options (e.g. `nodeDownAfterMs`).
+ *
+ * @example
+ * const [a, b] = await upPair('nats', { nodeDownAfterMs: 5000 });
+ */
+export async function upPair(kind: BrokerKind, opts: Partial<Omit<NodeConfig, 'kind' | 'url' | 'cluster' | 'name'>> = {}): Promise<[NodeProc, NodeProc]> {
+  const common = { kind, url: sharedUrl(kind), cluster: uniqueCluster(), ...opts };
+  const a = await NodeProc.start({ ...common, name: 'a' });
+  const b = await NodeProc.start({ ...common, name: 'b' });
+  await a.waitUp('b');
+  return [a, b];
 }
 
 /**

@@ -1,26 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { BROKERS, sharedUrl, uniqueCluster } from './brokers.js';
-import { NodeProc, killAll } from './harness.js';
+import { BROKERS } from './brokers.js';
+import { NodeProc, barrier, killAll, upPair } from './harness.js';
 
 afterAll(killAll);
 
 type PidJSON = { node: string; serial: number; creation: number };
 
 describe.each(BROKERS)('remote names, monitors and links over %s (separate OS processes)', { timeout: 120_000 }, (kind) => {
-  const start = async (): Promise<[NodeProc, NodeProc]> => {
-    const cluster = uniqueCluster();
-    const common = { kind, url: sharedUrl(kind), cluster, nodeDownAfterMs: 5000 };
-    const a = await NodeProc.start({ ...common, name: 'a' });
-    const b = await NodeProc.start({ ...common, name: 'b' });
-    await a.waitUp('b');
-    return [a, b];
-  };
-  /** Resolves once what `from` sent `to` so far has arrived: a message sent after it, on the same ordered stream, has. */
-  const settled = async (from: NodeProc, to: NodeProc): Promise<void> => {
-    const box = await to.request<PidJSON>('spawnInbox');
-    await from.request('send', { to: box, msg: 'sync' });
-    await to.request('awaitInbox', { pid: box, count: 1 });
-  };
+  const start = (): Promise<[NodeProc, NodeProc]> => upPair(kind, { nodeDownAfterMs: 5000 });
 
   it('send({ name, node }) reaches the name registered there; a name nobody holds drops the message', async () => {
     const [a, b] = await start();
@@ -49,7 +36,7 @@ describe.each(BROKERS)('remote names, monitors and links over %s (separate OS pr
 
     expect(await a.request('monitorRemote', { target: quiet, demonitor: true })).toBe(true);
     await a.request('monitorRemote', { target });
-    await settled(a, b);
+    await barrier(a, b);
     await b.request('stopProcess', { pid: quiet, reason: 'bye' });
     await b.request('stopProcess', { pid: target, reason: 'done here' });
     const down = await a.waitEvent((e) => e.event === 'DOWN' && e.reason !== '"noproc"');
@@ -62,14 +49,14 @@ describe.each(BROKERS)('remote names, monitors and links over %s (separate OS pr
     const [a, b] = await start();
     const far = await b.request<PidJSON>('spawnInbox');
     await a.request('linkRemote', { target: far, trap: true });
-    await settled(a, b);
+    await barrier(a, b);
     await b.request('stopProcess', { pid: far, reason: 'boom' });
     expect((await a.waitEvent((e) => e.event === 'EXIT')).reason).toBe('"boom"');
 
     // Plain on a: dies with b's process.
     const far2 = await b.request<PidJSON>('spawnInbox');
     const near = await a.request<PidJSON>('linkRemote', { target: far2 });
-    await settled(a, b);
+    await barrier(a, b);
     await b.request('stopProcess', { pid: far2, reason: 'crash' });
     expect((await a.waitEvent((e) => e.event === 'death' && e.pid === `#PID<0.${near.serial}>`)).reason).toBe('"crash"');
 
@@ -77,7 +64,7 @@ describe.each(BROKERS)('remote names, monitors and links over %s (separate OS pr
     const far3 = await b.request<PidJSON>('spawnInbox');
     await b.request('watchDeath', { pid: far3 });
     const near3 = await a.request<PidJSON>('linkRemote', { target: far3, trap: true });
-    await settled(a, b);
+    await barrier(a, b);
     // Both ends list the link in processInfo().links.
     expect(await a.request('processLinks', { pid: near3 })).toEqual([`b.${far3.serial}`]);
     expect(await b.request('processLinks', { pid: far3 })).toEqual([`a.${near3.serial}`]);
@@ -94,7 +81,7 @@ describe.each(BROKERS)('remote names, monitors and links over %s (separate OS pr
     const target = await b.request<PidJSON>('spawnInbox');
     await a.request('monitorRemote', { target });
     await a.request('linkRemote', { target, trap: true });
-    await settled(a, b);
+    await barrier(a, b);
     b.kill('SIGKILL');
     const down = await a.waitEvent((e) => e.event === 'DOWN');
     const exit = await a.waitEvent((e) => e.event === 'EXIT');
