@@ -234,6 +234,16 @@ describe('what goes connection by connection instead', () => {
     expect(publishes).toHaveLength(1);
   });
 
+  it('a topic with one subscriber is written by that connection', async () => {
+    const rec = new Recorder();
+    const ps = pubsub();
+    const { server, publishes } = await start(rec, ps);
+    const [[lone]] = await connect(server, rec, 1);
+    ps.broadcast('room', outbound(['text', 'alone']));
+    expect(await texts(lone as TestClient, 1)).toEqual(['alone']);
+    expect(publishes).toEqual([]);
+  });
+
   it('pings are written by each connection', async () => {
     const rec = new Recorder();
     const ps = pubsub();
