@@ -11,12 +11,14 @@
  * Started with the argument `hop`, it echoes the way any actor runtime must, with
  * nothing else: a text message becomes a string, waits in its connection's queue
  * until a `setImmediate` drains every queue, and goes back as one frame written
- * with one `socket.write`: the floor under beamsock's per-message path.
+ * with one `socket.write` (framed by beamsock's own `encodeFrame`, so that framing
+ * costs the same on both sides): the floor under beamsock's per-message path.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { encodeFrame } from '../../src/adapters/ws/transport.js';
 import { startControl } from './control.js';
 
 if (process.argv.includes('als')) new AsyncLocalStorage<number>().run(1, () => undefined);
@@ -34,7 +36,7 @@ interface Hop {
 const hopRun: Hop[] = [];
 function drainHops(): void {
   for (const hop of hopRun.splice(0)) {
-    for (const m of hop.queue.splice(0)) hop.socket.write(typeof m === 'string' ? textFrame(m) : binaryFrame(m));
+    for (const m of hop.queue.splice(0)) hop.socket.write(encodeFrame(typeof m === 'string' ? ['text', m] : ['binary', m]));
   }
 }
 
@@ -57,18 +59,6 @@ wss.on('connection', (ws, req) => {
   }
 });
 
-/** One unmasked text frame (RFC 6455 §5.2) for a payload under 64 KiB. */
-function textFrame(message: string): Buffer {
-  return frame(0x81, Buffer.from(message));
-}
-function binaryFrame(payload: Buffer): Buffer {
-  return frame(0x82, payload);
-}
-function frame(first: number, payload: Buffer): Buffer {
-  const header = payload.length < 126 ? Buffer.from([first, payload.length]) : Buffer.from([first, 126, payload.length >> 8, payload.length & 0xff]);
-  return Buffer.concat([header, payload]);
-}
-
 function arm(ms: number): void {
   for (const ws of wss.clients) {
     let timer = setTimeout(() => ws.close(1000), ms);
@@ -87,7 +77,7 @@ http.listen(0, '127.0.0.1', () =>
       if (mode === undefined || mode === 'naive') {
         for (const c of wss.clients) c.send(message);
       } else if (mode === 'preframed' && sockets !== undefined) {
-        const frame = textFrame(message);
+        const frame = encodeFrame(['text', message]);
         for (const s of sockets.values()) s.write(frame);
       } else {
         throw new Error(`bare-ws broadcasts 'naive' or, started with 'pubsub', 'preframed'; got '${String(mode)}'`);
