@@ -37,6 +37,7 @@ export function setNodeName(name: string): void {
   if (nodeNameFrozen && name !== localNode) {
     throw new Error(`setNodeName(${JSON.stringify(name)}) must be called before the first process is spawned (this node is already ${localNode})`);
   }
+  if (name !== localNode) identityChanging();
   localNode = name;
 }
 
@@ -63,6 +64,7 @@ export function setNodeIdentity(name: string, creation: number): void {
     throw new Error(`the node identity must be set before the first process is spawned (this node is already ${localNode})`);
   }
   setNodeName(name);
+  if (creation !== localCreation) identityChanging();
   localCreation = creation;
 }
 
@@ -78,25 +80,46 @@ export interface PidJSON {
 
 // Weak, so a value nothing else holds can be collected; emptied entries are swept
 // once the table has doubled (cheaper per exit than a FinalizationRegistry).
-class WeakTable<T extends object> {
-  private readonly map = new Map<string, WeakRef<T>>();
+class WeakTable<K, T extends object> {
+  private readonly map = new Map<K, WeakRef<T>>();
   private sweepAt = 1024;
 
-  get(key: string): T | undefined {
+  get(key: K): T | undefined {
     return this.map.get(key)?.deref();
   }
 
-  set(key: string, value: T): void {
+  set(key: K, value: T): void {
     this.map.set(key, new WeakRef(value));
     if (this.map.size >= this.sweepAt) {
       for (const [k, ref] of this.map) if (ref.deref() === undefined) this.map.delete(k);
       this.sweepAt = Math.max(1024, this.map.size * 2);
     }
   }
+
+  /** Empties the table, handing each value still alive to `to`. */
+  drain(to: (value: T) => void): void {
+    for (const ref of this.map.values()) {
+      const v = ref.deref();
+      if (v !== undefined) to(v);
+    }
+    this.map.clear();
+  }
 }
 
-// Interned pids that no live local process holds: remote pids and dead local ones.
-const interned = new WeakTable<Pid>();
+// Interned pids that no live local process holds. This node's own (its name and
+// incarnation) are keyed by serial alone: one is added at every process exit, and a
+// number key costs half what the string key of the others does.
+const interned = new WeakTable<string, Pid>();
+const ownInterned = new WeakTable<number, Pid>();
+
+/** The own table's pids stop being this node's when its identity changes (allowed before the first spawn). */
+function identityChanging(): void {
+  ownInterned.drain((pid) => interned.set(keyOf(pid.node, pid.serial, pid.creation), pid));
+}
+
+function keyOf(node: string, serial: number, creation: number): string {
+  return `${node}\u0000${serial}\u0000${creation}`;
+}
 
 // Set by process.ts: finds the Pid of a live local process by serial.
 let liveLookup: (serial: number) => Pid | undefined = () => undefined;
@@ -148,11 +171,11 @@ export class Pid {
       throw new TypeError(`not a pid: ${JSON.stringify(json)}`);
     }
     if (node === localNode && creation === localCreation) {
-      const live = liveLookup(serial);
-      if (live !== undefined) return live;
+      const own = liveLookup(serial) ?? ownInterned.get(serial);
+      if (own !== undefined) return own;
     }
-    const key = `${node}\u0000${serial}\u0000${creation}`;
-    const existing = interned.get(key);
+    // A pid made for a node name before this node took it is in the string table.
+    const existing = interned.get(keyOf(node, serial, creation));
     if (existing !== undefined) return existing;
     const pid = new Pid(node, serial, undefined, creation);
     intern(pid);
@@ -204,7 +227,8 @@ export class Pid {
 
 /** @internal keeps a pid findable by `Pid.from` once no live process holds it. */
 export function intern(pid: Pid): void {
-  interned.set(`${pid.node}\u0000${pid.serial}\u0000${pid.creation}`, pid);
+  if (pid.node === localNode && pid.creation === localCreation) ownInterned.set(pid.serial, pid);
+  else interned.set(keyOf(pid.node, pid.serial, pid.creation), pid);
 }
 
 let refCounter = 0;
@@ -218,7 +242,7 @@ export interface RefJSON {
 
 // Refs that crossed the wire (sent away or received), so that a ref coming back is
 // the very object its owner holds. Weak, swept like the pid table.
-const internedRefs = new WeakTable<Ref>();
+const internedRefs = new WeakTable<string, Ref>();
 
 /**
  * A unique reference, as returned by `monitor` and `sendAfter`: printable as

@@ -18,6 +18,16 @@ describe('node name', () => {
     expect(nodeName()).toBe('nonode@nohost');
   });
 
+  it('keeps one object per pid rebuilt before and after the node is named', () => {
+    // Made while this node is still nonode@nohost (no process holds them), then the name changes either way.
+    const own = Pid.from({ node: 'nonode@nohost', serial: 900_001 });
+    const future = Pid.from({ node: 'alpha@10.0.0.5', serial: 900_002 });
+    setNodeName('alpha@10.0.0.5');
+    expect(Pid.from({ node: 'nonode@nohost', serial: 900_001 })).toBe(own);
+    expect(Pid.from({ node: 'alpha@10.0.0.5', serial: 900_002 })).toBe(future);
+    expect(future.isLocal).toBe(true);
+  });
+
   it('can be set before the first process, and pids then carry it', () => {
     setNodeName('alpha@10.0.0.5');
     expect(nodeName()).toBe('alpha@10.0.0.5');
