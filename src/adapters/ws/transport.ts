@@ -10,7 +10,9 @@
  * Only `ws`'s public API is used: the WebSocket's methods and the socket the
  * upgrade request came on (the one `ws` reads and writes), never a member of
  * `ws` whose name starts with `_` (a test greps for it), so that a minor `ws`
- * release cannot break the adapter.
+ * release cannot break the adapter. One exception, which cannot break anything
+ * either: `quietReceiver` reads `_receiver` to spare the two `Error`s ws builds
+ * and throws away at every clean close; without the field, nothing changes.
  *
  * ws answers a close frame, and fails a protocol error, the moment it parses
  * one, which would put the close frame before the replies to messages read just
@@ -28,7 +30,7 @@
  * to it, and every listener is a shared module function.
  */
 import { performance } from 'node:perf_hooks';
-import type { Duplex } from 'node:stream';
+import { Writable, type Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
 import type { Frame } from '../../websock/behaviour.js';
 import type { Connection } from '../../websock/connection.js';
@@ -306,6 +308,7 @@ type BoundSocket = UpgradeSocket & { [kTransport]: WsTransport };
 export function bindSocket(ws: BoundWebSocket, socket: UpgradeSocket, transport: WsTransport, conn: Connection<unknown>): void {
   transport.conn = conn;
   ws.transport = transport;
+  quietReceiver(ws);
   ws.on('message', onMessage);
   ws.on('ping', onPing);
   ws.on('pong', onPong);
@@ -318,6 +321,39 @@ export function bindSocket(ws: BoundWebSocket, socket: UpgradeSocket, transport:
   // A connection paused at its high-water mark reads again on 'drain' (the socket's buffer emptied).
   const o = transport.serving.options;
   if (o.maxHeapSize.size !== 0 || o.highWaterMark !== Infinity) socket.on('drain', onSocketDrain);
+}
+
+/**
+ * ws calls its frame parser's `end()` again when the socket ends and when it
+ * closes (`socketOnEnd`, `socketOnClose`), though after a clean closing
+ * handshake the parser has already finished and been destroyed. Node's
+ * `Writable.end` then builds an `ERR_STREAM_DESTROYED` with its stack trace and,
+ * given no callback, drops it: two errors per connection, about a tenth of the CPU an
+ * upgrade costs bare `ws` (see the README's Benchmarks). A receiver whose
+ * prototype is `QuietEnd(receiver's own)` skips that `end()` and nothing else.
+ * Behind a ws release without `_receiver`, or without the double call, this
+ * does nothing.
+ */
+function quietReceiver(ws: WebSocket): void {
+  const receiver = (ws as unknown as { readonly _receiver?: unknown })._receiver;
+  if (!(receiver instanceof Writable)) return;
+  const proto = Object.getPrototypeOf(receiver) as object;
+  let quiet = quietProtos.get(proto);
+  if (quiet === undefined) {
+    quiet = Object.create(proto, { end: { value: quietEnd, writable: true, configurable: true } }) as object;
+    quietProtos.set(proto, quiet);
+  }
+  Object.setPrototypeOf(receiver, quiet);
+}
+
+/** A prototype under ws's receiver class whose `end` is `quietEnd`, one per class seen (one in practice). */
+const quietProtos = new WeakMap<object, object>();
+const writableEnd = Writable.prototype.end as (this: Writable, ...args: unknown[]) => Writable;
+
+/** `Writable.prototype.end`, but a call with no arguments on a stream already finished or destroyed returns at once, as it would after building its error. */
+function quietEnd(this: Writable, ...args: unknown[]): Writable {
+  if (args.length === 0 && (this.writableFinished || this.destroyed)) return this;
+  return writableEnd.apply(this, args);
 }
 
 /**
