@@ -60,6 +60,7 @@ export class BoundWebSocket extends WebSocket {
   transport: WsTransport | undefined = undefined;
 
   override close(code?: number, reason?: string | Buffer): void {
+    quietReceiver(this);
     deferClose(this, code, reason);
   }
 }
@@ -308,7 +309,6 @@ type BoundSocket = UpgradeSocket & { [kTransport]: WsTransport };
 export function bindSocket(ws: BoundWebSocket, socket: UpgradeSocket, transport: WsTransport, conn: Connection<unknown>): void {
   transport.conn = conn;
   ws.transport = transport;
-  quietReceiver(ws);
   ws.on('message', onMessage);
   ws.on('ping', onPing);
   ws.on('pong', onPong);
@@ -328,26 +328,18 @@ export function bindSocket(ws: BoundWebSocket, socket: UpgradeSocket, transport:
  * closes (`socketOnEnd`, `socketOnClose`), though after a clean closing
  * handshake the parser has already finished and been destroyed. Node's
  * `Writable.end` then builds an `ERR_STREAM_DESTROYED` with its stack trace and,
- * given no callback, drops it: two errors per connection, about a tenth of the CPU an
- * upgrade costs bare `ws` (see the README's Benchmarks). A receiver whose
- * prototype is `QuietEnd(receiver's own)` skips that `end()` and nothing else.
- * Behind a ws release without `_receiver`, or without the double call, this
- * does nothing.
+ * given no callback, drops it: two errors per connection, about a tenth of the
+ * CPU an upgrade costs bare `ws` (see the README's Benchmarks). Once a close
+ * frame has come (ws then calls `close`, see `BoundWebSocket`), the parser's
+ * `end` becomes `quietEnd`, which skips that call and nothing else; an idle
+ * connection never pays for it. Behind a ws release without `_receiver`, or
+ * without the double call, this does nothing.
  */
 function quietReceiver(ws: WebSocket): void {
   const receiver = (ws as unknown as { readonly _receiver?: unknown })._receiver;
-  if (!(receiver instanceof Writable)) return;
-  const proto = Object.getPrototypeOf(receiver) as object;
-  let quiet = quietProtos.get(proto);
-  if (quiet === undefined) {
-    quiet = Object.create(proto, { end: { value: quietEnd, writable: true, configurable: true } }) as object;
-    quietProtos.set(proto, quiet);
-  }
-  Object.setPrototypeOf(receiver, quiet);
+  if (receiver instanceof Writable) receiver.end = quietEnd as Writable['end'];
 }
 
-/** A prototype under ws's receiver class whose `end` is `quietEnd`, one per class seen (one in practice). */
-const quietProtos = new WeakMap<object, object>();
 const writableEnd = Writable.prototype.end as (this: Writable, ...args: unknown[]) => Writable;
 
 /** `Writable.prototype.end`, but a call with no arguments on a stream already finished or destroyed returns at once, as it would after building its error. */
