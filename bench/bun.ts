@@ -21,6 +21,10 @@ import {
   idleMemory,
   pct,
   upgradesOf,
+  upgradeCostOf,
+  upgradeRateHow,
+  cheapestOf,
+  UPGRADE_RATE_BUN,
   UPGRADE_HOW,
   withServer,
   withServerCpu,
@@ -155,6 +159,7 @@ export async function run(): Promise<BenchResult[]> {
 async function measure(): Promise<BenchResult[]> {
   const echoes = await bestOf(VARIANTS, ROUNDS, echo);
   const ups = await bestOf(['bun-bare', 'bun-beamsock'] as const, ROUNDS, (v) => upgradesOf(() => startServer(v)));
+  const upCost = await cheapestOf(['bun-bare', 'bun-beamsock'] as const, ROUNDS, (v) => upgradeCostOf(() => startServer(v), UPGRADE_RATE_BUN));
   const castN = connectionBudget(BROADCAST_CONNECTIONS, 3);
   const cast = await broadcasts(castN);
   const idleN = connectionBudget(IDLE_CONNECTIONS, 1);
@@ -211,6 +216,15 @@ async function measure(): Promise<BenchResult[]> {
       value: ups['bun-beamsock'].serverUsPerOp,
       unit: 'us',
       baseline: { label: bare, value: ups['bun-bare'].serverUsPerOp },
+      note: 'saturated: the server at a whole core, the load client on the other; see the next row for the cost at an equal load',
+    },
+    {
+      name: `server CPU per upgrade at ${UPGRADE_RATE_BUN.toLocaleString('en-US')}/s, beamsock on Bun`,
+      value: upCost['bun-beamsock'].serverUsPerOp,
+      unit: 'us',
+      baseline: { label: bare, value: upCost['bun-bare'].serverUsPerOp },
+      target: { ratioAtMost: 1.1 },
+      note: `${upgradeRateHow(UPGRADE_RATE_BUN)}; completed ${upCost['bun-beamsock'].perSecond.toFixed(0)}/s (bare Bun ${upCost['bun-bare'].perSecond.toFixed(0)}/s)`,
     },
     {
       name: `broadcast ${BROADCAST_BYTES} B to ${castN.toLocaleString('en-US')} conns, beamsock fastlane on Bun`,

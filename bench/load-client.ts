@@ -340,6 +340,64 @@ export async function upgradeLoad(port: number, o: UpgradeLoadOptions): Promise<
   return figure;
 }
 
+/** Options of `upgradeLoadAtRate`. */
+export interface UpgradeRateOptions extends LoadWindow {
+  /** WebSocket lives started per second, whether or not earlier ones have finished. */
+  readonly rate: number;
+}
+
+/** Lives a rate load lets run at once; a server this far behind is not keeping up with the rate. */
+const RATE_MAX_IN_FLIGHT = 512;
+
+/**
+ * Completed WebSocket lives per second against 127.0.0.1:`port` when `rate` are
+ * started each second, every 10 ms a batch (an open loop: a slow server does not
+ * slow the offer). Below every server's capacity, all servers do the same work
+ * under the same client, so the server CPU per life compares servers without the
+ * scheduling effects of a saturated 2-core machine. Rejects when a life fails, or
+ * when `RATE_MAX_IN_FLIGHT` are in flight (the server cannot keep up).
+ *
+ * @example
+ * const { perSecond } = await upgradeLoadAtRate(port, { rate: 2000, warmupMs: 1000, measureMs: 3000 });
+ */
+export async function upgradeLoadAtRate(port: number, o: UpgradeRateOptions): Promise<LoadFigure> {
+  const request = upgradeRequest(port);
+  let done = 0;
+  let inFlight = 0;
+  let failed: unknown;
+  let due = 0;
+  const started = performance.now();
+  let launched = 0;
+  const timer = setInterval(() => {
+    due = Math.floor(((performance.now() - started) / 1000) * o.rate);
+    for (; launched < due && failed === undefined; launched++) {
+      if (inFlight >= RATE_MAX_IN_FLIGHT) {
+        failed = new Error(`127.0.0.1:${port} fell behind ${o.rate} upgrades/s (${RATE_MAX_IN_FLIGHT} in flight)`);
+        break;
+      }
+      inFlight++;
+      oneLife(port, request).then(
+        () => {
+          inFlight--;
+          done++;
+        },
+        (err: unknown) => {
+          inFlight--;
+          failed ??= err;
+        },
+      );
+    }
+  }, 10);
+  try {
+    const figure = await measureWindow(o, () => done);
+    if (failed !== undefined) throw failed;
+    return figure;
+  } finally {
+    clearInterval(timer);
+    while (inFlight > 0) await sleep(10);
+  }
+}
+
 /** Longest wait for one broadcast to reach every client. */
 const DELIVERY_TIMEOUT_MS = 30_000;
 

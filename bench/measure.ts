@@ -3,7 +3,7 @@
  * length of a measurement, reading its CPU over a load window, keeping each
  * variant's best run, and idle memory per connection.
  */
-import { upgradeLoad, withClients, type LoadFigure } from './load-client.js';
+import { upgradeLoad, upgradeLoadAtRate, withClients, type LoadFigure } from './load-client.js';
 import type { ServerChild } from './servers/server-child.js';
 
 // The load shapes the issues name, the same for every server measured.
@@ -131,4 +131,48 @@ export function upgradesOf(start: () => Promise<ServerChild>): Promise<ServedFig
       upgradeLoad(server.port, { concurrency: UPGRADE_CONCURRENCY, warmupMs: UPGRADE_WARMUP_MS, measureMs: UPGRADE_MEASURE_MS, onWindow }),
     ),
   );
+}
+
+/** Offered upgrade rates for the CPU-per-upgrade rows: below every server's capacity here. */
+export const UPGRADE_RATE_WS = 2000;
+export const UPGRADE_RATE_BUN = 5000;
+/** Warm-up before a rate load's window: longer than a saturated one's, as fewer upgrades warm the JIT. */
+export const UPGRADE_RATE_WARMUP_MS = 2000;
+
+/** How the rate rows were measured, for their notes. */
+export function upgradeRateHow(rate: number): string {
+  return (
+    `${rate.toLocaleString('en-US')} upgrades/s offered (an open loop, below every server's capacity), connect, upgrade, masked close frame, ` +
+    `TCP close; server process.cpuUsage over ${UPGRADE_MEASURE_MS / 1000} s after ${UPGRADE_RATE_WARMUP_MS / 1000} s, the lower of ${ROUNDS} runs per server, taking turns`
+  );
+}
+
+/**
+ * The server's CPU per upgrade at a fixed offered `rate` (see `upgradeLoadAtRate`).
+ *
+ * @example
+ * const { serverUsPerOp } = await upgradeCostOf(() => startServer('bare-ws'), UPGRADE_RATE_WS);
+ */
+export function upgradeCostOf(start: () => Promise<ServerChild>, rate: number): Promise<ServedFigure> {
+  return withServer(start, (server) =>
+    withServerCpu(server, (onWindow) => upgradeLoadAtRate(server.port, { rate, warmupMs: UPGRADE_RATE_WARMUP_MS, measureMs: UPGRADE_MEASURE_MS, onWindow })),
+  );
+}
+
+/**
+ * Measures every variant `rounds` times, taking turns, and keeps each variant's
+ * cheapest run (the least server CPU per operation): at a fixed rate the rates are
+ * equal, and the cheapest run is the one least disturbed by the rest of the machine.
+ */
+export async function cheapestOf<V extends string>(variants: readonly V[], rounds: number, measureOne: (v: V) => Promise<ServedFigure>): Promise<Record<V, ServedFigure>> {
+  const best = {} as Record<V, ServedFigure>;
+  for (let round = 0; round < rounds; round++) {
+    for (const v of variants) {
+      const f = await measureOne(v);
+      const previous = best[v] as ServedFigure | undefined;
+      // A NaN reading (see withServerCpu) loses to any number.
+      if (previous === undefined || Number.isNaN(previous.serverUsPerOp) || f.serverUsPerOp < previous.serverUsPerOp) best[v] = f;
+    }
+  }
+  return best;
 }
