@@ -11,8 +11,8 @@
  * upgrade request came on (the one `ws` reads and writes), never a member of
  * `ws` whose name starts with `_` (a test greps for it), so that a minor `ws`
  * release cannot break the adapter. One exception, which cannot break anything
- * either: `quietReceiver` reads `_receiver` to spare the two `Error`s ws builds
- * and throws away at every clean close; without the field, nothing changes.
+ * either: `quietReceiver` reads `_receiver` to spare two of the three `Error`s ws
+ * builds and throws away at every clean close; without the field, nothing changes.
  *
  * ws answers a close frame, and fails a protocol error, the moment it parses
  * one, which would put the close frame before the replies to messages read just
@@ -61,6 +61,7 @@ export class BoundWebSocket extends WebSocket {
 
   override close(code?: number, reason?: string | Buffer): void {
     quietReceiver(this);
+    this.transport?.quietSocketEnd();
     deferClose(this, code, reason);
   }
 }
@@ -122,6 +123,11 @@ export class WsTransport implements Transport, ConnectionMeta {
     this.compressed = ws.extensions.includes('permessage-deflate');
     this.protocol = ws.protocol === '' ? undefined : ws.protocol;
     this.maxMessageTime = serving.options.maxMessageTime;
+  }
+
+  /** @internal the socket's `end` becomes `quietEnd` (see `quietReceiver`): ws ends it again as the peer's FIN comes, after its own end has finished. */
+  quietSocketEnd(): void {
+    (this.socket as Writable).end = quietEnd as Writable['end'];
   }
 
   // ConnectionMeta: read when asked, not kept per connection.
@@ -324,28 +330,27 @@ export function bindSocket(ws: BoundWebSocket, socket: UpgradeSocket, transport:
 }
 
 /**
- * ws calls its frame parser's `end()` again when the socket ends and when it
- * closes (`socketOnEnd`, `socketOnClose`), though after a clean closing
- * handshake the parser has already finished and been destroyed. Node's
- * `Writable.end` then builds an `ERR_STREAM_DESTROYED` with its stack trace and,
- * given no callback, drops it: two errors per connection, about a tenth of the
- * CPU an upgrade costs bare `ws` (see the README's Benchmarks). Once a close
- * frame has come (ws then calls `close`, see `BoundWebSocket`), the parser's
- * `end` becomes `quietEnd`, which skips that call and nothing else; an idle
- * connection never pays for it. Behind a ws release without `_receiver`, or
- * without the double call, this does nothing.
+ * After a clean closing handshake ws ends its frame parser again on the socket's
+ * 'end' and 'close' (`socketOnEnd`, `socketOnClose`), and the socket itself again
+ * on 'end', though the parser has finished and been destroyed and the socket's
+ * writing side has finished. Node's `end` then builds an `ERR_STREAM_DESTROYED`
+ * or `ERR_STREAM_ALREADY_FINISHED` with its stack trace and, given no callback,
+ * drops it: three errors per connection, about a sixth of the instructions an
+ * upgrade costs bare `ws` (see the README's Benchmarks). Once a close frame has
+ * come (ws then calls `close`, see `BoundWebSocket`), the parser's and the
+ * socket's `end` become `quietEnd`, which skips that call and nothing else; an
+ * idle connection never pays for it. Behind a ws release without `_receiver`, or
+ * without the second calls, this does nothing.
  */
 function quietReceiver(ws: WebSocket): void {
   const receiver = (ws as unknown as { readonly _receiver?: unknown })._receiver;
   if (receiver instanceof Writable) receiver.end = quietEnd as Writable['end'];
 }
 
-const writableEnd = Writable.prototype.end as (this: Writable, ...args: unknown[]) => Writable;
-
-/** `Writable.prototype.end`, but a call with no arguments on a stream already finished or destroyed returns at once, as it would after building its error. */
+/** Its prototype's `end`, but a call with no arguments on a stream already finished or destroyed returns at once, as that would after building its error. */
 function quietEnd(this: Writable, ...args: unknown[]): Writable {
   if (args.length === 0 && (this.writableFinished || this.destroyed)) return this;
-  return writableEnd.apply(this, args);
+  return (Object.getPrototypeOf(this) as { end: (...a: unknown[]) => Writable }).end.apply(this, args);
 }
 
 /**

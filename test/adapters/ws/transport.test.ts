@@ -57,24 +57,29 @@ describe('a clean close on ws', () => {
     });
   }
 
-  /** Calls of `end()` on a stream already finished or destroyed (each builds an error and drops it) while `fn` runs. */
+  /** Calls of `end()` on a stream already finished or destroyed (each builds an error and drops it) while `fn` runs: a frame parser's (a Writable) or a socket's. */
   async function wastedEnds(fn: () => Promise<void>): Promise<number> {
-    const end = Writable.prototype.end;
     let wasted = 0;
-    Writable.prototype.end = function (this: Writable, ...args: unknown[]) {
-      if (args.length === 0 && (this.writableFinished || this.destroyed)) wasted++;
-      return (end as (...a: unknown[]) => Writable).apply(this, args);
-    } as typeof end;
+    const counting = (end: Writable['end']): Writable['end'] =>
+      function (this: Writable, ...args: unknown[]) {
+        if (args.length === 0 && (this.writableFinished || this.destroyed)) wasted++;
+        return (end as (...a: unknown[]) => Writable).apply(this, args);
+      } as Writable['end'];
+    const writableEnd = Writable.prototype.end;
+    const socketEnd = net.Socket.prototype.end;
+    Writable.prototype.end = counting(writableEnd);
+    net.Socket.prototype.end = counting(socketEnd) as typeof socketEnd;
     try {
       await fn();
     } finally {
-      Writable.prototype.end = end;
+      Writable.prototype.end = writableEnd;
+      net.Socket.prototype.end = socketEnd;
     }
     return wasted;
   }
 
-  it("builds none of the two errors bare ws builds for its finished frame parser", async () => {
-    // Bare ws, for comparison: its receiver is ended again on the socket's 'end' and 'close'.
+  it('builds none of the three errors bare ws builds for its finished frame parser and socket', async () => {
+    // Bare ws, for comparison: its receiver is ended again on the socket's 'end' and 'close', the socket on 'end'.
     const http: Server = createServer();
     const wss = new WebSocketServer({ server: http });
     // Its 'close' comes after ws's socket 'end' and 'close' listeners ran.
@@ -86,7 +91,7 @@ describe('a clean close on ws', () => {
     });
     wss.close();
     await new Promise((resolve) => http.close(resolve));
-    expect(bare).toBe(2);
+    expect(bare).toBe(3);
 
     const rec = new Recorder();
     const beamsock = await serve(scripted(rec), { port: 0 });
