@@ -78,6 +78,11 @@ export class ServerChild {
     });
   }
 
+  /** The child's process id (for probes that read /proc or attach perf). */
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
   /**
    * Kills every child still running.
    *
