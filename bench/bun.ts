@@ -10,7 +10,8 @@
  * - broadcast of 64 bytes to 5,000 connections: Bun's native `server.publish`
  *   against PubSub with the fastlane dispatcher on Bun (which hands the fan-out
  *   to `server.publish` itself) and on ws.
- * - idle connection: heap and RSS per connection over 5,000 idle connections.
+ * - idle connection: heap and RSS per connection over 10,000 idle connections, and over as
+ *   many as the fd limit allows toward 50,000.
  */
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -34,6 +35,7 @@ import {
   ECHO_WARMUP_MS,
   ECHO_MEASURE_MS,
   IDLE_CONNECTIONS,
+  IDLE_CONNECTIONS_MAX,
   BROADCAST_CONNECTIONS,
   BROADCAST_BYTES,
   BROADCAST_WARMUP,
@@ -168,6 +170,8 @@ async function measure(): Promise<BenchResult[]> {
     'bun-beamsock': await idleOf('bun-beamsock', idleN),
     'ws-beamsock': await idleOf('ws-beamsock', idleN),
   };
+  const idleMaxN = connectionBudget(IDLE_CONNECTIONS_MAX, 1);
+  const idleMax = idleMaxN > idleN ? { bare: await idleOf('bun-bare', idleMaxN), beamsock: await idleOf('bun-beamsock', idleMaxN) } : undefined;
 
   const bare = LABELS['bun-bare'];
   const onWs = LABELS['ws-beamsock'];
@@ -274,5 +278,17 @@ async function measure(): Promise<BenchResult[]> {
       target: { atMost: idle['bun-bare'].rss + 1024 },
       note: `${idleHow}; RSS target: bare Bun + 1 KiB; beamsock on ws: ${Math.round(idle['ws-beamsock'].rss)} bytes/conn`,
     },
+    ...(idleMax === undefined
+      ? []
+      : [
+          {
+            name: `idle connection RSS at ${idleMaxN.toLocaleString('en-US')}, beamsock on Bun`,
+            value: idleMax.beamsock.rss,
+            unit: 'bytes/conn',
+            baseline: { label: bare, value: idleMax.bare.rss },
+            target: { atMost: idleMax.bare.rss + 1024 },
+            note: `${budgetLabel(idleMaxN, IDLE_CONNECTIONS_MAX)} idle upgraded connections, as above; heap ${Math.round(idleMax.beamsock.heap)} against bare Bun's ${Math.round(idleMax.bare.heap)} bytes/conn`,
+          },
+        ]),
   ];
 }

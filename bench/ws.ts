@@ -6,7 +6,8 @@
  * - echo round trips/s: 64 connections x 16 frames in flight, 32-byte text;
  *   bare `ws`, `ws` corking each read until the next tick, beamsock.
  * - upgrades/s: connect, upgrade, close handshake, 16 at a time.
- * - idle connection: heap and RSS per connection over 5,000 idle connections.
+ * - idle connection: heap and RSS per connection over 10,000 idle connections, and RSS over as
+ *   many as the fd limit allows toward 50,000.
  * - broadcast of 64 bytes to 5,000 connections: bare `ws`'s `for (c of clients) c.send(m)`
  *   against PubSub with the fastlane dispatcher.
  * - slow reader: server RSS growth while one client sends 2,000 messages of 64 KiB to the
@@ -41,6 +42,7 @@ import {
   ECHO_WARMUP_MS,
   ECHO_MEASURE_MS,
   IDLE_CONNECTIONS,
+  IDLE_CONNECTIONS_MAX,
   BROADCAST_CONNECTIONS,
   BROADCAST_BYTES,
   BROADCAST_WARMUP,
@@ -187,6 +189,8 @@ async function measure(): Promise<BenchResult[]> {
   const idleN = connectionBudget(IDLE_CONNECTIONS, 1);
   const bareIdle = await idleOf('bare-ws', idleN);
   const beamIdle = await idleOf('beamsock', idleN);
+  const idleMaxN = connectionBudget(IDLE_CONNECTIONS_MAX, 1);
+  const idleMax = idleMaxN > idleN ? { bare: await idleOf('bare-ws', idleMaxN), beamsock: await idleOf('beamsock', idleMaxN) } : undefined;
   const castN = connectionBudget(BROADCAST_CONNECTIONS, 2);
   const cast = await broadcasts(castN);
   const bareSlow = await slowReader('bare-ws');
@@ -272,6 +276,18 @@ async function measure(): Promise<BenchResult[]> {
       target: { atMost: bareIdle.rss + 1024 },
       note: `${idleHow}; RSS target: bare ws + 1 KiB`,
     },
+    ...(idleMax === undefined
+      ? []
+      : [
+          {
+            name: `idle connection RSS at ${idleMaxN.toLocaleString('en-US')}, beamsock`,
+            value: idleMax.beamsock.rss,
+            unit: 'bytes/conn',
+            baseline: { label: bare, value: idleMax.bare.rss },
+            target: { atMost: idleMax.bare.rss + 1024 },
+            note: `${budgetLabel(idleMaxN, IDLE_CONNECTIONS_MAX)} idle upgraded connections, as above; heap ${Math.round(idleMax.beamsock.heap)} against bare ws's ${Math.round(idleMax.bare.heap)} bytes/conn`,
+          },
+        ]),
     {
       name: `broadcast ${BROADCAST_BYTES} B to ${castN.toLocaleString('en-US')} conns, beamsock PubSub fastlane`,
       value: cast.fastlane.ms,

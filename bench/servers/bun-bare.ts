@@ -12,6 +12,7 @@ import { startBunControl } from './bun-control.js';
 interface Socket {
   send(data: string | Buffer): number;
   subscribe(topic: string): void;
+  cork(fn: () => void): void;
 }
 declare const Bun: {
   serve(options: object): { port: number; publish(topic: string, data: string): number };
@@ -28,7 +29,10 @@ const hopRun: Socket[] = [];
 function drainHops(): void {
   for (const ws of hopRun.splice(0)) {
     const queue = queues.get(ws);
-    if (queue !== undefined) for (const m of queue.splice(0)) ws.send(m);
+    // One write for what the connection queued, as beamsock's batched writes do (Bun corks only inside its own callbacks).
+    if (queue !== undefined) ws.cork(() => {
+      for (const m of queue.splice(0)) ws.send(m);
+    });
   }
 }
 
