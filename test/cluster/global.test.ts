@@ -101,7 +101,8 @@ describe.each(BROKERS)('global names across nodes over %s (separate OS processes
       expect(await a.request('registerGlobal', { name: 'split', pid: pa })).toBe(true);
       expect(await b.request('registerGlobal', { name: 'split', pid: pb })).toBe(true);
       await broker.restart();
-      await Promise.all([a.waitEvent((e) => e.event === 'nodeup' && e.node === 'b'), b.waitEvent((e) => e.event === 'nodeup' && e.node === 'a')]);
+      // Up again now, not the nodeup a saw when b first joined (waitEvent also matches past events).
+      await Promise.all([a.waitUp('b'), b.waitUp('a')]);
       await barrier(a, b);
       await barrier(b, a);
       expect(await a.request('whereisGlobal', { name: 'kept' })).toBe(label(pb));
