@@ -109,13 +109,17 @@ export function bunServing<S, A>(
   const serving = new Serving<A, Request>({ server: 'bun', handler: handler as WebSock<unknown, A>, options: o, args, authorize, maxConnections });
   // Bun answers the first offered subprotocol unless told otherwise; an empty header is "none".
   const headersWithoutProtocol = Object.freeze({ ...o.headers, 'Sec-WebSocket-Protocol': '' });
+  // With no subprotocol offered and no headers of the application's, Bun is given none: building
+  // the response's headers from an object costs Bun about 1 µs of an upgrade's 21.
+  const noHeaders = Object.keys(o.headers).length === 0 ? undefined : Object.freeze({ ...o.headers });
 
   const handshake = (req: Request, server: BunUpgrader, path: string, admitted: Admitted<A>): Response | undefined => {
     if (!admitted.ok) return textResponse(admitted.status, admitted.reason, admitted.headers);
     const protocol = admitted.protocol;
     const data = new BunTransport(serving as Serving<unknown, unknown>, admitted.args, path, protocol, handOffer(req, o), BunTopics.of(server));
-    const headers = protocol === undefined ? headersWithoutProtocol : { ...o.headers, 'Sec-WebSocket-Protocol': protocol };
-    if (server.upgrade(req, { headers, data })) return undefined;
+    const headers =
+      protocol !== undefined ? { ...o.headers, 'Sec-WebSocket-Protocol': protocol } : req.headers.has('sec-websocket-protocol') ? headersWithoutProtocol : noHeaders;
+    if (server.upgrade(req, headers === undefined ? { data } : { headers, data })) return undefined;
     // Only reached with earlyValidateUpgrade: false — Bun's own handshake checks failed.
     const refused = serving.refuse(path, 400, 'not a valid WebSocket upgrade request');
     return textResponse(refused.status, refused.reason);
