@@ -5,7 +5,7 @@
  * - `{cmd:'mem'}`: `{heapUsed, rss}` in bytes after two full GCs, once pending work settled.
  * - `{cmd:'cpu'}`: `{cpuMs}`, the process's user + system CPU time so far (or the server's, all its processes together).
  * - `{cmd:'count'}`: `{count}`, connections the server holds (subscribers, for a broadcast server).
- * - `{cmd:'broadcast', mode?}`: runs one broadcast and replies `{cpuMs, wallMs}` once the server
+ * - `{cmd:'broadcast', mode?}`: runs one broadcast and replies `{cpuMs, wallMs, startedAt}` once the server
  *   has written it to every socket (the CPU and wall-clock time that took); `mode` picks
  *   how, among the ways the server knows (its first is the default).
  * - `{cmd:'arm', ms}`: gives every connection an idle timeout of `ms` from now, all at
@@ -55,6 +55,8 @@ export interface ControlReply {
   readonly cpuMs?: number;
   /** For `broadcast`: ms from receiving the request until every socket was written to. */
   readonly wallMs?: number;
+  /** For `broadcast`: when it started, in ms since the epoch (`performance.timeOrigin` based), to set beside the parent's clock. */
+  readonly startedAt?: number;
   readonly count?: number;
   /** For `stalls`: the longest gap between two timer runs, in CPU ms and in wall-clock ms. */
   readonly stallCpuMs?: number;
@@ -121,7 +123,7 @@ async function answer(req: ControlRequest, hooks: ServerHooks): Promise<Omit<Con
       const before = process.cpuUsage();
       const start = performance.now();
       await hooks.broadcast(req.message ?? '', req.mode);
-      return { cpuMs: cpuMs(before), wallMs: performance.now() - start };
+      return { cpuMs: cpuMs(before), wallMs: performance.now() - start, startedAt: performance.timeOrigin + start };
     }
     case 'arm':
       if (hooks.arm === undefined) throw new Error('this server has no idle timeout to arm');
