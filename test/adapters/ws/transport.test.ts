@@ -11,6 +11,7 @@ import { push } from '../../../src/websock/behaviour.js';
 import { setConnectionOptions } from '../../../src/websock/commands.js';
 import { TestClient } from '../../conformance/client.js';
 import { Recorder, runIn, scripted } from '../../conformance/handlers.js';
+import { OP, RawSocket, clientFrame } from '../../hostile/support.js';
 
 const SRC = fileURLToPath(new URL('../../../src', import.meta.url));
 
@@ -38,23 +39,11 @@ describe("only ws's public API", () => {
 });
 
 describe('a clean close on ws', () => {
-  const CLOSE_1000 = Buffer.from([0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2]);
-
-  /** One upgrade, a masked close frame, and the TCP close; resolves once the socket closed. */
-  function life(port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host: '127.0.0.1' });
-      let upgraded = false;
-      s.on('data', (chunk: Buffer) => {
-        if (!upgraded && chunk.includes('\r\n\r\n')) {
-          upgraded = true;
-          s.write(CLOSE_1000);
-        }
-      });
-      s.on('error', reject);
-      s.on('close', () => resolve());
-      s.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
-    });
+  /** One upgrade, a close frame (1000), and the TCP close; resolves once the socket closed. */
+  async function life(port: number): Promise<void> {
+    const raw = await RawSocket.open(port);
+    await raw.write(clientFrame(OP.close, Buffer.from([0x03, 0xe8])));
+    await raw.ended;
   }
 
   /** Calls of `end()` on a stream already finished or destroyed (each builds an error and drops it) while `fn` runs: a frame parser's (a Writable) or a socket's. */
