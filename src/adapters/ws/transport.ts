@@ -60,8 +60,7 @@ export class BoundWebSocket extends WebSocket {
   transport: WsTransport | undefined = undefined;
 
   override close(code?: number, reason?: string | Buffer): void {
-    quietReceiver(this);
-    this.transport?.quietSocketEnd();
+    this.transport?.quietEnds();
     deferClose(this, code, reason);
   }
 }
@@ -125,8 +124,9 @@ export class WsTransport implements Transport, ConnectionMeta {
     this.maxMessageTime = serving.options.maxMessageTime;
   }
 
-  /** @internal the socket's `end` becomes `quietEnd` (see `quietReceiver`): ws ends it again as the peer's FIN comes, after its own end has finished. */
-  quietSocketEnd(): void {
+  /** @internal the frame parser's and the socket's `end` become `quietEnd` (see `quietReceiver`). */
+  quietEnds(): void {
+    quietReceiver(this.ws);
     (this.socket as Writable).end = quietEnd as Writable['end'];
   }
 
