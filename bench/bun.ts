@@ -24,7 +24,6 @@ import {
   upgradesOf,
   upgradeCostOf,
   upgradeRateHow,
-  cheapestOf,
   UPGRADE_RATE_BUN,
   UPGRADE_HOW,
   withServer,
@@ -161,7 +160,7 @@ export async function run(): Promise<BenchResult[]> {
 async function measure(): Promise<BenchResult[]> {
   const echoes = await bestOf(VARIANTS, ROUNDS, echo);
   const ups = await bestOf(['bun-bare', 'bun-beamsock'] as const, ROUNDS, (v) => upgradesOf(() => startServer(v)));
-  const upCost = await cheapestOf(['bun-bare', 'bun-beamsock'] as const, ROUNDS, (v) => upgradeCostOf(() => startServer(v), UPGRADE_RATE_BUN));
+  const upCost = await bestOf(['bun-bare', 'bun-beamsock'] as const, ROUNDS, (v) => upgradeCostOf(() => startServer(v), UPGRADE_RATE_BUN), 'cheapest');
   const castN = connectionBudget(BROADCAST_CONNECTIONS, 3);
   const cast = await broadcasts(castN);
   const idleN = connectionBudget(IDLE_CONNECTIONS, 1);

@@ -88,15 +88,25 @@ export async function withServerCpu(server: ServerChild, load: (onWindow: (edge:
 /**
  * Measures every variant `rounds` times, the variants taking turns so that load
  * from elsewhere on the machine falls on all of them alike, and keeps each
- * variant's best run (the highest rate).
+ * variant's best run: by default the fastest (the highest rate); with
+ * `'cheapest'`, the least server CPU per operation, for loads at a fixed rate,
+ * whose rates are equal (the cheapest run is the one least disturbed by the rest
+ * of the machine; a NaN reading, see `withServerCpu`, loses to any number).
  */
-export async function bestOf<V extends string>(variants: readonly V[], rounds: number, measureOne: (v: V) => Promise<ServedFigure>): Promise<Record<V, ServedFigure>> {
+export async function bestOf<V extends string>(
+  variants: readonly V[],
+  rounds: number,
+  measureOne: (v: V) => Promise<ServedFigure>,
+  keep: 'fastest' | 'cheapest' = 'fastest',
+): Promise<Record<V, ServedFigure>> {
+  const better = (f: ServedFigure, than: ServedFigure): boolean =>
+    keep === 'fastest' ? f.perSecond > than.perSecond : Number.isNaN(than.serverUsPerOp) || f.serverUsPerOp < than.serverUsPerOp;
   const best = {} as Record<V, ServedFigure>;
   for (let round = 0; round < rounds; round++) {
     for (const v of variants) {
       const f = await measureOne(v);
       const previous = best[v] as ServedFigure | undefined;
-      if (previous === undefined || f.perSecond > previous.perSecond) best[v] = f;
+      if (previous === undefined || better(f, previous)) best[v] = f;
     }
   }
   return best;
@@ -159,22 +169,4 @@ export function upgradeCostOf(start: () => Promise<ServerChild>, rate: number): 
   return withServer(start, (server) =>
     withServerCpu(server, (onWindow) => upgradeLoadAtRate(server.port, { rate, warmupMs: UPGRADE_RATE_WARMUP_MS, measureMs: UPGRADE_MEASURE_MS, onWindow })),
   );
-}
-
-/**
- * Measures every variant `rounds` times, taking turns, and keeps each variant's
- * cheapest run (the least server CPU per operation): at a fixed rate the rates are
- * equal, and the cheapest run is the one least disturbed by the rest of the machine.
- */
-export async function cheapestOf<V extends string>(variants: readonly V[], rounds: number, measureOne: (v: V) => Promise<ServedFigure>): Promise<Record<V, ServedFigure>> {
-  const best = {} as Record<V, ServedFigure>;
-  for (let round = 0; round < rounds; round++) {
-    for (const v of variants) {
-      const f = await measureOne(v);
-      const previous = best[v] as ServedFigure | undefined;
-      // A NaN reading (see withServerCpu) loses to any number.
-      if (previous === undefined || Number.isNaN(previous.serverUsPerOp) || f.serverUsPerOp < previous.serverUsPerOp) best[v] = f;
-    }
-  }
-  return best;
 }

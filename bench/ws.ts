@@ -31,7 +31,6 @@ import {
   upgradesOf,
   upgradeCostOf,
   upgradeRateHow,
-  cheapestOf,
   UPGRADE_RATE_WS,
   UPGRADE_HOW,
   withServer,
@@ -185,7 +184,7 @@ export async function run(): Promise<BenchResult[]> {
 async function measure(): Promise<BenchResult[]> {
   const echoes = await bestOf(['bare-ws', 'corked-ws', 'beamsock'], ROUNDS, echo);
   const ups = await bestOf(['bare-ws', 'beamsock'], ROUNDS, upgrades);
-  const upCost = await cheapestOf(['bare-ws', 'beamsock'], ROUNDS, (v) => upgradeCostOf(() => startServer(v), UPGRADE_RATE_WS));
+  const upCost = await bestOf(['bare-ws', 'beamsock'], ROUNDS, (v) => upgradeCostOf(() => startServer(v), UPGRADE_RATE_WS), 'cheapest');
   const idleN = connectionBudget(IDLE_CONNECTIONS, 1);
   const bareIdle = await idleOf('bare-ws', idleN);
   const beamIdle = await idleOf('beamsock', idleN);
