@@ -11,7 +11,13 @@ const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const MASK = [0x37, 0xfa, 0x21, 0x3d] as const;
 const HEADER_END = Buffer.from('\r\n\r\n');
 
-function upgradeRequest(port: number): Buffer {
+/**
+ * The upgrade request the load client sends to 127.0.0.1:`port`, built once per load.
+ *
+ * @example
+ * await oneLife(port, upgradeRequest(port));
+ */
+export function upgradeRequest(port: number): Buffer {
   return Buffer.from(
     `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
       `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`,
@@ -299,8 +305,14 @@ export interface UpgradeLoadOptions extends LoadWindow {
   readonly concurrency: number;
 }
 
-/** One full WebSocket life: connect, upgrade, send a close frame, wait until the server has closed the TCP connection. */
-async function oneLife(port: number, request: Buffer): Promise<void> {
+/**
+ * One full WebSocket life: connect, upgrade, send a close frame, wait until the
+ * server has closed the TCP connection. Rejects if the upgrade is refused.
+ *
+ * @example
+ * await oneLife(port, upgradeRequest(port));
+ */
+export async function oneLife(port: number, request: Buffer): Promise<void> {
   const { socket } = await upgraded(port, request);
   await new Promise<void>((resolve, reject) => {
     socket.on('error', reject);

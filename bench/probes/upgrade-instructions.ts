@@ -16,9 +16,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { oneLife, upgradeRequest } from '../load-client.js';
 import { ServerChild } from '../servers/server-child.js';
 import { parseServer } from './servers.js';
 
@@ -32,33 +32,12 @@ const { values, positionals } = parseArgs({
   },
 });
 
-const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
-/** A masked close frame with code 1000. */
-const CLOSE = Buffer.from([0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2]);
-
-/** Connect, upgrade, close frame, until the server closes TCP. */
-function life(port: number, request: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
-    let upgraded = false;
-    s.on('data', (chunk: Buffer) => {
-      if (!upgraded && chunk.includes('\r\n\r\n')) {
-        upgraded = true;
-        s.write(CLOSE);
-      }
-    });
-    s.on('error', reject);
-    s.on('close', () => resolve());
-    s.once('connect', () => s.write(request));
-  });
-}
-
 async function lives(port: number, n: number): Promise<void> {
-  const request = Buffer.from(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`);
+  const request = upgradeRequest(port);
   let left = n;
   await Promise.all(
     Array.from({ length: Number(values.concurrency) }, async () => {
-      while (left-- > 0) await life(port, request);
+      while (left-- > 0) await oneLife(port, request);
     }),
   );
 }
