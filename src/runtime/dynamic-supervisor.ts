@@ -308,8 +308,9 @@ export function prepareChildSpec(spec: DynamicChildSpec): NormalizedSpec {
  * links it from inside), as if `startChild` had started it; `spec` should say
  * `restart: 'temporary'`, since its `start` is never called. A cast, not a call:
  * nothing waits; when the supervisor is at `maxChildren` it runs `refused(pid)`
- * (inside the supervisor) instead: one function may serve every adopted child. One spec may serve every adopted child. A process that
- * has already exited when the supervisor gets to it is skipped without a report.
+ * (inside the supervisor) instead. One spec and one `refused` may serve every
+ * adopted child. A process that has already exited when the supervisor gets to it
+ * is skipped without a report.
  */
 export function adoptChild(sup: Pid | string, pid: Pid, spec: NormalizedSpec, refused: (pid: Pid) => void): void {
   cast(sup, new Adopt(pid, spec, refused));
