@@ -361,13 +361,24 @@ export interface UpgradeRateOptions extends LoadWindow {
 /** Lives a rate load lets run at once; a server this far behind is not keeping up with the rate. */
 const RATE_MAX_IN_FLIGHT = 512;
 
+/** What `upgradeLoadAtRate` rejects with when the server (or this client) cannot keep up with the offered rate. */
+export class FellBehind extends Error {
+  constructor(
+    readonly port: number,
+    readonly rate: number,
+  ) {
+    super(`127.0.0.1:${port} fell behind ${rate} upgrades/s (${RATE_MAX_IN_FLIGHT} in flight)`);
+    this.name = 'FellBehind';
+  }
+}
+
 /**
  * Completed WebSocket lives per second against 127.0.0.1:`port` when `rate` are
  * started each second, every 10 ms a batch (an open loop: a slow server does not
  * slow the offer). Below every server's capacity, all servers do the same work
  * under the same client, so the server CPU per life compares servers without the
  * scheduling effects of a saturated 2-core machine. Rejects when a life fails, or
- * when `RATE_MAX_IN_FLIGHT` are in flight (the server cannot keep up).
+ * with `FellBehind` when `RATE_MAX_IN_FLIGHT` are in flight (the server cannot keep up).
  *
  * @example
  * const { perSecond } = await upgradeLoadAtRate(port, { rate: 2000, warmupMs: 1000, measureMs: 3000 });
@@ -384,7 +395,7 @@ export async function upgradeLoadAtRate(port: number, o: UpgradeRateOptions): Pr
     due = Math.floor(((performance.now() - started) / 1000) * o.rate);
     for (; launched < due && failed === undefined; launched++) {
       if (inFlight >= RATE_MAX_IN_FLIGHT) {
-        failed = new Error(`127.0.0.1:${port} fell behind ${o.rate} upgrades/s (${RATE_MAX_IN_FLIGHT} in flight)`);
+        failed = new FellBehind(port, o.rate);
         break;
       }
       inFlight++;

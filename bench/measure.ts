@@ -3,7 +3,7 @@
  * length of a measurement, reading its CPU over a load window, keeping each
  * variant's best run, and idle memory per connection.
  */
-import { upgradeLoad, upgradeLoadAtRate, withClients, type LoadFigure } from './load-client.js';
+import { FellBehind, upgradeLoad, upgradeLoadAtRate, withClients, type LoadFigure } from './load-client.js';
 import type { ServerChild } from './servers/server-child.js';
 
 // The load shapes the issues name, the same for every server measured.
@@ -145,7 +145,7 @@ export function upgradesOf(start: () => Promise<ServerChild>): Promise<ServedFig
   );
 }
 
-/** Offered upgrade rates for the CPU-per-upgrade rows: below every server's capacity here. */
+/** Offered upgrade rates for the CPU-per-upgrade rows: below every server's capacity here (see `upgradeCostsOf` for a slower machine). */
 export const UPGRADE_RATE_WS = 2000;
 export const UPGRADE_RATE_BUN = 5000;
 /** Warm-up before a rate load's window: longer than a saturated one's, as fewer upgrades warm the JIT. */
@@ -169,4 +169,31 @@ export function upgradeCostOf(start: () => Promise<ServerChild>, rate: number): 
   return withServer(start, (server) =>
     withServerCpu(server, (onWindow) => upgradeLoadAtRate(server.port, { rate, warmupMs: UPGRADE_RATE_WARMUP_MS, measureMs: UPGRADE_MEASURE_MS, onWindow })),
   );
+}
+
+/** Each variant's cheapest CPU per upgrade at one offered rate, and that rate. */
+export interface UpgradeCosts<V extends string> {
+  readonly rate: number;
+  readonly figures: Record<V, ServedFigure>;
+}
+
+/**
+ * Every variant's server CPU per upgrade at `rate` (the cheapest of `ROUNDS`
+ * runs, taking turns; see `upgradeCostOf`). When any server, or the load
+ * client, cannot keep up with the rate (a slower or busier machine than the
+ * one the rate was chosen on), every variant is measured again at three
+ * quarters of it, so the figures beside each other always share one rate.
+ *
+ * @example
+ * const { rate, figures } = await upgradeCostsOf(['bare-ws', 'beamsock'], (v) => startServer(v), UPGRADE_RATE_WS);
+ */
+export async function upgradeCostsOf<V extends string>(variants: readonly V[], start: (v: V) => Promise<ServerChild>, rate: number): Promise<UpgradeCosts<V>> {
+  for (let r = rate; ; r = Math.floor((r * 0.75) / 100) * 100) {
+    try {
+      return { rate: r, figures: await bestOf(variants, ROUNDS, (v) => upgradeCostOf(() => start(v), r), 'cheapest') };
+    } catch (err) {
+      if (!(err instanceof FellBehind) || r <= 500) throw err;
+      console.error(`${err.message}: measuring every server again at ${Math.floor((r * 0.75) / 100) * 100}/s`);
+    }
+  }
 }
