@@ -25,6 +25,8 @@ import {
   upgradeCostsOf,
   upgradeRateHow,
   UPGRADE_RATE_BUN,
+  UPGRADE_RATE_WARMUP_BUN_MS,
+  threadsNote,
   UPGRADE_HOW,
   withServer,
   withServerCpu,
@@ -160,7 +162,7 @@ export async function run(): Promise<BenchResult[]> {
 async function measure(): Promise<BenchResult[]> {
   const echoes = await bestOf(VARIANTS, ROUNDS, echo);
   const ups = await bestOf(['bun-bare', 'bun-beamsock'] as const, ROUNDS, (v) => upgradesOf(() => startServer(v)));
-  const { rate: upRate, figures: upCost } = await upgradeCostsOf(['bun-bare', 'bun-beamsock'] as const, startServer, UPGRADE_RATE_BUN);
+  const { rate: upRate, figures: upCost } = await upgradeCostsOf(['bun-bare', 'bun-beamsock'] as const, startServer, UPGRADE_RATE_BUN, UPGRADE_RATE_WARMUP_BUN_MS);
   const castN = connectionBudget(BROADCAST_CONNECTIONS, 3);
   const cast = await broadcasts(castN);
   const idleN = connectionBudget(IDLE_CONNECTIONS, 1);
@@ -227,7 +229,10 @@ async function measure(): Promise<BenchResult[]> {
       unit: 'us',
       baseline: { label: bare, value: upCost['bun-bare'].serverUsPerOp },
       target: { ratioAtMost: 1.1 },
-      note: `${upgradeRateHow(upRate)}; completed ${upCost['bun-beamsock'].perSecond.toFixed(0)}/s (bare Bun ${upCost['bun-bare'].perSecond.toFixed(0)}/s)`,
+      note:
+        `${upgradeRateHow(upRate, UPGRADE_RATE_WARMUP_BUN_MS)}; completed ${upCost['bun-beamsock'].perSecond.toFixed(0)}/s (bare Bun ${upCost['bun-bare'].perSecond.toFixed(0)}/s); ` +
+        `${threadsNote(upCost['bun-beamsock'].threads)} (bare Bun: ${threadsNote(upCost['bun-bare'].threads)}); the other threads are JavaScriptCore's, ` +
+        'mostly making fresh heap blocks resident and handing freed ones back (JSCWarmUp, mi-scavenger), which grows with what JavaScript allocates per connection',
     },
     {
       name: `broadcast ${BROADCAST_BYTES} B to ${castN.toLocaleString('en-US')} conns, beamsock fastlane on Bun`,

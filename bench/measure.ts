@@ -3,6 +3,7 @@
  * length of a measurement, reading its CPU over a load window, keeping each
  * variant's best run, and idle memory per connection.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { FellBehind, upgradeLoad, upgradeLoadAtRate, withClients, type LoadFigure } from './load-client.js';
 import type { ServerChild } from './servers/server-child.js';
 
@@ -33,6 +34,35 @@ export interface ServedFigure extends LoadFigure {
   readonly serverCpu: number;
   /** Server CPU microseconds per operation (round trip, upgrade). */
   readonly serverUsPerOp: number;
+  /** The same split by thread, where the load read it (Linux): the event loop's, and every other thread's (JIT, GC, the allocator's). */
+  readonly threads?: ThreadSplit;
+}
+
+/** Server CPU microseconds per operation on its main thread and on its others. */
+export interface ThreadSplit {
+  readonly mainUs: number;
+  readonly otherUs: number;
+}
+
+/** CPU nanoseconds so far of process `pid`'s main thread and of its other threads, from Linux's `/proc`; undefined elsewhere. */
+export function threadCpuNs(pid: number): { readonly main: number; readonly other: number } | undefined {
+  let main = 0;
+  let other = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      if (Number(tid) === pid) main += ns;
+      else other += ns;
+    }
+  } catch {
+    return undefined;
+  }
+  return { main, other };
+}
+
+/** `main 61.2 + other threads 4.1 µs` */
+export function threadsNote(t: ThreadSplit | undefined): string {
+  return t === undefined ? 'not read here' : `main thread ${t.mainUs.toFixed(1)} + other threads ${t.otherUs.toFixed(1)} µs`;
 }
 
 /** Idle memory per connection. */
@@ -150,12 +180,18 @@ export const UPGRADE_RATE_WS = 2000;
 export const UPGRADE_RATE_BUN = 5000;
 /** Warm-up before a rate load's window: longer than a saturated one's, as fewer upgrades warm the JIT. */
 export const UPGRADE_RATE_WARMUP_MS = 2000;
+/**
+ * The same on Bun: JavaScriptCore tiers code up later than V8 does. At 3,000/s
+ * after 2 s, its JIT threads still spent 17 µs per beamsock upgrade compiling
+ * (0.2 µs on bare Bun, whose JavaScript is a few lines); after 5 s, 1.5 µs.
+ */
+export const UPGRADE_RATE_WARMUP_BUN_MS = 8000;
 
 /** How the rate rows were measured, for their notes. */
-export function upgradeRateHow(rate: number): string {
+export function upgradeRateHow(rate: number, warmupMs = UPGRADE_RATE_WARMUP_MS): string {
   return (
     `${rate.toLocaleString('en-US')} upgrades/s offered (an open loop, below every server's capacity), connect, upgrade, masked close frame, ` +
-    `TCP close; server process.cpuUsage over ${UPGRADE_MEASURE_MS / 1000} s after ${UPGRADE_RATE_WARMUP_MS / 1000} s, the lower of ${ROUNDS} runs per server, taking turns`
+    `TCP close; server process.cpuUsage over ${UPGRADE_MEASURE_MS / 1000} s after ${warmupMs / 1000} s, the lower of ${ROUNDS} runs per server, taking turns`
   );
 }
 
@@ -165,10 +201,26 @@ export function upgradeRateHow(rate: number): string {
  * @example
  * const { serverUsPerOp } = await upgradeCostOf(() => startServer('bare-ws'), UPGRADE_RATE_WS);
  */
-export function upgradeCostOf(start: () => Promise<ServerChild>, rate: number): Promise<ServedFigure> {
-  return withServer(start, (server) =>
-    withServerCpu(server, (onWindow) => upgradeLoadAtRate(server.port, { rate, warmupMs: UPGRADE_RATE_WARMUP_MS, measureMs: UPGRADE_MEASURE_MS, onWindow })),
-  );
+export function upgradeCostOf(start: () => Promise<ServerChild>, rate: number, warmupMs = UPGRADE_RATE_WARMUP_MS): Promise<ServedFigure> {
+  return withServer(start, async (server) => {
+    let first: ReturnType<typeof threadCpuNs>;
+    let last: ReturnType<typeof threadCpuNs>;
+    const f = await withServerCpu(server, (onWindow) =>
+      upgradeLoadAtRate(server.port, {
+        rate,
+        warmupMs,
+        measureMs: UPGRADE_MEASURE_MS,
+        onWindow: (edge) => {
+          if (edge === 'start') first = threadCpuNs(server.pid);
+          else last = threadCpuNs(server.pid);
+          onWindow(edge);
+        },
+      }),
+    );
+    if (first === undefined || last === undefined || f.perSecond === 0) return f;
+    const ops = (f.perSecond * f.ms) / 1000;
+    return { ...f, threads: { mainUs: (last.main - first.main) / 1000 / ops, otherUs: (last.other - first.other) / 1000 / ops } };
+  });
 }
 
 /** Each variant's cheapest CPU per upgrade at one offered rate, and that rate. */
@@ -187,10 +239,15 @@ export interface UpgradeCosts<V extends string> {
  * @example
  * const { rate, figures } = await upgradeCostsOf(['bare-ws', 'beamsock'], (v) => startServer(v), UPGRADE_RATE_WS);
  */
-export async function upgradeCostsOf<V extends string>(variants: readonly V[], start: (v: V) => Promise<ServerChild>, rate: number): Promise<UpgradeCosts<V>> {
+export async function upgradeCostsOf<V extends string>(
+  variants: readonly V[],
+  start: (v: V) => Promise<ServerChild>,
+  rate: number,
+  warmupMs = UPGRADE_RATE_WARMUP_MS,
+): Promise<UpgradeCosts<V>> {
   for (let r = rate; ; r = Math.floor((r * 0.75) / 100) * 100) {
     try {
-      return { rate: r, figures: await bestOf(variants, ROUNDS, (v) => upgradeCostOf(() => start(v), r), 'cheapest') };
+      return { rate: r, figures: await bestOf(variants, ROUNDS, (v) => upgradeCostOf(() => start(v), r, warmupMs), 'cheapest') };
     } catch (err) {
       if (!(err instanceof FellBehind) || r <= 500) throw err;
       console.error(`${err.message}: measuring every server again at ${Math.floor((r * 0.75) / 100) * 100}/s`);

@@ -32,6 +32,7 @@ import {
   upgradeCostsOf,
   upgradeRateHow,
   UPGRADE_RATE_WS,
+  threadsNote,
   UPGRADE_HOW,
   withServer,
   withServerCpu,
@@ -257,7 +258,9 @@ async function measure(): Promise<BenchResult[]> {
       unit: 'us',
       baseline: { label: bare, value: upCost['bare-ws'].serverUsPerOp },
       target: { ratioAtMost: 1.1 },
-      note: `${upgradeRateHow(upRate)}; completed ${upCost.beamsock.perSecond.toFixed(0)}/s (bare ws ${upCost['bare-ws'].perSecond.toFixed(0)}/s)`,
+      note:
+        `${upgradeRateHow(upRate)}; completed ${upCost.beamsock.perSecond.toFixed(0)}/s (bare ws ${upCost['bare-ws'].perSecond.toFixed(0)}/s); ` +
+        `${threadsNote(upCost.beamsock.threads)} (bare ws: ${threadsNote(upCost['bare-ws'].threads)})`,
     },
     {
       name: 'idle connection heap, beamsock',
