@@ -63,8 +63,8 @@ interface StallFigure {
   /** Server CPU ms over the same. */
   readonly cpuMs: number;
   /** The server's longest gap between two turns of its event loop, quiet and through the burst (see control.ts). */
-  readonly quietStall: { readonly cpu: number; readonly wall: number };
-  readonly burstStall: { readonly cpu: number; readonly wall: number };
+  readonly quietStall: Stalls;
+  readonly burstStall: Stalls;
 }
 
 async function stallOf(variant: Variant, idle: number): Promise<StallFigure> {
@@ -103,8 +103,21 @@ async function stallOf(variant: Variant, idle: number): Promise<StallFigure> {
   );
 }
 
-function stallsOf(r: ControlReply): { cpu: number; wall: number } {
-  return { cpu: r.stallCpuMs as number, wall: r.stallWallMs as number };
+/** The server's longest event-loop gaps over a span, and its garbage collector's pauses (see control.ts). */
+interface Stalls {
+  readonly cpu: number;
+  readonly wall: number;
+  readonly gcCount: number;
+  readonly gcMaxMs: number;
+  readonly gcTotalMs: number;
+}
+
+function stallsOf(r: ControlReply): Stalls {
+  return { cpu: r.stallCpuMs as number, wall: r.stallWallMs as number, gcCount: r.gcCount ?? 0, gcMaxMs: r.gcMaxMs ?? 0, gcTotalMs: r.gcTotalMs ?? 0 };
+}
+
+function gcOf(s: Stalls): string {
+  return `${s.gcCount} GC pauses, the longest ${ms(s.gcMaxMs)}, ${ms(s.gcTotalMs)} in all`;
 }
 
 /** Waits until only the latency client's connection is left, polling often enough to time the closes. */
@@ -167,7 +180,9 @@ export async function run(): Promise<BenchResult[]> {
         baseline: { label: 'quiet', value: f.quietStall.cpu },
         note:
           `server CPU time between two runs of a 1 ms interval timer, the longest (it does not grow when other processes take the core, ` +
-          `as wall-clock latency does on this busy machine); in wall-clock time ${ms(f.burstStall.wall)} (quiet ${ms(f.quietStall.wall)})`,
+          `as wall-clock latency does on this busy machine); in wall-clock time ${ms(f.burstStall.wall)} (quiet ${ms(f.quietStall.wall)}); ` +
+          `through the burst V8 made ${gcOf(f.burstStall)} (quiet: ${gcOf(f.quietStall)}): ` +
+          `young-generation collections of a heap holding 10,000 connections, which the closes' garbage brings on, and each delays every echo sent meanwhile`,
       });
     }
     rows.push({

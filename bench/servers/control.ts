@@ -14,13 +14,15 @@
  *   server spent between two runs of a 1 ms interval timer since the previous `stalls`
  *   (the first call starts the timer): how long its event loop could not reach a
  *   timer or a socket. The CPU figure does not grow when other processes take the core.
+ *   Also `{gcCount, gcMaxMs, gcTotalMs}`: the garbage collector's pauses over the same span.
  * - `{cmd:'exit'}`: exits, so `--cpu-prof` can write its profile.
  *
  * Without a parent (the channel closes) the child exits too.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PerformanceObserver } from 'node:perf_hooks';
 
 /** What a server program plugs into the control channel. */
 export interface ServerHooks {
@@ -61,6 +63,10 @@ export interface ControlReply {
   /** For `stalls`: the longest gap between two timer runs, in CPU ms and in wall-clock ms. */
   readonly stallCpuMs?: number;
   readonly stallWallMs?: number;
+  /** For `stalls`: the garbage collector's pauses over the same span (Node's `gc` performance entries): how many, the longest and their sum, in ms. */
+  readonly gcCount?: number;
+  readonly gcMaxMs?: number;
+  readonly gcTotalMs?: number;
   readonly error?: string;
 }
 
@@ -80,14 +86,29 @@ function gc(): void {
   globalThis.gc();
 }
 
-/** The longest gaps between two runs of the stall meter's timer since it was last read. */
-const stalls = { cpu: 0, wall: 0, timer: undefined as NodeJS.Timeout | undefined };
+/** The longest gaps between two runs of the stall meter's timer since it was last read, and the garbage collector's pauses. */
+const stalls = { cpu: 0, wall: 0, gcCount: 0, gcMax: 0, gcTotal: 0, timer: undefined as NodeJS.Timeout | undefined };
 
-function readStalls(): { stallCpuMs: number; stallWallMs: number } {
-  const figures = { stallCpuMs: stalls.cpu, stallWallMs: stalls.wall };
+function readStalls(): Pick<ControlReply, 'stallCpuMs' | 'stallWallMs' | 'gcCount' | 'gcMaxMs' | 'gcTotalMs'> {
+  const figures = { stallCpuMs: stalls.cpu, stallWallMs: stalls.wall, gcCount: stalls.gcCount, gcMaxMs: stalls.gcMax, gcTotalMs: stalls.gcTotal };
   stalls.cpu = 0;
   stalls.wall = 0;
+  stalls.gcCount = 0;
+  stalls.gcMax = 0;
+  stalls.gcTotal = 0;
   if (stalls.timer === undefined) {
+    // Bun has no 'gc' entries; its figures stay 0.
+    try {
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          stalls.gcCount++;
+          stalls.gcMax = Math.max(stalls.gcMax, e.duration);
+          stalls.gcTotal += e.duration;
+        }
+      }).observe({ entryTypes: ['gc'] });
+    } catch {
+      // no gc entries here
+    }
     let cpu = cpuMs();
     let wall = performance.now();
     stalls.timer = setInterval(() => {
@@ -113,7 +134,11 @@ async function answer(req: ControlRequest, hooks: ServerHooks): Promise<Omit<Con
     }
     case 'cpu':
       // Under --cpu-prof, the edges of a measurement window on the profile's clock (µs), for scripts that read one window.
-      if (process.env['BEAMSOCK_BENCH_CPU_PROF'] !== undefined) appendFileSync(`${process.env['BEAMSOCK_BENCH_CPU_PROF']}/window-${process.pid}.txt`, `${process.hrtime.bigint() / 1000n}\n`);
+      if (process.env['BEAMSOCK_BENCH_CPU_PROF'] !== undefined) {
+        // Node makes the profile's directory only when it writes the profile, at exit.
+        mkdirSync(process.env['BEAMSOCK_BENCH_CPU_PROF'], { recursive: true });
+        appendFileSync(`${process.env['BEAMSOCK_BENCH_CPU_PROF']}/window-${process.pid}.txt`, `${process.hrtime.bigint() / 1000n}\n`);
+      }
       return { cpuMs: hooks.cpuMs === undefined ? cpuMs() : await hooks.cpuMs() };
     case 'count':
       await hooks.settle?.();
