@@ -10,7 +10,9 @@
  * - `headers`: response headers given to `server.upgrade` (beamsock's empty subprotocol);
  * - `addr`: the peer's address read at `open`;
  * - `handlers`: `drain`, `ping` and `pong` handlers (Bun calls into JavaScript for each);
- * - `opts`: the `websocket` settings beamsock gives Bun.
+ * - `opts`: the `websocket` settings beamsock gives Bun;
+ * - `strings`: 16 short-lived strings, as many as `validate` makes, but nothing else: what any
+ *   garbage made at upgrade time costs an idle connection in RSS (see `probes/idle.ts`).
  *
  *   node --conditions=beamsock-source --import tsx bench/probes/upgrade-threads.ts --rate 5000 \
  *     bun-bare bun-ablate:validate:path:ext:data:headers bun-ablate:addr:handlers:opts:data bun-beamsock
@@ -33,12 +35,17 @@ interface Upgrader {
 const has = (piece: string): boolean => process.argv.includes(piece);
 const HEADERS = Object.freeze({ 'Sec-WebSocket-Protocol': '' });
 let open = 0;
+// Where the `strings` piece leaves its garbage (the length keeps it from being optimized away).
+let sinkLength = 0;
 
 const server = Bun.serve({
   port: 0,
   hostname: '127.0.0.1',
   fetch: (req: Request, s: Upgrader) => {
     if (has('validate') && !validateUpgrade(fromFetchRequest(req)).ok) return new Response('not an upgrade', { status: 400 });
+    if (has('strings')) {
+      for (let i = 0; i < 16; i++) sinkLength += `${req.method}:${i}:${open}`.length;
+    }
     const data: { path?: string } = {};
     if (has('path')) data.path = pathOf(req.url);
     if (has('ext')) req.headers.get('sec-websocket-extensions');
