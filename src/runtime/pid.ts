@@ -88,10 +88,15 @@ class WeakTable<K, T extends object> {
     return this.map.get(key)?.deref();
   }
 
+  private readonly sweepOne = (ref: WeakRef<T>, key: K): void => {
+    if (ref.deref() === undefined) this.map.delete(key);
+  };
+
   set(key: K, value: T): void {
     this.map.set(key, new WeakRef(value));
     if (this.map.size >= this.sweepAt) {
-      for (const [k, ref] of this.map) if (ref.deref() === undefined) this.map.delete(k);
+      // forEach, not for-of: an entry array per entry was most of what interning a pid allocated.
+      this.map.forEach(this.sweepOne);
       this.sweepAt = Math.max(1024, this.map.size * 2);
     }
   }

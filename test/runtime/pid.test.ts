@@ -96,6 +96,21 @@ describe('Pid', () => {
     expect(Pid.from(pid.toJSON())).toBe(pid);
   });
 
+  it('keeps dead pids that are still held the same objects when the table of dead pids is swept', async () => {
+    // 5,000 exits sweep the table (it is swept whenever it has doubled, from 1,024 entries).
+    const held: Pid[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const pid = spawn(() => {});
+      if (i % 100 === 0) held.push(pid);
+      exit(pid, 'kill');
+    }
+    await idle();
+    for (const pid of held) {
+      expect(Pid.from({ node: pid.node, serial: pid.serial })).toBe(pid);
+      expect(Pid.parse(String(pid))).toBe(pid);
+    }
+  });
+
   it('returns one object per remote node and serial', () => {
     const a = Pid.from({ node: 'other@host', serial: 7 });
     const b = Pid.from({ node: 'other@host', serial: 7 });
