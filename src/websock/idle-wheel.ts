@@ -12,6 +12,11 @@
  * closing them all in one go would queue every close ahead of the next socket
  * read, and their peers' answers would come back together, so a busy connection
  * would wait for all of them. 10,000 idling out together close over 2.5 s.
+ *
+ * When its last connection goes, a wheel stops at its next tick rather than at
+ * once, so that a server whose connections come and go one at a time (its count
+ * often at 0) keeps one wheel and one interval instead of making both again for
+ * each connection; the interval is unref'd either way.
  */
 import { queuedRuns } from '../runtime/scheduler.js';
 
@@ -44,7 +49,7 @@ export interface IdleWatched {
  * const wheel = IdleWheel.for(60_000);
  * wheel.add(conn);            // conn.idleTick(wheel) every 7.5 s from now on
  * if (wheel.expired(ticks)) close();
- * wheel.delete(conn);         // the last one out stops the timer
+ * wheel.delete(conn);         // the next tick with none left stops the timer
  */
 export class IdleWheel {
   private static readonly wheels = new Map<number, IdleWheel>();
@@ -91,14 +96,20 @@ export class IdleWheel {
 
   delete(watched: IdleWatched): void {
     this.watched.delete(watched);
-    if (this.watched.size === 0 && this.timer !== undefined) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-      IdleWheel.wheels.delete(this.timeout);
-    }
+  }
+
+  /** True while its interval runs: from its first connection until a tick finds it has none. */
+  get running(): boolean {
+    return this.timer !== undefined;
   }
 
   private tick(): void {
+    if (this.watched.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+      IdleWheel.wheels.delete(this.timeout);
+      return;
+    }
     for (const w of this.watched) if (w.idleTick(this)) this.due.push(w);
     if (!this.releasing && this.dueAt < this.due.length) this.release();
   }

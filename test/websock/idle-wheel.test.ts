@@ -44,3 +44,28 @@ describe('IdleWheel', () => {
     expect([...turnsOf].sort((a, b) => a - b)).toEqual(turnsOf);
   });
 });
+
+describe('IdleWheel lifetime', () => {
+  const quiet: IdleWatched = { idleTick: () => false, idleOut: () => undefined };
+
+  it('keeps its wheel and interval when its last connection goes, and stops at the next tick with none', async () => {
+    const wheel = IdleWheel.for(40);
+    wheel.add(quiet);
+    expect(wheel.running).toBe(true);
+    wheel.delete(quiet);
+    // A connection coming back before the next tick finds the same wheel, still running.
+    expect(IdleWheel.for(40)).toBe(wheel);
+    expect(wheel.running).toBe(true);
+    const again: IdleWatched = { idleTick: () => false, idleOut: () => undefined };
+    wheel.add(again);
+    wheel.delete(again);
+    // The tick (every 10 ms for a 40 ms timeout) that finds it empty stops it and forgets it.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(wheel.running).toBe(false);
+    const next = IdleWheel.for(40);
+    expect(next).not.toBe(wheel);
+    next.add(quiet);
+    expect(next.running).toBe(true);
+    next.delete(quiet);
+  });
+});
