@@ -10,8 +10,10 @@
  *   queued and handled from `setImmediate`; on `ws` also made a string, written as one
  *   frame, with an `AsyncLocalStorage` in use; `bench/servers/bare-ws.ts`, `bun-bare.ts`).
  * - broadcast of 64 bytes to 1,000, 5,000 and 20,000 connections (as many as the fd
- *   limit allows): bare `ws`'s naive loop and a pre-framed write to each socket;
- *   beamsock's fastlane, PubSub without the fastlane and a `send` to each pid;
+ *   limit allows): bare `ws`'s naive loop, a pre-framed write to each socket, and
+ *   the message queued for each connection and written from `setImmediate` (the floor
+ *   under the next two); beamsock's fastlane, PubSub without the fastlane and a `send`
+ *   to each pid;
  *   Bun's `server.publish` and beamsock's fastlane on Bun. One server at a time holds
  *   the connections (the client side of two would pass the fd limit); its ways of
  *   broadcasting take turns.
@@ -136,6 +138,7 @@ const CASTS: readonly { readonly server: Server; readonly modes: readonly (reado
     modes: [
       ['naive', 'ws naive loop'],
       ['preframed', 'ws pre-framed writes'],
+      ['hop', 'ws hop to each connection'],
     ],
   },
   {
@@ -175,6 +178,7 @@ async function castAt(count: number): Promise<Map<string, BroadcastFigure>> {
 
 function castRows(count: number, wanted: number, f: ReadonlyMap<string, BroadcastFigure>): BenchResult[] {
   const naive = f.get('ws naive loop') as BroadcastFigure;
+  const hop = f.get('ws hop to each connection') as BroadcastFigure;
   const publish = f.get('Bun server.publish') as BroadcastFigure;
   const n = budgetLabel(count, wanted);
   const rows: BenchResult[] = [];
@@ -184,7 +188,9 @@ function castRows(count: number, wanted: number, f: ReadonlyMap<string, Broadcas
     'beamsock send to each pid': { ratioAtMost: 1 },
     'beamsock fastlane on Bun': { ratioAtMost: 1 },
   };
-  for (const label of ['ws pre-framed writes', 'beamsock PubSub fastlane', 'beamsock PubSub, default dispatcher', 'beamsock send to each pid', 'beamsock fastlane on Bun']) {
+  // Through each connection's process: beside the floor of any such broadcast too, bare ws handing the message to each connection's queue.
+  const throughProcesses = new Set(['beamsock PubSub, default dispatcher', 'beamsock send to each pid']);
+  for (const label of ['ws pre-framed writes', 'ws hop to each connection', 'beamsock PubSub fastlane', 'beamsock PubSub, default dispatcher', 'beamsock send to each pid', 'beamsock fastlane on Bun']) {
     const x = f.get(label) as BroadcastFigure;
     const base = label.endsWith('on Bun') ? (['Bun server.publish', publish] as const) : (['ws naive loop', naive] as const);
     const target = targets[label];
@@ -196,7 +202,10 @@ function castRows(count: number, wanted: number, f: ReadonlyMap<string, Broadcas
       ...(target === undefined ? {} : { target }),
       note:
         `until the last client has it; median of ${BROADCASTS} after ${BROADCAST_WARMUP} warm-up; server CPU ${x.serverCpuMs.toFixed(1)} ms per broadcast ` +
-        `(${base[0]}: ${base[1].serverCpuMs.toFixed(1)} ms), server wall ${x.serverWallMs.toFixed(1)} ms (${base[1].serverWallMs.toFixed(1)} ms)`,
+        `(${base[0]}: ${base[1].serverCpuMs.toFixed(1)} ms), server wall ${x.serverWallMs.toFixed(1)} ms (${base[1].serverWallMs.toFixed(1)} ms)` +
+        (throughProcesses.has(label)
+          ? `; ${(x.ms / hop.ms).toFixed(2)}x the time and ${(x.serverCpuMs / hop.serverCpuMs).toFixed(2)}x the server CPU of its floor, ws hop to each connection (${hop.ms.toFixed(1)} ms, ${hop.serverCpuMs.toFixed(1)} ms CPU)`
+          : ''),
     });
   }
   return rows;
