@@ -69,6 +69,15 @@ const BINARY_META = Object.freeze({ opcode: 'binary' as const });
 const PING_META = Object.freeze({ opcode: 'ping' as const });
 const PONG_META = Object.freeze({ opcode: 'pong' as const });
 
+// A connection's booleans (`Connection.bits`).
+const DONE = 1;
+const DEFLATE = 2;
+const USER_PAUSED = 4;
+const FLOW_PAUSED = 8;
+const OUT_PAUSED = 16;
+const STARTED = 32;
+const IDLE_QUEUED = 64;
+
 const TEXT = 0;
 const BINARY = 1;
 const PING = 2;
@@ -112,16 +121,13 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   /** The handler's state; until `init` has run, `init`'s args (see `start`), which saves a field per connection. */
   private state: S;
   private out: (Frame | Outbound)[] | null = null;
-  private done = false;
-  private deflate = true;
-  private userPaused = false;
-  private flowPaused = false;
-  /** Reading stopped because more than `highWaterMark` outbound bytes wait unwritten. */
-  private outPaused = false;
+  /**
+   * Its seven booleans, one bit each (see the accessors below): one field instead of
+   * seven, 48 bytes less a connection on V8 and 64 on JavaScriptCore.
+   */
+  private bits = DEFLATE;
   /** Payload bytes (string length for text) in `out`: past `highWaterMark` they are written before the slice ends. */
   private outBytes = 0;
-  /** Unwritten outbound bytes over this (the lower of the high-water mark and the limit) are looked at; Infinity when neither is set. */
-  private readonly watchOver: number;
   /** Inbound messages in the mailbox, not yet handled: never more than `activeN`. */
   private pending = 0;
   /**
@@ -131,12 +137,9 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
    */
   private held: (SocketEvent | undefined)[] | null = null;
   private heldAt = 0;
-  /** init has returned (its result applied): until then there is no state for terminate. */
-  private started = false;
   /** Idle-wheel ticks since the last inbound data: reset by data, counted by the wheel. */
   private idleTicks = 0;
   private idleWheel: IdleWheel | undefined;
-  private idleQueued = false;
   private timeout: number;
   private shutdownReason: ExitReason | undefined;
   private refusal: { code: number; why: string } | undefined;
@@ -154,7 +157,6 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   ) {
     this.state = args as S;
     this.timeout = settings.timeout;
-    this.watchOver = Math.min(settings.highWaterMark, settings.maxBufferedAmount);
     this.stats = frameStats();
     // The process runs `start` first, as its init: no closure per connection.
     this.proc = procOf(spawnOwned(this, spawnOptions(settings))) as Proc;
@@ -165,6 +167,63 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   /** The connection's process. */
   get pid(): Pid {
     return this.proc.pid;
+  }
+
+  /** Unwritten outbound bytes over this (the lower of the high-water mark and the limit) are looked at; Infinity when neither is set. Derived, not kept: a field less a connection. */
+  private get watchOver(): number {
+    return Math.min(this.settings.highWaterMark, this.settings.maxBufferedAmount);
+  }
+
+  // The booleans, kept in `bits`.
+
+  /** Ended: terminate has run or the process is gone; nothing more is delivered or written. */
+  private get done(): boolean {
+    return (this.bits & DONE) !== 0;
+  }
+  private set done(on: boolean) {
+    this.bits = on ? this.bits | DONE : this.bits & ~DONE;
+  }
+  /** Frames are compressed when the connection negotiated it (the handler may turn it off per frame). */
+  private get deflate(): boolean {
+    return (this.bits & DEFLATE) !== 0;
+  }
+  private set deflate(on: boolean) {
+    this.bits = on ? this.bits | DEFLATE : this.bits & ~DEFLATE;
+  }
+  /** Reading stopped by the handler. */
+  private get userPaused(): boolean {
+    return (this.bits & USER_PAUSED) !== 0;
+  }
+  private set userPaused(on: boolean) {
+    this.bits = on ? this.bits | USER_PAUSED : this.bits & ~USER_PAUSED;
+  }
+  /** Reading stopped because `activeN` messages wait in the mailbox. */
+  private get flowPaused(): boolean {
+    return (this.bits & FLOW_PAUSED) !== 0;
+  }
+  private set flowPaused(on: boolean) {
+    this.bits = on ? this.bits | FLOW_PAUSED : this.bits & ~FLOW_PAUSED;
+  }
+  /** Reading stopped because more than `highWaterMark` outbound bytes wait unwritten. */
+  private get outPaused(): boolean {
+    return (this.bits & OUT_PAUSED) !== 0;
+  }
+  private set outPaused(on: boolean) {
+    this.bits = on ? this.bits | OUT_PAUSED : this.bits & ~OUT_PAUSED;
+  }
+  /** init has returned (its result applied): until then there is no state for terminate. */
+  private get started(): boolean {
+    return (this.bits & STARTED) !== 0;
+  }
+  private set started(on: boolean) {
+    this.bits = on ? this.bits | STARTED : this.bits & ~STARTED;
+  }
+  /** The idle wheel has let its timeout into the mailbox, not yet handled. */
+  private get idleQueued(): boolean {
+    return (this.bits & IDLE_QUEUED) !== 0;
+  }
+  private set idleQueued(on: boolean) {
+    this.bits = on ? this.bits | IDLE_QUEUED : this.bits & ~IDLE_QUEUED;
   }
 
   // Inbound: the adapter's events ------------------------------------------------------

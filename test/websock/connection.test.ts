@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { exit, hibernate, isAlive, processInfo, self, send } from '../../src/runtime/process.js';
 import { idle } from '../../src/runtime/scheduler.js';
 import { ok, push, type Frame } from '../../src/websock/behaviour.js';
@@ -230,6 +230,35 @@ describe('backpressure', () => {
     expect(transport.paused).toBe(false);
   });
 
+  it('a connection paused both by its unwritten output and by a full mailbox reads again only once both have cleared', async () => {
+    const g = gate();
+    const { transport, conn, rec } = start(
+      {
+        handleIn: async (_frame, state) => {
+          await g.promise;
+          return ok(state);
+        },
+      },
+      { ...MARKS, activeN: 2 },
+    );
+    await idle();
+    transport.buffered = 5_000;
+    send(conn.pid, pushMessage(['text', 'out']));
+    await idle();
+    for (let i = 0; i < 4; i++) conn.received(`m${i}`, false, 2);
+    expect(transport.paused).toBe(true);
+    // The mailbox empties; the output has not drained: still paused.
+    g.open();
+    await rec.nth('handleIn', 3);
+    await idle();
+    expect(transport.paused).toBe(true);
+    expect(processInfo(conn.pid)?.details['paused']).toBe(true);
+    transport.buffered = 0;
+    conn.drained();
+    expect(transport.paused).toBe(false);
+    expect(processInfo(conn.pid)?.details['paused']).toBe(false);
+  });
+
   it('one write past maxBufferedAmount to a connection not yet paused pauses it, no more (an echo of a maximal message)', async () => {
     const { transport, conn } = start({}, MARKS);
     await idle();
@@ -328,5 +357,24 @@ describe('connection commands', () => {
     expect(() => setDeflate(true)).toThrow(/setDeflate\(\)/);
     expect(() => setConnectionOptions({ timeout: 1 })).toThrow(/setConnectionOptions\(\)/);
     expect(() => setShutdownReason('x')).toThrow(/setShutdownReason\(\)/);
+  });
+});
+
+describe('idle timeout', () => {
+  it('a connection that idled out is let out of the wheel once, however many ticks pass before its process handles it', async () => {
+    const g = gate();
+    const { conn, transport, rec } = start({ handleInfo: async (_msg, state) => (await g.promise, ok(state)) }, { timeout: 40 });
+    await idle();
+    const idleOut = vi.spyOn(conn, 'idleOut');
+    // Busy in handleInfo, the process cannot handle its timeout yet.
+    send(conn.pid, 'block');
+    await rec.nth('handleInfo');
+    await until(() => idleOut.mock.calls.length > 0, 'the idle timeout');
+    // The wheel ticks every 10 ms for a 40 ms timeout: ten more ticks pass, the timeout already in the mailbox.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(idleOut).toHaveBeenCalledTimes(1);
+    g.open();
+    await until(() => transport.closes.length > 0, 'the close');
+    expect(transport.closes).toEqual([[1000, '']]);
   });
 });
