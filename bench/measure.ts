@@ -245,12 +245,14 @@ export async function upgradeCostsOf<V extends string>(
   rate: number,
   warmupMs = UPGRADE_RATE_WARMUP_MS,
 ): Promise<UpgradeCosts<V>> {
-  for (let r = rate; ; r = Math.floor((r * 0.75) / 100) * 100) {
+  for (let r = rate; ; ) {
     try {
       return { rate: r, figures: await bestOf(variants, ROUNDS, (v) => upgradeCostOf(() => start(v), r, warmupMs), 'cheapest') };
     } catch (err) {
       if (!(err instanceof FellBehind) || r <= 500) throw err;
-      console.error(`${err.message}: measuring every server again at ${Math.floor((r * 0.75) / 100) * 100}/s`);
+      // Three quarters, in whole hundreds.
+      r = Math.floor((r * 0.75) / 100) * 100;
+      console.error(`${err.message}: measuring every server again at ${r}/s`);
     }
   }
 }

@@ -18,7 +18,7 @@ import type { LatencyWindow } from './latency-client.js';
 import { answerCloses, withClients } from './load-client.js';
 import { withServer } from './measure.js';
 import type { BenchResult } from './report.js';
-import type { ControlReply } from './servers/control.js';
+import type { ControlReply, StallFigures } from './servers/control.js';
 import { ServerChild, budgetLabel, connectionBudget, STEP_TIMEOUT_MS } from './servers/server-child.js';
 import { startServer, type Variant } from './ws.js';
 
@@ -63,8 +63,8 @@ interface StallFigure {
   /** Server CPU ms over the same. */
   readonly cpuMs: number;
   /** The server's longest gap between two turns of its event loop, quiet and through the burst (see control.ts). */
-  readonly quietStall: Stalls;
-  readonly burstStall: Stalls;
+  readonly quietStall: StallFigures;
+  readonly burstStall: StallFigures;
 }
 
 async function stallOf(variant: Variant, idle: number): Promise<StallFigure> {
@@ -103,20 +103,15 @@ async function stallOf(variant: Variant, idle: number): Promise<StallFigure> {
   );
 }
 
-/** The server's longest event-loop gaps over a span, and its garbage collector's pauses (see control.ts). */
-interface Stalls {
-  readonly cpu: number;
-  readonly wall: number;
-  readonly gcCount: number;
-  readonly gcMaxMs: number;
-  readonly gcTotalMs: number;
+function stallsOf(r: ControlReply): StallFigures {
+  const { stallCpuMs, stallWallMs, gcCount, gcMaxMs, gcTotalMs } = r;
+  if (stallCpuMs === undefined || stallWallMs === undefined || gcCount === undefined || gcMaxMs === undefined || gcTotalMs === undefined) {
+    throw new Error(`a server answered 'stalls' without its figures: ${JSON.stringify(r)}`);
+  }
+  return { stallCpuMs, stallWallMs, gcCount, gcMaxMs, gcTotalMs };
 }
 
-function stallsOf(r: ControlReply): Stalls {
-  return { cpu: r.stallCpuMs as number, wall: r.stallWallMs as number, gcCount: r.gcCount ?? 0, gcMaxMs: r.gcMaxMs ?? 0, gcTotalMs: r.gcTotalMs ?? 0 };
-}
-
-function gcOf(s: Stalls): string {
+function gcOf(s: StallFigures): string {
   return `${s.gcCount} GC pauses, the longest ${ms(s.gcMaxMs)}, ${ms(s.gcTotalMs)} in all`;
 }
 
@@ -175,12 +170,12 @@ export async function run(): Promise<BenchResult[]> {
       });
       rows.push({
         name: `server's longest event-loop stall in CPU while 10,000 idle out, ${label}`,
-        value: f.burstStall.cpu,
+        value: f.burstStall.stallCpuMs,
         unit: 'ms',
-        baseline: { label: 'quiet', value: f.quietStall.cpu },
+        baseline: { label: 'quiet', value: f.quietStall.stallCpuMs },
         note:
           `server CPU time between two runs of a 1 ms interval timer, the longest (it does not grow when other processes take the core, ` +
-          `as wall-clock latency does on this busy machine); in wall-clock time ${ms(f.burstStall.wall)} (quiet ${ms(f.quietStall.wall)}); ` +
+          `as wall-clock latency does on this busy machine); in wall-clock time ${ms(f.burstStall.stallWallMs)} (quiet ${ms(f.quietStall.stallWallMs)}); ` +
           `through the burst V8 made ${gcOf(f.burstStall)} (quiet: ${gcOf(f.quietStall)}): ` +
           `young-generation collections of a heap holding 10,000 connections, which the closes' garbage brings on, and each delays every echo sent meanwhile`,
       });

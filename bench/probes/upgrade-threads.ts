@@ -15,9 +15,10 @@
  * turns, `--rounds` times. See `servers.ts` for how servers are named.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { upgradeLoad, upgradeLoadAtRate, type LoadFigure } from '../load-client.js';
+import { threadCpuNs } from '../measure.js';
 import { parseServer, startServer } from './servers.js';
 
 const { values, positionals } = parseArgs({
@@ -31,7 +32,7 @@ const { values, positionals } = parseArgs({
   },
 });
 
-/** Nanoseconds of CPU so far: the main thread's (and its user and system ticks), and every other thread's. */
+/** CPU so far: the main thread's and every other thread's nanoseconds (`threadCpuNs`), and the main thread's user and system ticks. */
 interface Threads {
   readonly mainNs: number;
   readonly userTicks: number;
@@ -40,23 +41,11 @@ interface Threads {
 }
 
 function threads(pid: number): Threads {
-  let mainNs = 0;
-  let otherNs = 0;
-  let userTicks = 0;
-  let sysTicks = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    if (Number(tid) !== pid) {
-      otherNs += ns;
-      continue;
-    }
-    mainNs += ns;
-    // Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
-    const fields = (readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1] as string).split(' ');
-    userTicks += Number(fields[11]);
-    sysTicks += Number(fields[12]);
-  }
-  return { mainNs, userTicks, sysTicks, otherNs };
+  const ns = threadCpuNs(pid);
+  if (ns === undefined) throw new Error(`no /proc/${pid}/task here: this probe reads Linux's per-thread CPU`);
+  // Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
+  const fields = (readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1] as string).split(' ');
+  return { mainNs: ns.main, userTicks: Number(fields[11]), sysTicks: Number(fields[12]), otherNs: ns.other };
 }
 
 const measureMs = Number(values.ms);

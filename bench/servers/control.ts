@@ -50,7 +50,7 @@ export interface ControlRequest {
 }
 
 /** Every reply field any command may set, besides the request's id. */
-export interface ControlReply {
+export interface ControlReply extends Partial<StallFigures> {
   readonly id: number;
   readonly heapUsed?: number;
   readonly rss?: number;
@@ -60,14 +60,18 @@ export interface ControlReply {
   /** For `broadcast`: when it started, in ms since the epoch (`performance.timeOrigin` based), to set beside the parent's clock. */
   readonly startedAt?: number;
   readonly count?: number;
-  /** For `stalls`: the longest gap between two timer runs, in CPU ms and in wall-clock ms. */
-  readonly stallCpuMs?: number;
-  readonly stallWallMs?: number;
-  /** For `stalls`: the garbage collector's pauses over the same span (Node's `gc` performance entries): how many, the longest and their sum, in ms. */
-  readonly gcCount?: number;
-  readonly gcMaxMs?: number;
-  readonly gcTotalMs?: number;
   readonly error?: string;
+}
+
+/** What `stalls` answers (see the module doc). */
+export interface StallFigures {
+  /** The longest gap between two timer runs, in CPU ms and in wall-clock ms. */
+  readonly stallCpuMs: number;
+  readonly stallWallMs: number;
+  /** The garbage collector's pauses over the same span (Node's `gc` performance entries): how many, the longest and their sum, in ms. */
+  readonly gcCount: number;
+  readonly gcMaxMs: number;
+  readonly gcTotalMs: number;
 }
 
 /** The first message a child sends: where it listens. */
@@ -89,7 +93,7 @@ function gc(): void {
 /** The longest gaps between two runs of the stall meter's timer since it was last read, and the garbage collector's pauses. */
 const stalls = { cpu: 0, wall: 0, gcCount: 0, gcMax: 0, gcTotal: 0, timer: undefined as NodeJS.Timeout | undefined };
 
-function readStalls(): Pick<ControlReply, 'stallCpuMs' | 'stallWallMs' | 'gcCount' | 'gcMaxMs' | 'gcTotalMs'> {
+function readStalls(): StallFigures {
   const figures = { stallCpuMs: stalls.cpu, stallWallMs: stalls.wall, gcCount: stalls.gcCount, gcMaxMs: stalls.gcMax, gcTotalMs: stalls.gcTotal };
   stalls.cpu = 0;
   stalls.wall = 0;
