@@ -77,6 +77,8 @@ const FLOW_PAUSED = 8;
 const OUT_PAUSED = 16;
 const STARTED = 32;
 const IDLE_QUEUED = 64;
+/** Reading stopped for any of its three reasons. */
+const PAUSED = USER_PAUSED | FLOW_PAUSED | OUT_PAUSED;
 
 const TEXT = 0;
 const BINARY = 1;
@@ -122,8 +124,9 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   private state: S;
   private out: (Frame | Outbound)[] | null = null;
   /**
-   * Its seven booleans, one bit each (see the accessors below): one field instead of
-   * seven, 48 bytes less a connection on V8 and 64 on JavaScriptCore.
+   * Its seven booleans, one bit each (`DONE`, `DEFLATE`, the three reasons reading
+   * is paused, `STARTED`, `IDLE_QUEUED`; read with `is`): one field instead of
+   * seven, 48 bytes less a connection on V8 and 32 on JavaScriptCore.
    */
   private bits = DEFLATE;
   /** Payload bytes (string length for text) in `out`: past `highWaterMark` they are written before the slice ends. */
@@ -174,56 +177,9 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     return Math.min(this.settings.highWaterMark, this.settings.maxBufferedAmount);
   }
 
-  // The booleans, kept in `bits`.
-
-  /** Ended: terminate has run or the process is gone; nothing more is delivered or written. */
-  private get done(): boolean {
-    return (this.bits & DONE) !== 0;
-  }
-  private set done(on: boolean) {
-    this.bits = on ? this.bits | DONE : this.bits & ~DONE;
-  }
-  /** Frames are compressed when the connection negotiated it (the handler may turn it off per frame). */
-  private get deflate(): boolean {
-    return (this.bits & DEFLATE) !== 0;
-  }
-  private set deflate(on: boolean) {
-    this.bits = on ? this.bits | DEFLATE : this.bits & ~DEFLATE;
-  }
-  /** Reading stopped by the handler. */
-  private get userPaused(): boolean {
-    return (this.bits & USER_PAUSED) !== 0;
-  }
-  private set userPaused(on: boolean) {
-    this.bits = on ? this.bits | USER_PAUSED : this.bits & ~USER_PAUSED;
-  }
-  /** Reading stopped because `activeN` messages wait in the mailbox. */
-  private get flowPaused(): boolean {
-    return (this.bits & FLOW_PAUSED) !== 0;
-  }
-  private set flowPaused(on: boolean) {
-    this.bits = on ? this.bits | FLOW_PAUSED : this.bits & ~FLOW_PAUSED;
-  }
-  /** Reading stopped because more than `highWaterMark` outbound bytes wait unwritten. */
-  private get outPaused(): boolean {
-    return (this.bits & OUT_PAUSED) !== 0;
-  }
-  private set outPaused(on: boolean) {
-    this.bits = on ? this.bits | OUT_PAUSED : this.bits & ~OUT_PAUSED;
-  }
-  /** init has returned (its result applied): until then there is no state for terminate. */
-  private get started(): boolean {
-    return (this.bits & STARTED) !== 0;
-  }
-  private set started(on: boolean) {
-    this.bits = on ? this.bits | STARTED : this.bits & ~STARTED;
-  }
-  /** The idle wheel has let its timeout into the mailbox, not yet handled. */
-  private get idleQueued(): boolean {
-    return (this.bits & IDLE_QUEUED) !== 0;
-  }
-  private set idleQueued(on: boolean) {
-    this.bits = on ? this.bits | IDLE_QUEUED : this.bits & ~IDLE_QUEUED;
+  /** Whether any of `mask`'s booleans (`DONE`, `DEFLATE`, ..., or several or'ed together) is set. */
+  private is(mask: number): boolean {
+    return (this.bits & mask) !== 0;
   }
 
   // Inbound: the adapter's events ------------------------------------------------------
@@ -254,10 +210,10 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   }
 
   drained(): void {
-    if (this.done) return;
+    if (this.is(DONE)) return;
     if (this.proc.maxHeap !== 0) setHeld(this.proc, this.transport.bufferedAmount());
-    if (this.outPaused && this.transport.bufferedAmount() <= this.settings.lowWaterMark) {
-      this.outPaused = false;
+    if (this.is(OUT_PAUSED) && this.transport.bufferedAmount() <= this.settings.lowWaterMark) {
+      this.bits &= ~OUT_PAUSED;
       drainPoll.delete(this);
       this.resumeReading();
     }
@@ -269,7 +225,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
    * as for unwritten outbound bytes.
    */
   holding(bytes: number): void {
-    if (!this.done && bytes > this.settings.maxBufferedAmount) this.overflow('inbound', bytes);
+    if (!this.is(DONE) && bytes > this.settings.maxBufferedAmount) this.overflow('inbound', bytes);
   }
 
   /**
@@ -299,7 +255,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     if (!this.nothingBefore()) return false;
     ONE[0] = item;
     if (this.stats !== null) countSent(this.stats, ONE);
-    this.transport.write(ONE, this.deflate);
+    this.transport.write(ONE, this.is(DEFLATE));
     ONE[0] = undefined as unknown as Outbound;
     if (this.watchOver !== Infinity) this.watchOut();
     return true;
@@ -312,7 +268,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
    */
   joinCast(cast: Cast): boolean {
     const t = this.transport;
-    if (t.joinCast === undefined || !this.nothingBefore() || !t.joinCast(cast, this.deflate, this.watchOver)) return false;
+    if (t.joinCast === undefined || !this.nothingBefore() || !t.joinCast(cast, this.is(DEFLATE), this.watchOver)) return false;
     if (this.stats !== null) {
       ONE[0] = cast.item;
       countSent(this.stats, ONE);
@@ -324,7 +280,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   /** Its process idle, its mailbox and output empty: a frame written now goes out after everything it pushed. */
   private nothingBefore(): boolean {
     const p = this.proc;
-    return !this.done && (this.out === null || this.out.length === 0) && p.mq === null && (p.flags & (SCHEDULED | BUSY | DEAD)) === 0;
+    return !this.is(DONE) && (this.out === null || this.out.length === 0) && p.mq === null && (p.flags & (SCHEDULED | BUSY | DEAD)) === 0;
   }
 
   /**
@@ -342,7 +298,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   }
 
   private deliver(ev: SocketEvent): void {
-    if (this.done) return;
+    if (this.is(DONE)) return;
     if (this.held !== null) {
       // Behind held messages, in arrival order: a close or a protocol error too.
       this.held.push(ev);
@@ -354,9 +310,9 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
         this.held = [ev];
         return;
       }
-      if (!this.flowPaused) {
-        this.flowPaused = true;
-        if (!this.userPaused && !this.outPaused) this.transport.pause();
+      if (!this.is(FLOW_PAUSED)) {
+        this.bits |= FLOW_PAUSED;
+        if (!this.is(USER_PAUSED | OUT_PAUSED)) this.transport.pause();
       }
     }
     enqueue(this.proc, ev);
@@ -367,23 +323,23 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   /** Pause (false) or resume (true) reading from the socket. */
   setActive(active: boolean): void {
     if (active) {
-      if (!this.userPaused) return;
-      this.userPaused = false;
+      if (!this.is(USER_PAUSED)) return;
+      this.bits &= ~USER_PAUSED;
       this.resumeReading();
-    } else if (!this.userPaused) {
-      this.userPaused = true;
-      if (!this.flowPaused && !this.outPaused) this.transport.pause();
+    } else if (!this.is(USER_PAUSED)) {
+      this.bits |= USER_PAUSED;
+      if (!this.is(FLOW_PAUSED | OUT_PAUSED)) this.transport.pause();
     }
   }
 
   /** Reads the socket again unless something else still holds it paused. */
   private resumeReading(): void {
-    if (!this.userPaused && !this.flowPaused && !this.outPaused) this.transport.resume();
+    if (!this.is(PAUSED)) this.transport.resume();
   }
 
   /** Compress (true, the default when negotiated) or not the frames pushed from now on. */
   setDeflate(on: boolean): void {
-    this.deflate = on;
+    this.bits = on ? this.bits | DEFLATE : this.bits & ~DEFLATE;
   }
 
   /** Changes the idle timeout (ms, 0 for none) and/or the largest inbound message from now on. */
@@ -432,7 +388,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
           if (msg.code !== 0) this.transport.close(msg.code, '');
           return this.finish({ error: msg.data }, info(undefined, undefined, msg.code === 0 ? undefined : msg.code), { shutdown: { protocolError: (msg.data as Error).message } });
         case IDLE: {
-          this.idleQueued = false;
+          this.bits &= ~IDLE_QUEUED;
           // Data may have arrived since the wheel looked: checked again here, in order.
           if (this.idleWheel === undefined || !this.idleWheel.expired(this.idleTicks)) return undefined;
           this.flush();
@@ -450,8 +406,8 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   private unpend(): void {
     this.pending--;
     if (this.held !== null) this.release();
-    if (this.held === null && this.flowPaused && this.pending <= this.settings.activeN >> 1) {
-      this.flowPaused = false;
+    if (this.held === null && this.is(FLOW_PAUSED) && this.pending <= this.settings.activeN >> 1) {
+      this.bits &= ~FLOW_PAUSED;
       this.resumeReading();
     }
   }
@@ -497,10 +453,10 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     const result = this.settle('init', this.handler.init(args));
     if (result !== undefined) {
       return (result as PromiseLike<unknown>).then(() => {
-        this.started = true;
+        this.bits |= STARTED;
       });
     }
-    this.started = true;
+    this.bits |= STARTED;
     return undefined;
   }
 
@@ -555,7 +511,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     }
     if (frames !== undefined) this.queue(frames);
     // Those frames took the connection past maxBufferedAmount: it is closed already.
-    if (this.done) return undefined;
+    if (this.is(DONE)) return undefined;
     this.state = state;
     this.flush();
     this.transport.close(code, closeReason ?? '');
@@ -582,10 +538,10 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     const out = this.out;
     if (out !== null && out.length !== 0) {
       if (this.stats !== null) countSent(this.stats, out);
-      this.transport.write(out, this.deflate);
+      this.transport.write(out, this.is(DEFLATE));
       out.length = 0;
       this.outBytes = 0;
-      if (this.watchOver !== Infinity && !this.done) this.watchOut();
+      if (this.watchOver !== Infinity && !this.is(DONE)) this.watchOut();
     }
     if (this.proc.maxHeap !== 0) setHeld(this.proc, this.transport.bufferedAmount());
   }
@@ -600,12 +556,12 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
   private watchOut(): void {
     const buffered = this.transport.bufferedAmount();
     if (buffered <= this.watchOver) return;
-    if (buffered > this.settings.maxBufferedAmount && this.outPaused) {
+    if (buffered > this.settings.maxBufferedAmount && this.is(OUT_PAUSED)) {
       this.overflow('outbound', buffered);
-    } else if (!this.outPaused) {
-      this.outPaused = true;
+    } else if (!this.is(OUT_PAUSED)) {
+      this.bits |= OUT_PAUSED;
       drainPoll.add(this);
-      if (!this.userPaused && !this.flowPaused) this.transport.pause();
+      if (!this.is(USER_PAUSED | FLOW_PAUSED)) this.transport.pause();
     }
   }
 
@@ -627,7 +583,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
    * frame (if any) has been sent by the caller.
    */
   private finish(reason: CloseReason, closeInfo: CloseInfo, exitReason: ExitReason): unknown {
-    this.done = true;
+    this.bits |= DONE;
     this.clearIdle();
     drainPoll.delete(this);
     this.publishStop(reason);
@@ -655,8 +611,8 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
    * killed by its own server, which still owes the peer its close code.
    */
   exited(reason: ExitReason): void {
-    if (this.done) return;
-    this.done = true;
+    if (this.is(DONE)) return;
+    this.bits |= DONE;
     this.clearIdle();
     drainPoll.delete(this);
     this.held = null;
@@ -688,7 +644,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
     this.publishStop(terminateReason);
     const terminate = this.handler.terminate;
     // Without a finished init there is no state to terminate with.
-    if (terminate !== undefined && this.started) {
+    if (terminate !== undefined && this.is(STARTED)) {
       try {
         const t = terminate.call(this.handler, terminateReason, this.state, info(undefined, undefined, code));
         if (t !== null && typeof t === 'object' && typeof (t as PromiseLike<unknown>).then === 'function') {
@@ -717,8 +673,8 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
 
   /** @internal one tick of the idle wheel: true when it makes the connection time out (see `idleOut`). */
   idleTick(wheel: IdleWheel): boolean {
-    if (!wheel.expired(++this.idleTicks) || this.idleQueued) return false;
-    this.idleQueued = true;
+    if (!wheel.expired(++this.idleTicks) || this.is(IDLE_QUEUED)) return false;
+    this.bits |= IDLE_QUEUED;
     return true;
   }
 
@@ -762,7 +718,7 @@ export class Connection<S> implements ProcOwner, Inbound, IdleWatched {
       protocol: this.meta.protocol,
       compress: this.transport.compressed,
       bufferedAmount: this.transport.bufferedAmount(),
-      paused: this.userPaused || this.flowPaused || this.outPaused,
+      paused: this.is(PAUSED),
       timeout: this.timeout,
     };
   }
