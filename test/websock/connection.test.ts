@@ -63,6 +63,16 @@ function start(script: Script = {}, settings: Partial<ConnectionSettings> = {}) 
   return { rec, transport, conn };
 }
 
+/** A handler whose handleIn echoes each text message once `g` is open, so that messages pile up in the mailbox until then. */
+function echoOnceOpen(g: ReturnType<typeof gate>): Script {
+  return {
+    handleIn: async ([data], state) => {
+      await g.promise;
+      return push(['text', data as string], state);
+    },
+  };
+}
+
 const reports = captureReports('file');
 
 describe('output batching', () => {
@@ -104,15 +114,7 @@ describe('output batching', () => {
 describe('flow control', () => {
   it('activeN waiting messages pause reading; it resumes once half are handled', async () => {
     const g = gate();
-    const { transport, conn, rec } = start(
-      {
-        handleIn: async ([data], state) => {
-          await g.promise;
-          return push(['text', data as string], state);
-        },
-      },
-      { activeN: 2 },
-    );
+    const { transport, conn, rec } = start(echoOnceOpen(g), { activeN: 2 });
     await idle();
     for (let i = 0; i < 6; i++) conn.received(`m${i}`, false, 2);
     expect(transport.paused).toBe(true);
@@ -232,15 +234,7 @@ describe('backpressure', () => {
 
   it('a connection paused both by its unwritten output and by a full mailbox reads again only once both have cleared', async () => {
     const g = gate();
-    const { transport, conn, rec } = start(
-      {
-        handleIn: async (_frame, state) => {
-          await g.promise;
-          return ok(state);
-        },
-      },
-      { ...MARKS, activeN: 2 },
-    );
+    const { transport, conn, rec } = start(echoOnceOpen(g), { ...MARKS, activeN: 2 });
     await idle();
     transport.buffered = 5_000;
     send(conn.pid, pushMessage(['text', 'out']));
