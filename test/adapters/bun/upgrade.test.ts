@@ -98,6 +98,14 @@ describe('createBunHandler', () => {
     ]);
   });
 
+  it('hands Bun only the headers option when no subprotocol was offered, and no headers at all when there is none', () => {
+    const server = fakeServer();
+    createBunHandler(scripted(new Recorder()), { headers: { 'X-Served-By': 'beamsock' } }).upgrade(upgradeRequest(), server);
+    createBunHandler(scripted(new Recorder())).upgrade(upgradeRequest(), server);
+    expect(server.calls.map((c) => c.headers)).toEqual([{ 'X-Served-By': 'beamsock' }, undefined]);
+    expect('headers' in (server.calls[1] as object)).toBe(false);
+  });
+
   it('answers 400 when Bun refuses an upgrade that was not validated early', async () => {
     const res = createBunHandler(scripted(new Recorder()), { earlyValidateUpgrade: false }).upgrade(upgradeRequest({}, 'POST'), fakeServer()) as Response;
     expect([res.status, await res.text()]).toEqual([400, 'not a valid WebSocket upgrade request']);
